@@ -1,0 +1,82 @@
+// Completion: rows whose events are done leave the outbox (deleted, or marked processed), in batches,
+// one transaction per batch. Dead letters are written in the same transaction as their row's
+// completion, so an event is always in exactly one of the two tables until it is finished.
+import type { Pool } from 'pg';
+import type { CompletionMode } from './config.js';
+import { quoteTable } from './db/identifiers.js';
+import type { TableName } from './wal/decode.js';
+import type { OutboxEvent } from './wal/event.js';
+
+export interface DeadLetter {
+  readonly error: string;
+  readonly destination: string | undefined;
+}
+
+export interface CompletedEvent {
+  readonly event: OutboxEvent;
+  readonly deadLetter: DeadLetter | undefined;
+}
+
+export interface CompletionStore {
+  complete(batch: readonly CompletedEvent[]): Promise<void>;
+}
+
+export class PgCompletionStore implements CompletionStore {
+  private readonly finishSql: string;
+
+  constructor(
+    private readonly pool: Pool,
+    table: TableName,
+    mode: CompletionMode,
+  ) {
+    this.finishSql =
+      mode === 'delete'
+        ? `delete from ${quoteTable(table)} where id = any($1::uuid[])`
+        : `update ${quoteTable(table)} set processed_at = now() where id = any($1::uuid[]) and processed_at is null`;
+  }
+
+  async complete(batch: readonly CompletedEvent[]): Promise<void> {
+    const ids = batch.map(({ event }) => event.id);
+    const deadLetters = batch.filter((entry) => entry.deadLetter !== undefined);
+    if (deadLetters.length === 0) {
+      await this.pool.query(this.finishSql, [ids]);
+      return;
+    }
+    const client = await this.pool.connect();
+    let failed = true;
+    try {
+      await client.query('begin');
+      await client.query(INSERT_DEAD_LETTERS, deadLetterColumns(deadLetters));
+      await client.query(this.finishSql, [ids]);
+      await client.query('commit');
+      failed = false;
+    } finally {
+      if (failed) await client.query('rollback').catch(() => undefined);
+      client.release(failed);
+    }
+  }
+}
+
+// A replayed event that fails again keeps one dead-letter row, with its attempts counted.
+const INSERT_DEAD_LETTERS = `
+  insert into outbox_dead_letter
+    (id, aggregate_type, aggregate_id, event_type, payload, headers, created_at, error, destination)
+  select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[],
+                       $7::timestamptz[], $8::text[], $9::text[])
+  on conflict (id) do update set
+    error = excluded.error, destination = excluded.destination,
+    attempts = outbox_dead_letter.attempts + 1, dead_lettered_at = now()`;
+
+function deadLetterColumns(entries: readonly CompletedEvent[]): unknown[][] {
+  return [
+    entries.map(({ event }) => event.id),
+    entries.map(({ event }) => event.aggregateType),
+    entries.map(({ event }) => event.aggregateId),
+    entries.map(({ event }) => event.eventType),
+    entries.map(({ event }) => event.payload),
+    entries.map(({ event }) => JSON.stringify(event.headers)),
+    entries.map(({ event }) => event.createdAt || new Date().toISOString()),
+    entries.map(({ deadLetter }) => deadLetter!.error),
+    entries.map(({ deadLetter }) => deadLetter!.destination ?? null),
+  ];
+}

@@ -1,0 +1,9 @@
+// The library: the drizzle tables and the application-side API, plus the relay for embedding.
+export { outbox, outboxDeadLetter, outboxRelaySlot } from './schema.js';
+export { enqueue, enqueueMany } from './enqueue.js';
+export type { OutboxEventInput, OutboxExecutor } from './enqueue.js';
+export { loadConfig, ConfigError } from './config.js';
+export type { Config } from './config.js';
+export { migrateDatabase } from './migrate.js';
+export { startRelay } from './run.js';
+export type { RunningRelay } from './run.js';

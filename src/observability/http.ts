@@ -1,0 +1,63 @@
+// /metrics, /healthz (the process and its event loop answer), /readyz (the relay streams and its
+// brokers are connected; otherwise 503 with the reason).
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export interface Readiness {
+  /** undefined when ready, else a short reason. */
+  notReadyReason(): string | undefined;
+}
+
+export interface ProbeServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startProbeServer(
+  host: string,
+  port: number,
+  registry: Registry,
+  readiness: Readiness,
+): Promise<ProbeServer> {
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
+      registry
+        .metrics()
+        .then((body) => {
+          response.writeHead(200, { 'content-type': registry.contentType });
+          response.end(body);
+        })
+        .catch((error: unknown) => {
+          response.writeHead(500, { 'content-type': 'text/plain' });
+          response.end(String(error));
+        });
+    } else if (path === '/healthz') {
+      json(response, 200, { status: 'ok' });
+    } else if (path === '/readyz') {
+      const reason = readiness.notReadyReason();
+      json(response, reason === undefined ? 200 : 503, reason === undefined ? { status: 'ready' } : { status: 'not ready', reason });
+    } else {
+      json(response, 404, { error: 'not found' });
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function json(response: import('node:http').ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' });
+  response.end(JSON.stringify(body));
+}

@@ -1,0 +1,388 @@
+// The relay: WAL -> router -> sinks -> completion -> acknowledgement.
+//
+// State, per replication session (one connection to the slot):
+// - `watermark` tracks the transactions received and which are finished (pipeline/watermark.ts);
+// - each event is in flight from its insert message until its row is completed; the in-flight
+//   window (events and bytes) pauses the socket when full and resumes it at half;
+// - completions are flushed in batches; after each batch the watermark may move, and only then is
+//   its LSN confirmed. Nothing else ever confirms an LSN.
+// When the session's connection is lost, in-flight events still finish; the next session starts at
+// the slot's confirmed position and receives again whatever was not confirmed (at-least-once).
+import type { Pool } from 'pg';
+import type { CompletedEvent, CompletionStore, DeadLetter } from './completion.js';
+import type { Config } from './config.js';
+import type { Logger } from './observability/logger.js';
+import type { RelayMetrics } from './observability/metrics.js';
+import { backoffDelay } from './pipeline/backoff.js';
+import { SerialBatcher } from './pipeline/batcher.js';
+import { sleep } from './pipeline/sleep.js';
+import { Watermark } from './pipeline/watermark.js';
+import type { TransactionHandle } from './pipeline/watermark.js';
+import type { Router } from './routing/router.js';
+import type { ResolvedDestination, Sink, SinkName } from './sinks/sink.js';
+import { UndeliverableError } from './sinks/sink.js';
+import { OutboxDecoder, rowToEvent } from './wal/decode.js';
+import type { OutboxEvent, WalChange } from './wal/event.js';
+import { acquireLeadership } from './wal/leadership.js';
+import type { Leadership } from './wal/leadership.js';
+import { formatLsn } from './wal/lsn.js';
+import type { Lsn } from './wal/lsn.js';
+import { createSlotWithSnapshot, dropSlot, markSlotSwept, preflight, readSlot, slotSwept } from './wal/slot.js';
+import { ReplicationStream } from './wal/stream.js';
+
+export interface RelayDependencies {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: RelayMetrics;
+  readonly pool: Pool;
+  readonly sinks: ReadonlyMap<SinkName, Sink>;
+  readonly router: Router;
+  readonly completion: CompletionStore;
+}
+
+interface Session {
+  readonly stream: ReplicationStream;
+  readonly watermark: Watermark;
+  readonly decoder: OutboxDecoder;
+  transaction: TransactionHandle | undefined;
+  streaming: boolean;
+}
+
+interface InFlight {
+  readonly event: OutboxEvent;
+  readonly transaction: TransactionHandle;
+  readonly watermark: Watermark;
+  readonly bytes: number;
+  deadLetter: DeadLetter | undefined;
+  deadLetterReason: string | undefined;
+}
+
+const EVENT_OVERHEAD_BYTES = 256;
+const LEADER_POLL_MS = 1_000;
+
+export class Relay {
+  private readonly stopController = new AbortController();
+  private readonly completions: SerialBatcher<InFlight>;
+  private session: Session | undefined;
+  private leadership: Leadership | undefined;
+  private inFlightEvents = 0;
+  private inFlightBytes = 0;
+  private paused = false;
+  private drainWaiters: (() => void)[] = [];
+  private lastError: string | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly deps: RelayDependencies) {
+    this.completions = new SerialBatcher(deps.config.completionBatchSize, (batch) => this.completeBatch(batch));
+  }
+
+  /** Starts the relay; the promise settles when it stops (rejects on a fatal error). */
+  start(): Promise<void> {
+    this.running ??= this.run();
+    return this.running;
+  }
+
+  /**
+   * Stops reading the WAL, waits up to the shutdown timeout for in-flight events, completes and
+   * confirms what was delivered, then releases the slot. Safe to call more than once.
+   */
+  async stop(): Promise<void> {
+    if (!this.stopController.signal.aborted) {
+      this.deps.logger.info({ inFlight: this.inFlightEvents }, 'shutting down');
+      this.stopController.abort();
+      this.session?.stream.pause();
+    }
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Age in seconds of the oldest received event not yet confirmed; 0 when caught up. */
+  lagSeconds(): number {
+    const oldest = this.session?.watermark.oldestPendingCommitTimeMs;
+    return oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000);
+  }
+
+  notReadyReason(): string | undefined {
+    if (!this.leadership) return 'standby: another instance holds the slot';
+    if (!this.session?.streaming) return this.lastError ?? 'not streaming';
+    for (const sink of this.deps.sinks.values()) if (!sink.ready) return `${sink.name} is not connected`;
+    return undefined;
+  }
+
+  get isLeader(): boolean {
+    return this.leadership !== undefined;
+  }
+
+  private async run(): Promise<void> {
+    const { config, logger, pool, metrics } = this.deps;
+    const signal = this.stopController.signal;
+    await preflight(pool, config.table, config.publication);
+    const lagTimer = setInterval(() => void this.refreshReplicationLag(), 5_000);
+    try {
+      while (!signal.aborted) {
+        this.leadership = await acquireLeadership(config.databaseUrl, config.slot, LEADER_POLL_MS, signal, () =>
+          logger.info({ slot: config.slot }, 'standby: another instance holds the slot, waiting'),
+        );
+        if (!this.leadership) break;
+        metrics.setLeader(true);
+        logger.info({ slot: config.slot }, 'slot acquired: this instance is the leader');
+        await Promise.all([...this.deps.sinks.values()].map((sink) => sink.connect()));
+        try {
+          await this.leadSessions(this.leadership.lost);
+        } finally {
+          metrics.setLeader(false);
+          await this.leadership.release();
+          this.leadership = undefined;
+        }
+      }
+      await this.drain(config.shutdownTimeoutMs);
+    } finally {
+      clearInterval(lagTimer);
+      await Promise.all([...this.deps.sinks.values()].map((sink) => sink.close().catch(() => undefined)));
+      logger.info('stopped');
+    }
+  }
+
+  /** Streams session after session while this instance leads; returns when it stops or loses the lock. */
+  private async leadSessions(lost: AbortSignal): Promise<void> {
+    const { config, logger } = this.deps;
+    const signal = this.stopController.signal;
+    for (let attempt = 1; !signal.aborted && !lost.aborted; attempt++) {
+      try {
+        const confirmed = await this.ensureSlot();
+        const session: Session = {
+          stream: new ReplicationStream({
+            connectionString: config.databaseUrl,
+            slot: config.slot,
+            publication: config.publication,
+          }),
+          watermark: new Watermark(confirmed),
+          decoder: new OutboxDecoder(config.table),
+          transaction: undefined,
+          streaming: false,
+        };
+        this.session = session;
+        this.paused = false;
+        const stopSession = (): void => void session.stream.stop();
+        // Graceful stop: read no more, finish what is in flight, confirm it, then end the session.
+        const finishSession = (): void =>
+          void this.drain(config.shutdownTimeoutMs).then(() => {
+            session.stream.confirm(session.watermark.lsn);
+            return session.stream.stop();
+          });
+        signal.addEventListener('abort', finishSession, { once: true });
+        lost.addEventListener('abort', stopSession, { once: true });
+        try {
+          logger.info({ slot: config.slot, from: formatLsn(confirmed) }, 'streaming');
+          await session.stream.run({
+            onStart: () => {
+              session.streaming = true;
+              this.lastError = undefined;
+              attempt = 0;
+            },
+            onMessage: (message) => {
+              const change = session.decoder.decode(message);
+              if (change) this.onChange(session, change);
+            },
+            onKeepalive: (serverLsn, replyRequested) => this.onKeepalive(session, serverLsn, replyRequested),
+          });
+        } finally {
+          session.streaming = false;
+          signal.removeEventListener('abort', finishSession);
+          lost.removeEventListener('abort', stopSession);
+          await session.stream.stop();
+        }
+      } catch (error) {
+        if (signal.aborted) break;
+        this.lastError = describeError(error);
+        logger.warn({ err: error, attempt }, 'replication stream lost, reconnecting');
+        // The next session resends everything unconfirmed: let this one's events finish first.
+        await this.drain(Number.POSITIVE_INFINITY);
+        await sleep(backoffDelay(attempt, 200, 10_000), signal);
+      }
+    }
+  }
+
+  /** Returns the slot's confirmed LSN, creating the slot (and sweeping the table) when it is missing. */
+  private async ensureSlot(): Promise<Lsn> {
+    const { config, logger, pool } = this.deps;
+    let slot = await readSlot(pool, config.slot);
+    if (slot && !(await slotSwept(pool, config.slot))) {
+      logger.warn({ slot: config.slot }, 'slot was created but its table sweep never finished: recreating it');
+      await dropSlot(pool, config.slot);
+      slot = undefined;
+    }
+    if (slot) return slot.confirmedLsn;
+    logger.warn({ slot: config.slot }, 'replication slot missing: creating it and publishing the rows it cannot see');
+    const created = await createSlotWithSnapshot(
+      pool,
+      config.databaseUrl,
+      config.slot,
+      config.table,
+      config.completion === 'mark',
+    );
+    const sweep = new Watermark(0n);
+    const transaction = sweep.begin(Date.now());
+    let swept = 0;
+    for await (const rows of created.rows) {
+      for (const row of rows) {
+        this.dispatch(rowToEvent(row), transaction, sweep, Date.now());
+        swept += 1;
+        await this.roomInWindow();
+      }
+    }
+    await this.drain(Number.POSITIVE_INFINITY);
+    await markSlotSwept(pool, config.slot);
+    logger.info({ slot: config.slot, events: swept, at: formatLsn(created.consistentLsn) }, 'slot created');
+    return created.consistentLsn;
+  }
+
+  private onChange(session: Session, change: WalChange): void {
+    switch (change.kind) {
+      case 'begin':
+        session.transaction = session.watermark.begin(change.commitTimeMs);
+        return;
+      case 'event': {
+        const transaction = session.transaction;
+        if (!transaction) throw new Error('protocol error: insert outside a transaction');
+        this.dispatch(change.event, transaction, session.watermark, transaction.commitTimeMs);
+        if (!this.paused && this.windowFull()) {
+          this.paused = true;
+          session.stream.pause();
+        }
+        return;
+      }
+      case 'commit': {
+        const transaction = session.transaction;
+        session.transaction = undefined;
+        if (transaction && session.watermark.commit(transaction, change.endLsn)) {
+          session.stream.confirm(session.watermark.lsn);
+        }
+        return;
+      }
+    }
+  }
+
+  private onKeepalive(session: Session, serverLsn: Lsn, replyRequested: boolean): void {
+    if (session.watermark.idleAt(serverLsn) || replyRequested) session.stream.confirm(session.watermark.lsn);
+  }
+
+  /** Sends one event to every destination its route names; it completes when all have settled. */
+  private dispatch(event: OutboxEvent, transaction: TransactionHandle, watermark: Watermark, commitTimeMs: number): void {
+    watermark.addEvent(transaction);
+    const entry: InFlight = {
+      event,
+      transaction,
+      watermark,
+      bytes: event.payload.length + EVENT_OVERHEAD_BYTES,
+      deadLetter: undefined,
+      deadLetterReason: undefined,
+    };
+    this.inFlightEvents += 1;
+    this.inFlightBytes += entry.bytes;
+    const route = this.deps.router.route(event);
+    if ('deadLetter' in route) {
+      entry.deadLetter = { error: route.deadLetter, destination: undefined };
+      entry.deadLetterReason = 'unroutable';
+      this.completions.push(entry);
+      return;
+    }
+    let unsettled = route.destinations.length;
+    const settle = (): void => {
+      unsettled -= 1;
+      if (unsettled === 0) this.completions.push(entry);
+    };
+    for (const destination of route.destinations) {
+      const sink = this.deps.sinks.get(destination.sink);
+      if (!sink) throw new Error(`no ${destination.sink} sink configured for ${destination.label}`);
+      sink.publish({ event, destination }).then(
+        () => {
+          this.deps.metrics.published(destination.sink, destination.label);
+          this.deps.metrics.endToEnd((Date.now() - commitTimeMs) / 1000);
+          settle();
+        },
+        (error: unknown) => {
+          entry.deadLetter ??= { error: describeError(error), destination: describeDestination(destination) };
+          entry.deadLetterReason ??= error instanceof UndeliverableError ? error.reason : 'error';
+          settle();
+        },
+      );
+    }
+  }
+
+  private async completeBatch(batch: InFlight[]): Promise<void> {
+    const { completion, logger, metrics } = this.deps;
+    const completed: CompletedEvent[] = batch.map(({ event, deadLetter }) => ({ event, deadLetter }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await completion.complete(completed);
+        break;
+      } catch (error) {
+        logger.warn({ err: error, attempt, events: batch.length }, 'completing rows failed, retrying');
+        await sleep(backoffDelay(attempt, 100, 5_000));
+      }
+    }
+    let moved = false;
+    for (const entry of batch) {
+      if (entry.deadLetter) {
+        metrics.deadLettered(entry.deadLetterReason ?? 'error');
+        logger.warn(
+          { id: entry.event.id, aggregateType: entry.event.aggregateType, destination: entry.deadLetter.destination, error: entry.deadLetter.error },
+          'event dead-lettered',
+        );
+      }
+      this.inFlightEvents -= 1;
+      this.inFlightBytes -= entry.bytes;
+      if (entry.watermark.complete(entry.transaction) && entry.watermark === this.session?.watermark) moved = true;
+    }
+    if (moved) this.session?.stream.confirm(this.session.watermark.lsn);
+    if (this.paused && !this.windowFull(0.5)) {
+      this.paused = false;
+      if (!this.stopController.signal.aborted) this.session?.stream.resume();
+    }
+    // Waiters re-check their own condition (empty, or room in the window).
+    for (const resolve of this.drainWaiters.splice(0)) resolve();
+  }
+
+  private windowFull(fraction = 1): boolean {
+    const { maxInFlightEvents, maxInFlightBytes } = this.deps.config;
+    return this.inFlightEvents >= maxInFlightEvents * fraction || this.inFlightBytes >= maxInFlightBytes * fraction;
+  }
+
+  /** Resolves when the window has room (used by the sweep, which reads at its own pace). */
+  private async roomInWindow(): Promise<void> {
+    while (this.windowFull()) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Waits until nothing is in flight, or the timeout passes. */
+  private async drain(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlightEvents > 0 && Date.now() < deadline) {
+      const wait = new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+      await (Number.isFinite(timeoutMs) ? Promise.race([wait, sleep(deadline - Date.now())]) : wait);
+    }
+    await this.completions.idle();
+  }
+
+  private async refreshReplicationLag(): Promise<void> {
+    try {
+      const { rows } = await this.deps.pool.query<{ lag: string | null }>(
+        `select (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text as lag
+           from pg_replication_slots where slot_name = $1`,
+        [this.deps.config.slot],
+      );
+      if (rows[0]?.lag != null) this.deps.metrics.setReplicationLagBytes(Number(rows[0].lag));
+    } catch {
+      // The database is unreachable: the stream reports that; the gauge keeps its last value.
+    }
+  }
+}
+
+function describeDestination(destination: ResolvedDestination): string {
+  return destination.sink === 'kafka'
+    ? `kafka:${destination.topic}`
+    : `rabbitmq:${destination.exchange}/${destination.routingKey}`;
+}
+
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

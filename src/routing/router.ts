@@ -1,0 +1,106 @@
+// Aggregate type -> destinations. Pure: the routes are compiled once, then every event is matched
+// against them in order; the first route whose pattern matches wins.
+import type { ResolvedDestination, SinkName } from '../sinks/sink.js';
+import type { OutboxEvent } from '../wal/event.js';
+import { compileTemplate } from './template.js';
+import type { Template } from './template.js';
+
+export type DestinationSpec =
+  | { readonly kafka: { readonly topic: string } }
+  | { readonly rabbitmq: { readonly exchange: string; readonly routingKey: string } };
+
+export interface RouteSpec {
+  readonly aggregateType: string;
+  readonly destinations: readonly DestinationSpec[];
+}
+
+export interface RoutesSpec {
+  readonly routes: readonly RouteSpec[];
+  readonly default: 'deadLetter' | readonly DestinationSpec[];
+}
+
+export type RouteResult =
+  | { readonly destinations: readonly ResolvedDestination[] }
+  | { readonly deadLetter: string };
+
+interface CompiledDestination {
+  readonly sink: SinkName;
+  readonly resolve: (event: OutboxEvent) => ResolvedDestination;
+}
+
+interface CompiledRoute {
+  readonly matches: (aggregateType: string) => boolean;
+  readonly destinations: readonly CompiledDestination[];
+}
+
+/** Without a routes file: Kafka topic outbox.<aggregateType>, else RabbitMQ exchange `outbox`. */
+export function defaultRoutes(brokers: { kafka: boolean; rabbitmq: boolean }): RoutesSpec {
+  const destination: DestinationSpec = brokers.kafka
+    ? { kafka: { topic: 'outbox.${aggregateType}' } }
+    : { rabbitmq: { exchange: 'outbox', routingKey: '${aggregateType}.${eventType}' } };
+  return { routes: [], default: [destination] };
+}
+
+export class Router {
+  private readonly routes: readonly CompiledRoute[];
+  private readonly fallback: readonly CompiledDestination[] | undefined;
+
+  constructor(spec: RoutesSpec) {
+    this.routes = spec.routes.map((route) => ({
+      matches: globMatcher(route.aggregateType),
+      destinations: route.destinations.map(compileDestination),
+    }));
+    this.fallback = spec.default === 'deadLetter' ? undefined : spec.default.map(compileDestination);
+  }
+
+  /** The sinks any route can send to. */
+  sinks(): Set<SinkName> {
+    const all = [...this.routes.flatMap((route) => route.destinations), ...(this.fallback ?? [])];
+    return new Set(all.map((destination) => destination.sink));
+  }
+
+  route(event: OutboxEvent): RouteResult {
+    const route = this.routes.find((candidate) => candidate.matches(event.aggregateType));
+    const destinations = route?.destinations ?? this.fallback;
+    if (!destinations) return { deadLetter: `no route for aggregate type ${JSON.stringify(event.aggregateType)}` };
+    return { destinations: destinations.map((destination) => destination.resolve(event)) };
+  }
+}
+
+function compileDestination(spec: DestinationSpec): CompiledDestination {
+  if ('kafka' in spec) {
+    const topic = compileTemplate(spec.kafka.topic);
+    return {
+      sink: 'kafka',
+      resolve: (event) => {
+        const name = topic.render(event);
+        return { sink: 'kafka', topic: name, label: metricLabel(topic, name) };
+      },
+    };
+  }
+  const exchange = compileTemplate(spec.rabbitmq.exchange);
+  const routingKey = compileTemplate(spec.rabbitmq.routingKey);
+  return {
+    sink: 'rabbitmq',
+    resolve: (event) => {
+      const name = exchange.render(event);
+      return { sink: 'rabbitmq', exchange: name, routingKey: routingKey.render(event), label: metricLabel(exchange, name) };
+    },
+  };
+}
+
+// Metric labels must stay few: a name built from an aggregate id is reported by its template.
+function metricLabel(template: Template, rendered: string): string {
+  return template.fields.includes('aggregateId') ? template.source : rendered;
+}
+
+/** Exact names, or globs where `*` matches any run of characters (`order.*`, `*`). */
+export function globMatcher(pattern: string): (value: string) => boolean {
+  if (!pattern.includes('*')) return (value) => value === pattern;
+  const source = pattern
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  const regex = new RegExp(`^${source}$`);
+  return (value) => regex.test(value);
+}

@@ -1,0 +1,74 @@
+// Builds a relay from a Config: the pool, the sinks the routes need, metrics and probes.
+import pg from 'pg';
+import { PgCompletionStore } from './completion.js';
+import { ConfigError, requireBroker } from './config.js';
+import type { Config } from './config.js';
+import { startProbeServer } from './observability/http.js';
+import type { ProbeServer } from './observability/http.js';
+import type { Logger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
+import type { PrometheusMetrics } from './observability/metrics.js';
+import { Relay } from './relay.js';
+import { defaultRoutes, Router } from './routing/router.js';
+import { KafkaSink } from './sinks/kafka.js';
+import type { Sink, SinkName } from './sinks/sink.js';
+
+export interface RunningRelay {
+  readonly relay: Relay;
+  readonly metrics: PrometheusMetrics;
+  readonly probes: ProbeServer;
+  /** Settles when the relay stopped; rejects on a fatal error. */
+  readonly done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startRelay(config: Config, logger: Logger): Promise<RunningRelay> {
+  requireBroker(config);
+  const router = new Router(
+    defaultRoutes({ kafka: config.kafkaBrokers.length > 0, rabbitmq: config.rabbitmqUrl !== undefined }),
+  );
+  let relay: Relay | undefined;
+  const metrics = createMetrics(() => relay?.lagSeconds() ?? 0);
+  const sinks = new Map<SinkName, Sink>();
+  for (const name of router.sinks()) sinks.set(name, createSink(name, config, logger, metrics));
+
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4, application_name: 'outbox-relay' });
+  pool.on('error', (error) => logger.warn({ err: error }, 'database connection lost'));
+  relay = new Relay({
+    config,
+    logger,
+    metrics,
+    pool,
+    sinks,
+    router,
+    completion: new PgCompletionStore(pool, config.table, config.completion),
+  });
+  const current = relay;
+  const probes = await startProbeServer(config.metricsHost, config.metricsPort, metrics.registry, {
+    notReadyReason: () => current.notReadyReason(),
+  });
+  logger.info({ metrics: `http://${config.metricsHost}:${probes.port}/metrics`, slot: config.slot }, 'starting');
+  const done = current.start().finally(async () => {
+    await probes.close();
+    await pool.end();
+  });
+  return { relay: current, metrics, probes, done, stop: () => current.stop() };
+}
+
+function createSink(name: SinkName, config: Config, logger: Logger, metrics: PrometheusMetrics): Sink {
+  switch (name) {
+    case 'kafka':
+      if (config.kafkaBrokers.length === 0) throw new ConfigError('KAFKA_BROKERS', 'required: a route sends to Kafka');
+      return new KafkaSink({
+        brokers: config.kafkaBrokers,
+        clientId: config.kafkaClientId,
+        maxMessageBytes: config.kafkaMaxMessageBytes,
+        maxBatchMessages: config.kafkaBatchSize,
+        logger,
+        onPublishError: () => metrics.publishError('kafka'),
+        onReadyChange: (ready) => logger.info({ sink: 'kafka' }, ready ? 'broker connected' : 'broker connection lost'),
+      });
+    case 'rabbitmq':
+      throw new ConfigError('RABBITMQ_URL', 'the RabbitMQ sink is not available yet');
+  }
+}

@@ -1,0 +1,41 @@
+// The outbox tables. `drizzle-kit generate` turns this file into the SQL under migrations/,
+// so the application's schema and the relay's migrations cannot disagree.
+import { sql } from 'drizzle-orm';
+import { index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    aggregateType: text('aggregate_type').notNull(),
+    aggregateId: text('aggregate_id').notNull(),
+    eventType: text('event_type').notNull(),
+    payload: jsonb('payload').notNull(),
+    headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    processedAt: timestamp('processed_at', { withTimezone: true, mode: 'date' }),
+  },
+  // Pending rows are what the slot-loss sweep and `status` read in `mark` mode.
+  (table) => [index('outbox_pending_idx').on(table.createdAt).where(sql`${table.processedAt} is null`)],
+);
+
+export const outboxDeadLetter = pgTable('outbox_dead_letter', {
+  id: uuid('id').primaryKey(),
+  aggregateType: text('aggregate_type').notNull(),
+  aggregateId: text('aggregate_id').notNull(),
+  eventType: text('event_type').notNull(),
+  payload: jsonb('payload').notNull(),
+  headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+  error: text('error').notNull(),
+  attempts: integer('attempts').notNull().default(1),
+  deadLetteredAt: timestamp('dead_lettered_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  destination: text('destination'),
+});
+
+/** One row per replication slot the relay created: whether its creation sweep finished (wal/slot.ts). */
+export const outboxRelaySlot = pgTable('outbox_relay_slot', {
+  slotName: text('slot_name').primaryKey(),
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  sweptAt: timestamp('swept_at', { withTimezone: true, mode: 'date' }),
+});

@@ -1,0 +1,198 @@
+// Kafka sink: one idempotent kafkajs producer, acks from all in-sync replicas.
+//
+// Messages queue in publish order and leave in batches, one batch in flight at a time. A batch that
+// fails is retried whole before anything behind it is sent, so a key's messages can never overtake
+// each other (a retry may duplicate a message; it cannot reorder two). A batch refused for good is
+// split into single messages to find the culprit, which is rejected and dead-lettered.
+import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
+import type { KafkaConfig, LogEntry, Message, Producer, TopicMessages } from 'kafkajs';
+import type { Logger } from 'pino';
+import { backoffDelay } from '../pipeline/backoff.js';
+import { SerialBatcher } from '../pipeline/batcher.js';
+import { sleep } from '../pipeline/sleep.js';
+import { messageHeaders, UndeliverableError } from './sink.js';
+import type { Sink, SinkMessage } from './sink.js';
+
+export interface KafkaSinkOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly ssl?: KafkaConfig['ssl'];
+  readonly sasl?: KafkaConfig['sasl'];
+  /** Largest message (key + value + headers) sent at all; larger ones are dead-lettered. */
+  readonly maxMessageBytes: number;
+  readonly maxBatchMessages: number;
+  readonly logger: Logger;
+  readonly onPublishError?: (error: unknown) => void;
+  readonly onReadyChange?: (ready: boolean) => void;
+}
+
+interface Pending {
+  readonly message: SinkMessage;
+  readonly record: Message;
+  readonly resolve: () => void;
+  readonly reject: (error: UndeliverableError) => void;
+}
+
+// Errors that concern one message rather than the cluster's health.
+const MESSAGE_ERRORS = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'INVALID_TOPIC_EXCEPTION',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CORRUPT_MESSAGE',
+]);
+
+export class KafkaSink implements Sink {
+  readonly name = 'kafka';
+  private readonly producer: Producer;
+  private readonly outgoing: SerialBatcher<Pending>;
+  private closing = false;
+  private connected = false;
+
+  constructor(private readonly options: KafkaSinkOptions) {
+    const log = options.logger.child({ sink: 'kafka' });
+    const kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: [...options.brokers],
+      ssl: options.ssl,
+      sasl: options.sasl,
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry: LogEntry) => logKafkajs(log, entry),
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
+    });
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 5,
+      // Java's murmur2 partitioning: other Kafka clients put the same key on the same partition.
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: true,
+      // Retries are ours (forever, with backoff); kafkajs' own are a short first line.
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
+    });
+    this.producer.on(this.producer.events.DISCONNECT, () => this.setConnected(false));
+    this.producer.on(this.producer.events.CONNECT, () => this.setConnected(true));
+    this.outgoing = new SerialBatcher(options.maxBatchMessages, (batch) => this.sendWithRetry(batch));
+  }
+
+  get ready(): boolean {
+    return this.connected;
+  }
+
+  async connect(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.producer.connect();
+        this.setConnected(true);
+        return;
+      } catch (error) {
+        if (this.closing) throw error;
+        this.options.onPublishError?.(error);
+        this.options.logger.warn({ err: error, attempt }, 'kafka: connect failed, retrying');
+        await sleep(backoffDelay(attempt, 250, 10_000));
+      }
+    }
+  }
+
+  publish(message: SinkMessage): Promise<void> {
+    const { event, destination } = message;
+    if (destination.sink !== 'kafka') throw new Error(`kafka sink got a ${destination.sink} destination`);
+    const record: Message = { key: event.aggregateId, value: event.payload, headers: messageHeaders(event) };
+    const size = recordSize(record);
+    if (size > this.options.maxMessageBytes) {
+      return Promise.reject(
+        new UndeliverableError(
+          `message of ${size} bytes exceeds the ${this.options.maxMessageBytes}-byte limit for topic ${destination.topic}`,
+          'too_large',
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => this.outgoing.push({ message, record, resolve, reject }));
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.outgoing.idle();
+    await this.producer.disconnect();
+  }
+
+  private async sendWithRetry(batch: Pending[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.producer.sendBatch({ topicMessages: byTopic(batch), acks: -1, compression: CompressionTypes.None });
+        this.setConnected(true);
+        for (const pending of batch) pending.resolve();
+        return;
+      } catch (error) {
+        this.options.onPublishError?.(error);
+        const refusal = messageRefusal(error);
+        if (refusal) {
+          if (batch.length === 1) {
+            batch[0]!.reject(new UndeliverableError(refusal.message, refusal.reason, { cause: error }));
+            return;
+          }
+          // Find the refused message(s): resend one by one, still in order.
+          for (const pending of batch) await this.sendWithRetry([pending]);
+          return;
+        }
+        this.setConnected(false);
+        this.options.logger.warn(
+          { err: error, attempt, messages: batch.length },
+          'kafka: publish failed, retrying',
+        );
+        await sleep(backoffDelay(attempt, 100, 10_000));
+      }
+    }
+  }
+
+  private setConnected(connected: boolean): void {
+    if (this.connected === connected) return;
+    this.connected = connected;
+    this.options.onReadyChange?.(connected);
+  }
+}
+
+function byTopic(batch: readonly Pending[]): TopicMessages[] {
+  const topics = new Map<string, Message[]>();
+  for (const { message, record } of batch) {
+    const topic = (message.destination as { topic: string }).topic;
+    let messages = topics.get(topic);
+    if (!messages) topics.set(topic, (messages = []));
+    messages.push(record);
+  }
+  return [...topics].map(([topic, messages]) => ({ topic, messages }));
+}
+
+function recordSize(record: Message): number {
+  let size = Buffer.byteLength(record.key as string) + Buffer.byteLength(record.value as string);
+  for (const [name, value] of Object.entries(record.headers ?? {})) {
+    size += Buffer.byteLength(name) + Buffer.byteLength(value as string);
+  }
+  return size;
+}
+
+/** A refusal of the message itself, as opposed to a failure of the cluster or the network. */
+function messageRefusal(error: unknown): { message: string; reason: string } | undefined {
+  for (let cause: unknown = error; cause instanceof Error; cause = causeOf(cause)) {
+    const type = (cause as { type?: unknown }).type;
+    if (typeof type === 'string' && MESSAGE_ERRORS.has(type)) {
+      return { message: `kafka refused the message: ${type}: ${cause.message}`, reason: type.toLowerCase() };
+    }
+  }
+  return undefined;
+}
+
+function causeOf(error: Error): unknown {
+  return (error as { originalError?: unknown }).originalError ?? error.cause;
+}
+
+// Our own retry loop sits around kafkajs' short one, which kafkajs warns about at every start.
+const EXPECTED_WARNINGS = /Limiting retries for the idempotent producer/;
+
+function logKafkajs(log: Logger, { level, log: entry }: LogEntry): void {
+  const { message, ...rest } = entry;
+  if (EXPECTED_WARNINGS.test(message)) return;
+  if (level <= logLevel.ERROR) log.error(rest, `kafkajs: ${message}`);
+  else if (level === logLevel.WARN) log.warn(rest, `kafkajs: ${message}`);
+  else log.debug(rest, `kafkajs: ${message}`);
+}

@@ -1,0 +1,61 @@
+// What the relay core needs from a broker. Drivers (kafkajs, amqplib) stay behind this interface.
+import type { OutboxEvent } from '../wal/event.js';
+
+export type SinkName = 'kafka' | 'rabbitmq';
+
+/** Where one event goes, with every template already filled in. */
+export type ResolvedDestination =
+  | { readonly sink: 'kafka'; readonly topic: string; readonly label: string }
+  | {
+      readonly sink: 'rabbitmq';
+      readonly exchange: string;
+      readonly routingKey: string;
+      readonly label: string;
+    };
+
+export interface SinkMessage {
+  readonly event: OutboxEvent;
+  readonly destination: ResolvedDestination;
+}
+
+/**
+ * The broker refused this message for good (too large, unroutable, rejected): retrying cannot help,
+ * so the event is dead-lettered. Every other failure is retried by the sink, forever.
+ */
+export class UndeliverableError extends Error {
+  constructor(
+    message: string,
+    /** A short, bounded reason, used as a metric label. */
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'UndeliverableError';
+  }
+}
+
+export interface Sink {
+  readonly name: SinkName;
+  /** True while the sink is connected to its broker and publishing. */
+  readonly ready: boolean;
+  connect(): Promise<void>;
+  /**
+   * Resolves once the broker confirmed the message. Rejects only with UndeliverableError.
+   * Messages sharing a key and destination are confirmed in the order they were published.
+   */
+  publish(message: SinkMessage): Promise<void>;
+  /** Waits for what is in flight (until the signal aborts), then disconnects. */
+  close(): Promise<void>;
+}
+
+/** The headers every broker message carries, plus the row's own. */
+export function messageHeaders(event: OutboxEvent): Record<string, string> {
+  return {
+    ...event.headers,
+    id: event.id,
+    aggregate_type: event.aggregateType,
+    aggregate_id: event.aggregateId,
+    event_type: event.eventType,
+    created_at: event.createdAt,
+  };
+}

@@ -1,0 +1,20 @@
+import type { Lsn } from './lsn.js';
+
+/** One committed outbox row, as decoded from the WAL. */
+export interface OutboxEvent {
+  readonly id: string;
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  readonly eventType: string;
+  /** The payload exactly as PostgreSQL printed the jsonb value: the message body, never re-serialised. */
+  readonly payload: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** ISO 8601. */
+  readonly createdAt: string;
+}
+
+/** What the WAL hands the relay, in commit order: whole transactions, framed by begin and commit. */
+export type WalChange =
+  | { readonly kind: 'begin'; readonly commitLsn: Lsn; readonly commitTimeMs: number }
+  | { readonly kind: 'event'; readonly event: OutboxEvent }
+  | { readonly kind: 'commit'; readonly endLsn: Lsn; readonly commitTimeMs: number };

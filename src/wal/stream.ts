@@ -1,0 +1,101 @@
+// The replication connection: pg-logical-replication streaming pgoutput, with every acknowledgement
+// left to the relay.
+//
+// The library would otherwise confirm each LSN as it is *received* and again from a periodic timer,
+// which tells PostgreSQL to discard WAL whose events were never published. Here `auto` is off and
+// the timer disabled; the relay confirms only its watermark (see pipeline/watermark.ts).
+import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
+import type { Pgoutput } from 'pg-logical-replication';
+import { formatLsn, parseLsn } from './lsn.js';
+import type { Lsn } from './lsn.js';
+
+export interface StreamHandlers {
+  /** The server accepted START_REPLICATION: changes will follow. */
+  onStart(): void;
+  /** Called synchronously, in WAL order, for every pgoutput message. */
+  onMessage(message: Pgoutput.Message): void;
+  /** A primary keepalive: the server's WAL position, and whether it wants an answer now. */
+  onKeepalive(serverLsn: Lsn, replyRequested: boolean): void;
+}
+
+export interface ReplicationStreamOptions {
+  readonly connectionString: string;
+  readonly slot: string;
+  readonly publication: string;
+}
+
+interface PausableStream {
+  pause(): void;
+  resume(): void;
+}
+
+export class ReplicationStream {
+  private readonly service: LogicalReplicationService;
+  private stopped = false;
+
+  constructor(private readonly options: ReplicationStreamOptions) {
+    this.service = new LogicalReplicationService(
+      { connectionString: options.connectionString, application_name: `outbox-relay:${options.slot}` },
+      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
+    );
+  }
+
+  /**
+   * Streams from the slot's confirmed position until the connection ends. Resolves when stop() ended
+   * it; rejects when the server or the network did.
+   */
+  run(handlers: StreamHandlers): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const fail = (error: unknown): void => {
+        if (this.stopped) resolve();
+        else reject(error instanceof Error ? error : new Error(String(error)));
+      };
+      this.service.on('data', (_lsn: string, message: Pgoutput.Message) => {
+        try {
+          handlers.onMessage(message);
+        } catch (error) {
+          fail(error);
+          void this.service.stop();
+        }
+      });
+      this.service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) =>
+        handlers.onKeepalive(parseLsn(lsn), shouldRespond),
+      );
+      this.service.on('start', () => handlers.onStart());
+      this.service.on('error', fail);
+      const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.options.publication] });
+      // 0/0: start at the slot's confirmed_flush_lsn. A later position would make PostgreSQL skip
+      // transactions that were received but never confirmed.
+      this.service
+        .subscribe(plugin, this.options.slot, '0/00000000')
+        .then(() => fail(new Error('replication stream ended')), fail);
+    });
+  }
+
+  /** Reports `lsn` as written, flushed and applied: PostgreSQL may discard WAL before it. */
+  confirm(lsn: Lsn): void {
+    if (lsn <= 0n) return;
+    // The library sends the position it is given plus one; PostgreSQL expects the end LSN itself.
+    void this.service.acknowledge(formatLsn(lsn - 1n));
+  }
+
+  /** Stops reading the socket: PostgreSQL's walsender then blocks on a full TCP buffer. */
+  pause(): void {
+    this.socket()?.pause();
+  }
+
+  resume(): void {
+    this.socket()?.resume();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.service.destroy();
+  }
+
+  // pg-logical-replication keeps the connection private; its own flow control uses the same stream.
+  private socket(): PausableStream | undefined {
+    const internals = this.service as unknown as { _connection?: { stream?: PausableStream } };
+    return internals._connection?.stream;
+  }
+}
