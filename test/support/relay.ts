@@ -1,0 +1,56 @@
+// Runs the real relay CLI as a child process, so tests can signal and kill it.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { ROOT } from './services.js';
+import { waitFor } from './wait.js';
+
+export interface RelayProcess {
+  readonly child: ChildProcess;
+  readonly output: string[];
+  /** Resolves with the exit code (or the signal's name). */
+  readonly exited: Promise<number | string>;
+  /** Waits for a JSON log line whose msg matches. */
+  waitForLog(msg: string | RegExp, timeoutMs?: number): Promise<Record<string, unknown>>;
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export function startRelayProcess(env: Record<string, string>, args: string[] = ['run']): RelayProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  let partial = '';
+  const collect = (chunk: Buffer): void => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    output.push(...lines);
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);
+  const logs = (): Record<string, unknown>[] =>
+    output.flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+  return {
+    child,
+    output,
+    exited,
+    waitForLog: (msg, timeoutMs = 60_000) =>
+      waitFor(`relay log ${String(msg)}`, () =>
+        logs().find((line) => (typeof msg === 'string' ? line['msg'] === msg : msg.test(String(line['msg'])))),
+      { timeoutMs },
+      ),
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}

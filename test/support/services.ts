@@ -1,0 +1,77 @@
+// The local services the integration tests talk to: started by deploy/local/up.sh (idempotent),
+// at the ports deploy/local/env.sh sets.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { migrateDatabase } from '../../src/migrate.js';
+
+const run = promisify(execFile);
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export const PG_PORT = Number(process.env.OUTBOX_PG_PORT ?? 55432);
+export const KAFKA_BROKER = `127.0.0.1:${process.env.OUTBOX_KAFKA_PORT ?? 59092}`;
+export const RABBITMQ_URL = `amqp://guest:guest@127.0.0.1:${process.env.OUTBOX_RABBITMQ_PORT ?? 5672}`;
+export const ADMIN_URL = `postgres://postgres@127.0.0.1:${PG_PORT}/postgres`;
+
+let servicesUp: Promise<void> | undefined;
+
+/** Brings the local services up once per test process (a no-op when they already run). */
+export function ensureServices(): Promise<void> {
+  servicesUp ??= localService('up').then(() => undefined);
+  return servicesUp;
+}
+
+/** Runs deploy/local/<script>.sh with the given arguments, e.g. localService('kafka', 'stop'). */
+export async function localService(script: string, ...args: string[]): Promise<void> {
+  await run('bash', [`${ROOT}/deploy/local/${script}.sh`, ...args], { cwd: ROOT, timeout: 300_000 });
+}
+
+/** A short random suffix for names a test owns (databases, slots, topics, exchanges). */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(4).toString('hex')}`;
+}
+
+export interface TestDatabase {
+  readonly name: string;
+  readonly url: string;
+  readonly pool: pg.Pool;
+  /** A slot name of this database's own. */
+  readonly slot: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh, migrated database with its own replication slot name. */
+export async function createTestDatabase(prefix = 't'): Promise<TestDatabase> {
+  await ensureServices();
+  const name = uniqueName(prefix);
+  await adminQuery(`create database ${name}`);
+  const url = `postgres://postgres@127.0.0.1:${PG_PORT}/${name}`;
+  await migrateDatabase(url);
+  const pool = new pg.Pool({ connectionString: url, max: 8 });
+  const slot = `slot_${name}`;
+  return {
+    name,
+    url,
+    pool,
+    slot,
+    async drop() {
+      await pool.end();
+      await adminQuery(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1`, [
+        slot,
+      ]).catch(() => undefined);
+      await adminQuery(`drop database if exists ${name} with (force)`);
+    },
+  };
+}
+
+export async function adminQuery(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    return await client.query(text, values);
+  } finally {
+    await client.end();
+  }
+}
