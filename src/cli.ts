@@ -54,7 +54,8 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined && !values['help'] ? EXIT_USAGE : EXIT_OK;
   }
   const help = HELP[command];
-  if (!help || command === 'main') throw new UsageError(`unknown command ${JSON.stringify(command)} (expected migrate, run or status)`);
+  if (!help || command === 'main')
+    throw new UsageError(`unknown command ${JSON.stringify(command)} (expected migrate, run or status)`);
   if (values['help']) {
     process.stdout.write(`${help}\n`);
     return EXIT_OK;
@@ -116,7 +117,9 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     if (error instanceof ConfigError || error instanceof UsageError) {
-      process.stderr.write(`outbox-relay: ${error instanceof ConfigError ? 'configuration error: ' : ''}${error.message}\n`);
+      process.stderr.write(
+        `outbox-relay: ${error instanceof ConfigError ? 'configuration error: ' : ''}${error.message}\n`,
+      );
       process.exitCode = EXIT_USAGE;
       return;
     }

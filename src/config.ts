@@ -98,14 +98,18 @@ const envSchema = z.object({
 
 /** Reads the configuration from an environment (process.env by default). Throws ConfigError. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const defined = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const defined = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
   const parsed = envSchema.safeParse(defined);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
   }
   const e = parsed.data;
-  const [schema, name] = e.OUTBOX_TABLE.includes('.') ? e.OUTBOX_TABLE.split('.') : ['public', e.OUTBOX_TABLE];
+  const [schema, name] = e.OUTBOX_TABLE.includes('.')
+    ? e.OUTBOX_TABLE.split('.')
+    : ['public', e.OUTBOX_TABLE];
   return {
     databaseUrl: e.DATABASE_URL,
     table: { schema: schema!, name: name! },
@@ -131,6 +135,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 /** `run` needs somewhere to publish. */
 export function requireBroker(config: Config): void {
   if (config.kafkaBrokers.length === 0 && config.rabbitmqUrl === undefined) {
-    throw new ConfigError('KAFKA_BROKERS', 'required (or RABBITMQ_URL): the relay needs a broker to publish to');
+    throw new ConfigError(
+      'KAFKA_BROKERS',
+      'required (or RABBITMQ_URL): the relay needs a broker to publish to',
+    );
   }
 }

@@ -29,7 +29,10 @@ export async function enqueue<E extends OutboxEventInput>(tx: OutboxExecutor, ev
 }
 
 /** Inserts several events in one statement, in the given order; returns their ids. */
-export async function enqueueMany<E extends OutboxEventInput>(tx: OutboxExecutor, events: readonly E[]): Promise<string[]> {
+export async function enqueueMany<E extends OutboxEventInput>(
+  tx: OutboxExecutor,
+  events: readonly E[],
+): Promise<string[]> {
   if (events.length === 0) return [];
   const rows = events.map((event, index) => validate(event, index));
   if ('query' in tx) {
@@ -51,9 +54,10 @@ export async function enqueueMany<E extends OutboxEventInput>(tx: OutboxExecutor
     );
     return (result.rows as { id: string }[]).map((row) => row.id);
   }
-  const inserted = (await (tx.insert(outbox).values(rows as never[]) as unknown as {
+  const insert = tx.insert(outbox).values(rows as never[]) as {
     returning: (fields: { id: typeof outbox.id }) => Promise<{ id: string }[]>;
-  }).returning({ id: outbox.id }));
+  };
+  const inserted = await insert.returning({ id: outbox.id });
   return inserted.map((row) => row.id);
 }
 

@@ -27,7 +27,14 @@ import { acquireLeadership } from './wal/leadership.js';
 import type { Leadership } from './wal/leadership.js';
 import { formatLsn } from './wal/lsn.js';
 import type { Lsn } from './wal/lsn.js';
-import { createSlotWithSnapshot, dropSlot, markSlotSwept, preflight, readSlot, slotSwept } from './wal/slot.js';
+import {
+  createSlotWithSnapshot,
+  dropSlot,
+  markSlotSwept,
+  preflight,
+  readSlot,
+  slotSwept,
+} from './wal/slot.js';
 import { ReplicationStream } from './wal/stream.js';
 
 export interface RelayDependencies {
@@ -73,7 +80,9 @@ export class Relay {
   private running: Promise<void> | undefined;
 
   constructor(private readonly deps: RelayDependencies) {
-    this.completions = new SerialBatcher(deps.config.completionBatchSize, (batch) => this.completeBatch(batch));
+    this.completions = new SerialBatcher(deps.config.completionBatchSize, (batch) =>
+      this.completeBatch(batch),
+    );
   }
 
   /** Starts the relay; the promise settles when it stops (rejects on a fatal error). */
@@ -119,8 +128,12 @@ export class Relay {
     const lagTimer = setInterval(() => void this.refreshReplicationLag(), 5_000);
     try {
       while (!signal.aborted) {
-        this.leadership = await acquireLeadership(config.databaseUrl, config.slot, LEADER_POLL_MS, signal, () =>
-          logger.info({ slot: config.slot }, 'standby: another instance holds the slot, waiting'),
+        this.leadership = await acquireLeadership(
+          config.databaseUrl,
+          config.slot,
+          LEADER_POLL_MS,
+          signal,
+          () => logger.info({ slot: config.slot }, 'standby: another instance holds the slot, waiting'),
         );
         if (!this.leadership) break;
         metrics.setLeader(true);
@@ -207,12 +220,18 @@ export class Relay {
     const { config, logger, pool } = this.deps;
     let slot = await readSlot(pool, config.slot);
     if (slot && !(await slotSwept(pool, config.slot))) {
-      logger.warn({ slot: config.slot }, 'slot was created but its table sweep never finished: recreating it');
+      logger.warn(
+        { slot: config.slot },
+        'slot was created but its table sweep never finished: recreating it',
+      );
       await dropSlot(pool, config.slot);
       slot = undefined;
     }
     if (slot) return slot.confirmedLsn;
-    logger.warn({ slot: config.slot }, 'replication slot missing: creating it and publishing the rows it cannot see');
+    logger.warn(
+      { slot: config.slot },
+      'replication slot missing: creating it and publishing the rows it cannot see',
+    );
     const created = await createSlotWithSnapshot(
       pool,
       config.databaseUrl,
@@ -267,7 +286,12 @@ export class Relay {
   }
 
   /** Sends one event to every destination its route names; it completes when all have settled. */
-  private dispatch(event: OutboxEvent, transaction: TransactionHandle, watermark: Watermark, commitTimeMs: number): void {
+  private dispatch(
+    event: OutboxEvent,
+    transaction: TransactionHandle,
+    watermark: Watermark,
+    commitTimeMs: number,
+  ): void {
     watermark.addEvent(transaction);
     const entry: InFlight = {
       event,
@@ -326,13 +350,19 @@ export class Relay {
       if (entry.deadLetter) {
         metrics.deadLettered(entry.deadLetterReason ?? 'error');
         logger.warn(
-          { id: entry.event.id, aggregateType: entry.event.aggregateType, destination: entry.deadLetter.destination, error: entry.deadLetter.error },
+          {
+            id: entry.event.id,
+            aggregateType: entry.event.aggregateType,
+            destination: entry.deadLetter.destination,
+            error: entry.deadLetter.error,
+          },
           'event dead-lettered',
         );
       }
       this.inFlightEvents -= 1;
       this.inFlightBytes -= entry.bytes;
-      if (entry.watermark.complete(entry.transaction) && entry.watermark === this.session?.watermark) moved = true;
+      if (entry.watermark.complete(entry.transaction) && entry.watermark === this.session?.watermark)
+        moved = true;
     }
     if (moved) this.session?.stream.confirm(this.session.watermark.lsn);
     if (this.paused && !this.windowFull(0.5)) {
@@ -345,7 +375,9 @@ export class Relay {
 
   private windowFull(fraction = 1): boolean {
     const { maxInFlightEvents, maxInFlightBytes } = this.deps.config;
-    return this.inFlightEvents >= maxInFlightEvents * fraction || this.inFlightBytes >= maxInFlightBytes * fraction;
+    return (
+      this.inFlightEvents >= maxInFlightEvents * fraction || this.inFlightBytes >= maxInFlightBytes * fraction
+    );
   }
 
   /** Resolves when the window has room (used by the sweep, which reads at its own pace). */

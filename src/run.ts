@@ -27,14 +27,18 @@ export async function startRelay(config: Config, logger: Logger): Promise<Runnin
   const router = new Router(
     defaultRoutes({ kafka: config.kafkaBrokers.length > 0, rabbitmq: config.rabbitmqUrl !== undefined }),
   );
-  let relay: Relay | undefined;
-  const metrics = createMetrics(() => relay?.lagSeconds() ?? 0);
+  // Read at scrape time, once the relay exists.
+  const metrics = createMetrics(() => relay.lagSeconds());
   const sinks = new Map<SinkName, Sink>();
   for (const name of router.sinks()) sinks.set(name, createSink(name, config, logger, metrics));
 
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4, application_name: 'outbox-relay' });
+  const pool = new pg.Pool({
+    connectionString: config.databaseUrl,
+    max: 4,
+    application_name: 'outbox-relay',
+  });
   pool.on('error', (error) => logger.warn({ err: error }, 'database connection lost'));
-  relay = new Relay({
+  const relay = new Relay({
     config,
     logger,
     metrics,
@@ -43,22 +47,25 @@ export async function startRelay(config: Config, logger: Logger): Promise<Runnin
     router,
     completion: new PgCompletionStore(pool, config.table, config.completion),
   });
-  const current = relay;
   const probes = await startProbeServer(config.metricsHost, config.metricsPort, metrics.registry, {
-    notReadyReason: () => current.notReadyReason(),
+    notReadyReason: () => relay.notReadyReason(),
   });
-  logger.info({ metrics: `http://${config.metricsHost}:${probes.port}/metrics`, slot: config.slot }, 'starting');
-  const done = current.start().finally(async () => {
+  logger.info(
+    { metrics: `http://${config.metricsHost}:${probes.port}/metrics`, slot: config.slot },
+    'starting',
+  );
+  const done = relay.start().finally(async () => {
     await probes.close();
     await pool.end();
   });
-  return { relay: current, metrics, probes, done, stop: () => current.stop() };
+  return { relay, metrics, probes, done, stop: () => relay.stop() };
 }
 
 function createSink(name: SinkName, config: Config, logger: Logger, metrics: PrometheusMetrics): Sink {
   switch (name) {
     case 'kafka':
-      if (config.kafkaBrokers.length === 0) throw new ConfigError('KAFKA_BROKERS', 'required: a route sends to Kafka');
+      if (config.kafkaBrokers.length === 0)
+        throw new ConfigError('KAFKA_BROKERS', 'required: a route sends to Kafka');
       return new KafkaSink({
         brokers: config.kafkaBrokers,
         clientId: config.kafkaClientId,
@@ -66,7 +73,8 @@ function createSink(name: SinkName, config: Config, logger: Logger, metrics: Pro
         maxBatchMessages: config.kafkaBatchSize,
         logger,
         onPublishError: () => metrics.publishError('kafka'),
-        onReadyChange: (ready) => logger.info({ sink: 'kafka' }, ready ? 'broker connected' : 'broker connection lost'),
+        onReadyChange: (ready) =>
+          logger.info({ sink: 'kafka' }, ready ? 'broker connected' : 'broker connection lost'),
       });
     case 'rabbitmq':
       throw new ConfigError('RABBITMQ_URL', 'the RabbitMQ sink is not available yet');

@@ -16,7 +16,11 @@ export const outbox = pgTable(
     processedAt: timestamp('processed_at', { withTimezone: true, mode: 'date' }),
   },
   // Pending rows are what the slot-loss sweep and `status` read in `mark` mode.
-  (table) => [index('outbox_pending_idx').on(table.createdAt).where(sql`${table.processedAt} is null`)],
+  (table) => [
+    index('outbox_pending_idx')
+      .on(table.createdAt)
+      .where(sql`${table.processedAt} is null`),
+  ],
 );
 
 export const outboxDeadLetter = pgTable('outbox_dead_letter', {

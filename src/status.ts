@@ -24,7 +24,12 @@ export const LAGGING_BYTES = 1024 * 1024 * 1024;
 // Exact counts stop being cheap on large tables; past this the planner's estimate is shown.
 const EXACT_COUNT_LIMIT = 100_000;
 
-export async function readStatus(pool: Pool, slot: string, table: TableName, markMode: boolean): Promise<RelayStatus> {
+export async function readStatus(
+  pool: Pool,
+  slot: string,
+  table: TableName,
+  markMode: boolean,
+): Promise<RelayStatus> {
   const { rows: slots } = await pool.query<{
     active: boolean;
     active_pid: number | null;
@@ -40,7 +45,9 @@ export async function readStatus(pool: Pool, slot: string, table: TableName, mar
     [slot],
   );
   const pending = await countPending(pool, table, markMode);
-  const { rows: dead } = await pool.query<{ count: string }>(`select count(*)::text as count from outbox_dead_letter`);
+  const { rows: dead } = await pool.query<{ count: string }>(
+    `select count(*)::text as count from outbox_dead_letter`,
+  );
   const row = slots[0];
   const lag = row?.lag == null ? null : Number(row.lag);
   const problem = !row
@@ -67,7 +74,11 @@ export async function readStatus(pool: Pool, slot: string, table: TableName, mar
   };
 }
 
-async function countPending(pool: Pool, table: TableName, markMode: boolean): Promise<{ count: number; estimated: boolean }> {
+async function countPending(
+  pool: Pool,
+  table: TableName,
+  markMode: boolean,
+): Promise<{ count: number; estimated: boolean }> {
   const { rows: estimate } = await pool.query<{ estimate: number }>(
     `select greatest(reltuples, 0)::float8 as estimate from pg_class where oid = $1::regclass`,
     [quoteTable(table)],
@@ -75,7 +86,9 @@ async function countPending(pool: Pool, table: TableName, markMode: boolean): Pr
   const estimated = estimate[0]?.estimate ?? 0;
   if (estimated > EXACT_COUNT_LIMIT && !markMode) return { count: Math.round(estimated), estimated: true };
   const where = markMode ? 'where processed_at is null' : '';
-  const { rows } = await pool.query<{ count: string }>(`select count(*)::text as count from ${quoteTable(table)} ${where}`);
+  const { rows } = await pool.query<{ count: string }>(
+    `select count(*)::text as count from ${quoteTable(table)} ${where}`,
+  );
   return { count: Number(rows[0]?.count ?? 0), estimated: false };
 }
 

@@ -1,7 +1,7 @@
 // /metrics, /healthz (the process and its event loop answer), /readyz (the relay streams and its
 // brokers are connected; otherwise 503 with the reason).
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
@@ -38,7 +38,11 @@ export async function startProbeServer(
       json(response, 200, { status: 'ok' });
     } else if (path === '/readyz') {
       const reason = readiness.notReadyReason();
-      json(response, reason === undefined ? 200 : 503, reason === undefined ? { status: 'ready' } : { status: 'not ready', reason });
+      json(
+        response,
+        reason === undefined ? 200 : 503,
+        reason === undefined ? { status: 'ready' } : { status: 'not ready', reason },
+      );
     } else {
       json(response, 404, { error: 'not found' });
     }
@@ -57,7 +61,7 @@ export async function startProbeServer(
   };
 }
 
-function json(response: import('node:http').ServerResponse, status: number, body: unknown): void {
+function json(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { 'content-type': 'application/json' });
   response.end(JSON.stringify(body));
 }

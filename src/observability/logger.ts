@@ -10,7 +10,10 @@ export function createLogger(level: LogLevel): Logger {
     level,
     base: { service: 'outbox-relay' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: ['password', '*.password', 'sasl', '*.sasl', 'connectionString', '*.connectionString'], censor: '[redacted]' },
+    redact: {
+      paths: ['password', '*.password', 'sasl', '*.sasl', 'connectionString', '*.connectionString'],
+      censor: '[redacted]',
+    },
     formatters: { level: (label) => ({ level: label }) },
   });
 }

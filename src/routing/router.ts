@@ -20,8 +20,7 @@ export interface RoutesSpec {
 }
 
 export type RouteResult =
-  | { readonly destinations: readonly ResolvedDestination[] }
-  | { readonly deadLetter: string };
+  { readonly destinations: readonly ResolvedDestination[] } | { readonly deadLetter: string };
 
 interface CompiledDestination {
   readonly sink: SinkName;
@@ -62,7 +61,8 @@ export class Router {
   route(event: OutboxEvent): RouteResult {
     const route = this.routes.find((candidate) => candidate.matches(event.aggregateType));
     const destinations = route?.destinations ?? this.fallback;
-    if (!destinations) return { deadLetter: `no route for aggregate type ${JSON.stringify(event.aggregateType)}` };
+    if (!destinations)
+      return { deadLetter: `no route for aggregate type ${JSON.stringify(event.aggregateType)}` };
     return { destinations: destinations.map((destination) => destination.resolve(event)) };
   }
 }
@@ -84,7 +84,12 @@ function compileDestination(spec: DestinationSpec): CompiledDestination {
     sink: 'rabbitmq',
     resolve: (event) => {
       const name = exchange.render(event);
-      return { sink: 'rabbitmq', exchange: name, routingKey: routingKey.render(event), label: metricLabel(exchange, name) };
+      return {
+        sink: 'rabbitmq',
+        exchange: name,
+        routingKey: routingKey.render(event),
+        label: metricLabel(exchange, name),
+      };
     },
   };
 }

@@ -119,7 +119,11 @@ export class KafkaSink implements Sink {
   private async sendWithRetry(batch: Pending[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.producer.sendBatch({ topicMessages: byTopic(batch), acks: -1, compression: CompressionTypes.None });
+        await this.producer.sendBatch({
+          topicMessages: byTopic(batch),
+          acks: -1,
+          compression: CompressionTypes.None,
+        });
         this.setConnected(true);
         for (const pending of batch) pending.resolve();
         return;

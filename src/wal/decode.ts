@@ -97,7 +97,8 @@ export function parseHeaders(raw: unknown): Record<string, string> {
 }
 
 // PostgreSQL's text form, e.g. "2026-11-25 06:08:00.123456+00" or "...+05:30".
-const TIMESTAMPTZ = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)([+-]\d{2})(?::(\d{2}))?(?::(\d{2}))?$/;
+const TIMESTAMPTZ =
+  /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)([+-]\d{2})(?::(\d{2}))?(?::(\d{2}))?$/;
 
 /** ISO 8601 in UTC with milliseconds; text that is not an ordinary timestamp passes unchanged. */
 export function timestamptzToIso(text: string): string {
@@ -109,6 +110,6 @@ export function timestamptzToIso(text: string): string {
   return Number.isNaN(millis) ? text : new Date(millis).toISOString();
 }
 
-function microsToMillis(micros: bigint | number | unknown): number {
+function microsToMillis(micros: unknown): number {
   return typeof micros === 'bigint' ? Number(micros / 1000n) : Number(micros) / 1000;
 }

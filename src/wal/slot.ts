@@ -24,16 +24,22 @@ export interface SlotInfo {
 
 /** Checks wal_level, the table and the publication; creates the publication when it is missing. */
 export async function preflight(pool: Pool, table: TableName, publication: string): Promise<void> {
-  const { rows: settings } = await pool.query<{ wal_level: string }>(`select current_setting('wal_level') as wal_level`);
+  const { rows: settings } = await pool.query<{ wal_level: string }>(
+    `select current_setting('wal_level') as wal_level`,
+  );
   if (settings[0]?.wal_level !== 'logical') {
-    throw new PreflightError(`wal_level is ${settings[0]?.wal_level}: set wal_level = logical and restart PostgreSQL`);
+    throw new PreflightError(
+      `wal_level is ${settings[0]?.wal_level}: set wal_level = logical and restart PostgreSQL`,
+    );
   }
   const { rows: tables } = await pool.query(
     `select 1 from pg_tables where schemaname = $1 and tablename = $2`,
     [table.schema, table.name],
   );
   if (tables.length === 0) {
-    throw new PreflightError(`table ${table.schema}.${table.name} does not exist: run 'outbox-relay migrate'`);
+    throw new PreflightError(
+      `table ${table.schema}.${table.name} does not exist: run 'outbox-relay migrate'`,
+    );
   }
   const { rows: publications } = await pool.query<{ pubinsert: boolean }>(
     `select pubinsert from pg_publication where pubname = $1`,
@@ -144,7 +150,10 @@ export async function createSlotWithSnapshot(
     await replication.end();
   }
   const where = pendingOnly ? 'where processed_at is null' : '';
-  return { consistentLsn, rows: pages(reader, `select * from ${quoteTable(table)} ${where} order by created_at, id`) };
+  return {
+    consistentLsn,
+    rows: pages(reader, `select * from ${quoteTable(table)} ${where} order by created_at, id`),
+  };
 }
 
 async function* pages(reader: pg.PoolClient, query: string): AsyncIterable<Record<string, unknown>[]> {

@@ -39,7 +39,13 @@ describe('relay with Kafka', () => {
     const reader = await TopicReader.start([topic]);
     relay = await startStreaming(relayEnv(db));
     const events: TestEvent[] = [
-      { aggregateType: type, aggregateId: 'o-1', eventType: 'OrderPlaced', payload: { total: 12.5, items: ['a'] }, headers: { traceparent: '00-abc-01' } },
+      {
+        aggregateType: type,
+        aggregateId: 'o-1',
+        eventType: 'OrderPlaced',
+        payload: { total: 12.5, items: ['a'] },
+        headers: { traceparent: '00-abc-01' },
+      },
       { aggregateType: type, aggregateId: 'o-2', eventType: 'OrderPlaced', payload: { total: 3 } },
     ];
     const ids = await commitEvents(db.pool, events);
@@ -57,7 +63,8 @@ describe('relay with Kafka', () => {
       assert.equal(message.headers['aggregate_id'], event.aggregateId);
       assert.equal(message.headers['event_type'], 'OrderPlaced');
       assert.match(message.headers['created_at']!, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
-      for (const [name, value] of Object.entries(event.headers ?? {})) assert.equal(message.headers[name], value);
+      for (const [name, value] of Object.entries(event.headers ?? {}))
+        assert.equal(message.headers[name], value);
     }
   });
 
@@ -66,8 +73,14 @@ describe('relay with Kafka', () => {
     const topic = `outbox.${type}`;
     await createTopics([topic]);
     const reader = await TopicReader.start([topic]);
-    const [rolledBack] = await commitEvents(db.pool, [{ aggregateType: type, aggregateId: 'r', eventType: 'Lost', payload: {} }], { rollback: true });
-    const [marker] = await commitEvents(db.pool, [{ aggregateType: type, aggregateId: 'm', eventType: 'Marker', payload: {} }]);
+    const [rolledBack] = await commitEvents(
+      db.pool,
+      [{ aggregateType: type, aggregateId: 'r', eventType: 'Lost', payload: {} }],
+      { rollback: true },
+    );
+    const [marker] = await commitEvents(db.pool, [
+      { aggregateType: type, aggregateId: 'm', eventType: 'Marker', payload: {} },
+    ]);
     await reader.waitForCount(1);
     await waitFor('rows deleted', async () => (await outboxCount(db.pool)) === 0);
     await reader.stop();
@@ -89,8 +102,18 @@ describe('relay with Kafka', () => {
           const events: TestEvent[] = [];
           for (let k = 0; k < 3; k++) {
             const aggregate = writer * 3 + k;
-            events.push({ aggregateType: type, aggregateId: `agg-${aggregate}`, eventType: 'Step', payload: { seq: t * 2 } });
-            events.push({ aggregateType: type, aggregateId: `agg-${aggregate}`, eventType: 'Step', payload: { seq: t * 2 + 1 } });
+            events.push({
+              aggregateType: type,
+              aggregateId: `agg-${aggregate}`,
+              eventType: 'Step',
+              payload: { seq: t * 2 },
+            });
+            events.push({
+              aggregateType: type,
+              aggregateId: `agg-${aggregate}`,
+              eventType: 'Step',
+              payload: { seq: t * 2 + 1 },
+            });
           }
           await commitEvents(db.pool, events);
         }
@@ -110,7 +133,11 @@ describe('relay with Kafka', () => {
     }
     assert.equal(byKey.size, aggregates);
     for (const [key, seqs] of byKey) {
-      assert.deepEqual(seqs, Array.from({ length: transactionsPerWriter * 2 }, (_, i) => i), `order of ${key}`);
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: transactionsPerWriter * 2 }, (_, i) => i),
+        `order of ${key}`,
+      );
     }
   });
 
@@ -121,7 +148,15 @@ describe('relay with Kafka', () => {
     const before = await confirmedLsn(db.pool, db.slot);
     await localService('kafka', 'stop');
     try {
-      await commitEvents(db.pool, Array.from({ length: 20 }, (_, i) => ({ aggregateType: type, aggregateId: `k${i % 3}`, eventType: 'E', payload: { i } })));
+      await commitEvents(
+        db.pool,
+        Array.from({ length: 20 }, (_, i) => ({
+          aggregateType: type,
+          aggregateId: `k${i % 3}`,
+          eventType: 'E',
+          payload: { i },
+        })),
+      );
       await relay!.waitForLog('kafka: publish failed, retrying');
       assert.equal(await outboxCount(db.pool), 20);
       assert.equal(await confirmedLsn(db.pool, db.slot), before);
@@ -141,12 +176,28 @@ describe('relay with Kafka', () => {
     const topic = `outbox.${type}`;
     await createTopics([topic]);
     const reader = await TopicReader.start([topic]);
-    const first = await commitEvents(db.pool, Array.from({ length: 50 }, (_, i) => ({ aggregateType: type, aggregateId: `a${i % 5}`, eventType: 'E', payload: { i } })));
+    const first = await commitEvents(
+      db.pool,
+      Array.from({ length: 50 }, (_, i) => ({
+        aggregateType: type,
+        aggregateId: `a${i % 5}`,
+        eventType: 'E',
+        payload: { i },
+      })),
+    );
     await reader.waitForCount(50);
     await waitFor('rows deleted', async () => (await outboxCount(db.pool)) === 0);
     assert.equal(await relay!.stop('SIGTERM'), 0);
 
-    const second = await commitEvents(db.pool, Array.from({ length: 50 }, (_, i) => ({ aggregateType: type, aggregateId: `a${i % 5}`, eventType: 'E', payload: { i: 50 + i } })));
+    const second = await commitEvents(
+      db.pool,
+      Array.from({ length: 50 }, (_, i) => ({
+        aggregateType: type,
+        aggregateId: `a${i % 5}`,
+        eventType: 'E',
+        payload: { i: 50 + i },
+      })),
+    );
     relay = await startStreaming(relayEnv(db));
     await reader.waitForCount(100);
     await waitFor('rows deleted', async () => (await outboxCount(db.pool)) === 0);
@@ -165,14 +216,20 @@ describe('relay in mark mode', () => {
     const reader = await TopicReader.start([topic]);
     const relay = await startStreaming(relayEnv(db, { OUTBOX_COMPLETION: 'mark' }));
     try {
-      const [id] = await commitEvents(db.pool, [{ aggregateType: type, aggregateId: 'x', eventType: 'Created', payload: { v: 1 } }]);
+      const [id] = await commitEvents(db.pool, [
+        { aggregateType: type, aggregateId: 'x', eventType: 'Created', payload: { v: 1 } },
+      ]);
       await reader.waitForCount(1);
       await waitFor('row marked', async () => (await outboxCount(db.pool, 'processed_at is not null')) === 1);
       await db.pool.query(`update outbox set payload = '{"v": 2}' where id = $1`, [id]);
       await db.pool.query(`delete from outbox where id = $1`, [id]);
-      const [marker] = await commitEvents(db.pool, [{ aggregateType: type, aggregateId: 'y', eventType: 'Marker', payload: {} }]);
-      await waitFor('marker delivered and marked', async () =>
-        reader.ids().includes(marker!) && (await outboxCount(db.pool, 'processed_at is not null')) === 1,
+      const [marker] = await commitEvents(db.pool, [
+        { aggregateType: type, aggregateId: 'y', eventType: 'Marker', payload: {} },
+      ]);
+      await waitFor(
+        'marker delivered and marked',
+        async () =>
+          reader.ids().includes(marker!) && (await outboxCount(db.pool, 'processed_at is not null')) === 1,
       );
       assert.deepEqual(reader.ids(), [id, marker]);
     } finally {

@@ -12,13 +12,20 @@ export interface ReceivedMessage {
   readonly headers: Record<string, string>;
 }
 
-const kafka = new Kafka({ clientId: 'outbox-relay-tests', brokers: [KAFKA_BROKER], logLevel: logLevel.NOTHING });
+const kafka = new Kafka({
+  clientId: 'outbox-relay-tests',
+  brokers: [KAFKA_BROKER],
+  logLevel: logLevel.NOTHING,
+});
 
 export async function createTopics(topics: string[], partitions = 3): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
+    await admin.createTopics({
+      topics: topics.map((topic) => ({ topic, numPartitions: partitions })),
+      waitForLeaders: true,
+    });
   } finally {
     await admin.disconnect();
   }
@@ -35,7 +42,7 @@ export class TopicReader {
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({
-      eachMessage: async ({ topic, partition, message }) => {
+      eachMessage: ({ topic, partition, message }) => {
         const headers: Record<string, string> = {};
         for (const [name, value] of Object.entries(message.headers ?? {})) headers[name] = String(value);
         reader.messages.push({
@@ -45,6 +52,7 @@ export class TopicReader {
           value: message.value?.toString() ?? '',
           headers,
         });
+        return Promise.resolve();
       },
     });
     return reader;

@@ -9,7 +9,11 @@ export interface TestEvent {
 }
 
 /** Inserts the events in one transaction together with a business row; returns their ids. */
-export async function commitEvents(pool: pg.Pool, events: TestEvent[], { rollback = false } = {}): Promise<string[]> {
+export async function commitEvents(
+  pool: pg.Pool,
+  events: TestEvent[],
+  { rollback = false } = {},
+): Promise<string[]> {
   const client = await pool.connect();
   try {
     await client.query('begin');
@@ -35,7 +39,9 @@ export async function commitEvents(pool: pg.Pool, events: TestEvent[], { rollbac
 }
 
 export async function outboxCount(pool: pg.Pool, where = 'true'): Promise<number> {
-  const { rows } = await pool.query<{ count: string }>(`select count(*)::text as count from outbox where ${where}`);
+  const { rows } = await pool.query<{ count: string }>(
+    `select count(*)::text as count from outbox where ${where}`,
+  );
   return Number(rows[0]!.count);
 }
 

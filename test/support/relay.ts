@@ -44,9 +44,13 @@ export function startRelayProcess(env: Record<string, string>, args: string[] = 
     output,
     exited,
     waitForLog: (msg, timeoutMs = 60_000) =>
-      waitFor(`relay log ${String(msg)}`, () =>
-        logs().find((line) => (typeof msg === 'string' ? line['msg'] === msg : msg.test(String(line['msg'])))),
-      { timeoutMs },
+      waitFor(
+        `relay log ${String(msg)}`,
+        () =>
+          logs().find((line) =>
+            typeof msg === 'string' ? line['msg'] === msg : msg.test(String(line['msg'])),
+          ),
+        { timeoutMs },
       ),
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

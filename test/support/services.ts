@@ -58,9 +58,10 @@ export async function createTestDatabase(prefix = 't'): Promise<TestDatabase> {
     slot,
     async drop() {
       await pool.end();
-      await adminQuery(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1`, [
-        slot,
-      ]).catch(() => undefined);
+      await adminQuery(
+        `select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1`,
+        [slot],
+      ).catch(() => undefined);
       await adminQuery(`drop database if exists ${name} with (force)`);
     },
   };

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig, requireBroker } from '../../src/config.js';
+
+const BASE = { DATABASE_URL: 'postgres://relay@db:5432/app', KAFKA_BROKERS: 'k1:9092, k2:9092' };
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    requireBroker(loadConfig(env));
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  test('applies the documented defaults', () => {
+    const config = loadConfig(BASE);
+    assert.deepEqual(config.table, { schema: 'public', name: 'outbox' });
+    assert.equal(config.slot, 'outbox_relay');
+    assert.equal(config.publication, 'outbox_relay_pub');
+    assert.equal(config.completion, 'delete');
+    assert.deepEqual(config.kafkaBrokers, ['k1:9092', 'k2:9092']);
+    assert.equal(config.metricsPort, 9464);
+    assert.equal(config.metricsHost, '0.0.0.0');
+    assert.equal(config.logLevel, 'info');
+  });
+
+  test('reads a schema-qualified table', () => {
+    assert.deepEqual(loadConfig({ ...BASE, OUTBOX_TABLE: 'events.outbox' }).table, {
+      schema: 'events',
+      name: 'outbox',
+    });
+  });
+
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ['missing DATABASE_URL', { KAFKA_BROKERS: 'k:9092' }, /^DATABASE_URL: required/],
+    [
+      'a DATABASE_URL that is not postgres',
+      { ...BASE, DATABASE_URL: 'mysql://x' },
+      /^DATABASE_URL: expected a postgres:\/\//,
+    ],
+    [
+      'an injection attempt in the table name',
+      { ...BASE, OUTBOX_TABLE: 'outbox; drop table x' },
+      /^OUTBOX_TABLE: expected/,
+    ],
+    ['an upper-case slot name', { ...BASE, OUTBOX_SLOT: 'Relay' }, /^OUTBOX_SLOT: expected a slot name/],
+    ['a quoted publication name', { ...BASE, OUTBOX_PUBLICATION: 'p"x' }, /^OUTBOX_PUBLICATION: expected/],
+    [
+      'an unknown completion mode',
+      { ...BASE, OUTBOX_COMPLETION: 'archive' },
+      /^OUTBOX_COMPLETION: expected delete or mark/,
+    ],
+    [
+      'a broker without a port',
+      { ...BASE, KAFKA_BROKERS: 'kafka' },
+      /^KAFKA_BROKERS: expected a comma-separated list of host:port/,
+    ],
+    ['an http RabbitMQ URL', { ...BASE, RABBITMQ_URL: 'http://x' }, /^RABBITMQ_URL: expected an amqp/],
+    [
+      'a port out of range',
+      { ...BASE, METRICS_PORT: '70000' },
+      /^METRICS_PORT: expected an integer from 0 to 65535/,
+    ],
+    ['a non-numeric port', { ...BASE, METRICS_PORT: 'http' }, /^METRICS_PORT: expected an integer/],
+    ['an unknown log level', { ...BASE, LOG_LEVEL: 'verbose' }, /^LOG_LEVEL: expected one of/],
+    ['no broker at all', { DATABASE_URL: BASE.DATABASE_URL }, /^KAFKA_BROKERS: required \(or RABBITMQ_URL\)/],
+  ];
+  for (const [name, env, expected] of cases) {
+    test(`names the field for ${name}`, () => {
+      const error = configError(env);
+      assert.match(error.message, expected);
+      assert.ok(!error.message.includes('\n'), 'one line');
+    });
+  }
+
+  test('never echoes a password in an error', () => {
+    const error = configError({ DATABASE_URL: 'postgres://u:s3cret@h/db', KAFKA_BROKERS: 'bad' });
+    assert.ok(!error.message.includes('s3cret'));
+  });
+});

@@ -1,0 +1,199 @@
+// wal/decode.ts on pgoutput byte fixtures, parsed by pg-logical-replication's own parser.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { PgoutputPlugin } from 'pg-logical-replication';
+import { OutboxDecoder, parseHeaders, timestamptzToIso } from '../../src/wal/decode.js';
+import { parseLsn } from '../../src/wal/lsn.js';
+
+// https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html
+class Bytes {
+  private readonly parts: Buffer[] = [];
+  byte(value: number): this {
+    this.parts.push(Buffer.from([value]));
+    return this;
+  }
+  int16(value: number): this {
+    const b = Buffer.alloc(2);
+    b.writeInt16BE(value);
+    this.parts.push(b);
+    return this;
+  }
+  int32(value: number): this {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(value);
+    this.parts.push(b);
+    return this;
+  }
+  int64(value: bigint): this {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64BE(value);
+    this.parts.push(b);
+    return this;
+  }
+  string(value: string): this {
+    this.parts.push(Buffer.from(`${value}\0`));
+    return this;
+  }
+  text(value: string): this {
+    const bytes = Buffer.from(value);
+    return this.int32(bytes.length).raw(bytes);
+  }
+  raw(bytes: Buffer): this {
+    this.parts.push(bytes);
+    return this;
+  }
+  build(): Buffer {
+    return Buffer.concat(this.parts);
+  }
+}
+
+const POSTGRES_EPOCH_MICROS = 946_684_800_000_000n;
+const COLUMNS = [
+  'id',
+  'aggregate_type',
+  'aggregate_id',
+  'event_type',
+  'payload',
+  'headers',
+  'created_at',
+  'processed_at',
+];
+
+function relation(oid: number, schema: string, name: string, columns = COLUMNS): Buffer {
+  const bytes = new Bytes()
+    .byte(0x52)
+    .int32(oid)
+    .string(schema)
+    .string(name)
+    .byte(0x64)
+    .int16(columns.length);
+  for (const column of columns)
+    bytes
+      .byte(column === 'id' ? 1 : 0)
+      .string(column)
+      .int32(25)
+      .int32(-1);
+  return bytes.build();
+}
+
+function begin(finalLsn: bigint, commitMillis: number): Buffer {
+  return new Bytes()
+    .byte(0x42)
+    .int64(finalLsn)
+    .int64(BigInt(commitMillis) * 1000n - POSTGRES_EPOCH_MICROS)
+    .int32(7)
+    .build();
+}
+
+function commit(commitLsn: bigint, endLsn: bigint, commitMillis: number): Buffer {
+  return new Bytes()
+    .byte(0x43)
+    .byte(0)
+    .int64(commitLsn)
+    .int64(endLsn)
+    .int64(BigInt(commitMillis) * 1000n - POSTGRES_EPOCH_MICROS)
+    .build();
+}
+
+function insert(oid: number, values: (string | null)[]): Buffer {
+  const bytes = new Bytes().byte(0x49).int32(oid).byte(0x4e).int16(values.length);
+  for (const value of values) {
+    if (value === null) bytes.byte(0x6e);
+    else bytes.byte(0x74).text(value);
+  }
+  return bytes.build();
+}
+
+const ROW = [
+  '7d4f0c7e-2b51-4c43-9d2b-2f0d2e1c9a10',
+  'order',
+  'o-42',
+  'OrderPlaced',
+  '{"total": 12.5, "items": ["a", "b"]}',
+  '{"traceparent": "00-abc-01", "retries": 2}',
+  '2026-11-25 06:08:00.123456+00',
+  null,
+];
+
+function decodeAll(messages: Buffer[]) {
+  const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: ['p'] });
+  const decoder = new OutboxDecoder({ schema: 'public', name: 'outbox' });
+  return messages.map((buffer) => decoder.decode(plugin.parse(buffer)));
+}
+
+describe('OutboxDecoder.decode', () => {
+  test('turns a transaction of outbox inserts into begin, events and commit', () => {
+    const committedAt = Date.UTC(2026, 10, 25, 6, 8, 1);
+    const changes = decodeAll([
+      relation(16384, 'public', 'outbox'),
+      begin(0x1a2b3c4dn, committedAt),
+      insert(16384, ROW),
+      commit(0x1a2b3c4dn, 0x1a2b3c80n, committedAt),
+    ]);
+    assert.deepEqual(changes, [
+      null,
+      { kind: 'begin', commitLsn: 0x1a2b3c4dn, commitTimeMs: committedAt },
+      {
+        kind: 'event',
+        event: {
+          id: ROW[0],
+          aggregateType: 'order',
+          aggregateId: 'o-42',
+          eventType: 'OrderPlaced',
+          payload: '{"total": 12.5, "items": ["a", "b"]}',
+          headers: { traceparent: '00-abc-01', retries: '2' },
+          createdAt: '2026-11-25T06:08:00.123Z',
+        },
+      },
+      { kind: 'commit', endLsn: 0x1a2b3c80n, commitTimeMs: committedAt },
+    ]);
+  });
+
+  test('ignores inserts into other tables of the publication', () => {
+    const changes = decodeAll([relation(1, 'public', 'orders', ['id', 'note']), insert(1, ['1', 'x'])]);
+    assert.deepEqual(changes, [null, null]);
+  });
+
+  test('matches the configured schema, not only the table name', () => {
+    const changes = decodeAll([relation(2, 'audit', 'outbox'), insert(2, ROW)]);
+    assert.deepEqual(changes, [null, null]);
+  });
+
+  test('rejects an outbox relation that lacks required columns', () => {
+    assert.throws(
+      () => decodeAll([relation(3, 'public', 'outbox', ['id', 'payload'])]),
+      /lacks the outbox column\(s\) aggregate_type/,
+    );
+  });
+});
+
+describe('parseHeaders', () => {
+  test('keeps string values and passes others as JSON text', () => {
+    assert.deepEqual(parseHeaders('{"a": "x", "b": 1, "c": {"d": true}, "e": null}'), {
+      a: 'x',
+      b: '1',
+      c: '{"d":true}',
+    });
+  });
+  test('treats a missing or non-object value as no headers', () => {
+    assert.deepEqual(parseHeaders(null), {});
+    assert.deepEqual(parseHeaders('[1,2]'), {});
+  });
+});
+
+describe('timestamptzToIso', () => {
+  test('converts PostgreSQL text with any offset to UTC ISO 8601', () => {
+    assert.equal(timestamptzToIso('2026-11-25 06:08:00+00'), '2026-11-25T06:08:00.000Z');
+    assert.equal(timestamptzToIso('2026-11-25 08:08:00.5+02'), '2026-11-25T06:08:00.500Z');
+    assert.equal(timestamptzToIso('2026-11-25 11:38:00.123456+05:30'), '2026-11-25T06:08:00.123Z');
+  });
+  test('passes text that is not an ordinary timestamp through', () => {
+    assert.equal(timestamptzToIso('infinity'), 'infinity');
+  });
+});
+
+describe('parseLsn', () => {
+  test('reads the two hexadecimal halves', () => {
+    assert.equal(parseLsn('16/B374D848'), (0x16n << 32n) | 0xb374d848n);
+  });
+});
