@@ -11,7 +11,7 @@ for service in postgres kafka rabbitmq; do
   if bash "deploy/local/$service.sh" status >/dev/null 2>&1; then was_running+=("$service"); fi
 done
 stop_started() {
-  for service in kafka postgres; do
+  for service in kafka rabbitmq postgres; do
     [[ " ${was_running[*]} " == *" $service "* ]] || bash "deploy/local/$service.sh" stop || true
   done
 }

@@ -1,35 +1,69 @@
 #!/usr/bin/env bash
-# RabbitMQ: the machine's broker on 127.0.0.1:5672 (guest/guest). Started here only when nothing
-# listens there; stopped by `stop` only if this script started it.
-# Usage: rabbitmq.sh start|stop|status
+# A RabbitMQ node of the project's own (node name, port, data outside git), run from the system's
+# RabbitMQ installation beside the machine's own broker, so tests can stop, kill and restart it
+# without touching anyone else's.
+# Usage: rabbitmq.sh start|stop|kill|status|close-connections
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/env.sh"
 
-MARKER="$OUTBOX_RELAY_RUN_DIR/rabbitmq.started-by-us"
+RMQ_DIR="$OUTBOX_RELAY_RUN_DIR/rabbitmq"
+NODE="outbox_relay_$OUTBOX_RABBITMQ_PORT@localhost"
+PIDFILE="$RMQ_DIR/rabbitmq.pid"
+
+ensure_installed() {
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || apt_install rabbitmq-server
+}
+
+# The broker runs as the rabbitmq user, which shares the Erlang cookie with rabbitmqctl.
+as_rabbitmq() {
+  if [ "$(id -u)" = 0 ]; then runuser -u rabbitmq -- "$@"; else "$@"; fi
+}
+
+ctl() { as_rabbitmq env HOME=/var/lib/rabbitmq rabbitmqctl -n "$NODE" "$@"; }
+
 listening() { port_open 127.0.0.1 "$OUTBOX_RABBITMQ_PORT"; }
+pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE"; }
+running() { local p; p=$(pid) && kill -0 "$p" 2>/dev/null; }
+not_running() { ! running && ! listening; }
+# Listening is not enough: the node accepts TCP before its vhost is ready.
+ready() { listening && ctl await_startup --timeout 1 >/dev/null 2>&1; }
 
 case "${1:-}" in
   start)
-    if ! listening; then
-      command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
-      log "starting RabbitMQ"
-      mkdir -p "$OUTBOX_RELAY_RUN_DIR"
-      rabbitmq-server -detached >/dev/null 2>&1
-      touch "$MARKER"
+    ensure_installed
+    if ! running; then
+      log "starting RabbitMQ node $NODE on 127.0.0.1:$OUTBOX_RABBITMQ_PORT"
+      mkdir -p "$RMQ_DIR"
+      [ "$(id -u)" = 0 ] && chown rabbitmq: "$RMQ_DIR"
+      : >"$RMQ_DIR/enabled_plugins.tmp" && mv "$RMQ_DIR/enabled_plugins.tmp" "$RMQ_DIR/enabled_plugins"
+      [ "$(id -u)" = 0 ] && chown rabbitmq: "$RMQ_DIR/enabled_plugins"
+      (cd "$RMQ_DIR" && as_rabbitmq env HOME=/var/lib/rabbitmq \
+        RABBITMQ_NODENAME="$NODE" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+        RABBITMQ_NODE_PORT="$OUTBOX_RABBITMQ_PORT" RABBITMQ_DIST_PORT="$((OUTBOX_RABBITMQ_PORT + 1))" \
+        RABBITMQ_MNESIA_BASE="$RMQ_DIR/mnesia" RABBITMQ_LOG_BASE="$RMQ_DIR/log" \
+        RABBITMQ_PID_FILE="$PIDFILE" RABBITMQ_ENABLED_PLUGINS_FILE="$RMQ_DIR/enabled_plugins" \
+        RABBITMQ_CONFIG_FILE="$RMQ_DIR/rabbitmq" \
+        /usr/lib/rabbitmq/bin/rabbitmq-server -detached >/dev/null 2>&1)
+      wait_for 60 "RabbitMQ to write its pid file" test -s "$PIDFILE"
     fi
-    wait_for 120 "RabbitMQ to listen" listening
+    wait_for 120 "RabbitMQ to accept connections" ready
     ;;
-  stop)
-    if [ -f "$MARKER" ]; then
-      log "stopping RabbitMQ"
-      rabbitmqctl stop >/dev/null 2>&1 || true
-      rm -f "$MARKER"
+  stop | kill)
+    if running; then
+      log "stopping RabbitMQ ($1)"
+      if [ "$1" = kill ]; then kill -KILL "$(pid)"; else ctl stop >/dev/null 2>&1 || kill -TERM "$(pid)"; fi
+      wait_for 60 "RabbitMQ to exit" not_running || kill -KILL "$(pid)"
     fi
+    rm -f "$PIDFILE"
     ;;
-  status) listening ;;
+  close-connections)
+    # Every client connection is closed by the broker, as when it restarts a listener.
+    ctl close_all_connections "closed by outbox-relay tests" >/dev/null
+    ;;
+  status) running ;;
   *)
-    echo "usage: $0 start|stop|status" >&2
+    echo "usage: $0 start|stop|kill|status|close-connections" >&2
     exit 2
     ;;
 esac
