@@ -5,17 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
-
-was_running=()
-for service in postgres kafka rabbitmq; do
-  if bash "deploy/local/$service.sh" status >/dev/null 2>&1; then was_running+=("$service"); fi
-done
-stop_started() {
-  for service in kafka rabbitmq postgres; do
-    [[ " ${was_running[*]} " == *" $service "* ]] || bash "deploy/local/$service.sh" stop || true
-  done
-}
-trap stop_started EXIT
-bash deploy/local/up.sh
-
-node --import tsx --test --test-concurrency=1 --test-timeout=600000 test/unit/*.test.ts test/integration/*.test.ts
+bash deploy/local/with-services.sh \
+  node --import tsx --test --test-concurrency=1 --test-timeout=600000 test/unit/*.test.ts test/integration/*.test.ts

@@ -35,7 +35,8 @@ export async function enqueueMany<E extends OutboxEventInput>(
 ): Promise<string[]> {
   if (events.length === 0) return [];
   const rows = events.map((event, index) => validate(event, index));
-  if ('query' in tx) {
+  // Drizzle's transactions have a `query` property too (relational queries): test for `insert` first.
+  if (!('insert' in tx)) {
     const result = await tx.query(
       `insert into outbox (id, aggregate_type, aggregate_id, event_type, payload, headers)
        select coalesce(id, gen_random_uuid()), aggregate_type, aggregate_id, event_type, payload, headers
