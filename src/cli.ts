@@ -8,6 +8,7 @@ import { migrateDatabase } from './migrate.js';
 import { createLogger, redactUrl } from './observability/logger.js';
 import { startRelay } from './run.js';
 import { formatStatus, readStatus } from './status.js';
+import { PreflightError } from './wal/slot.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -116,10 +117,14 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ConfigError || error instanceof UsageError) {
-      process.stderr.write(
-        `outbox-relay: ${error instanceof ConfigError ? 'configuration error: ' : ''}${error.message}\n`,
-      );
+    if (error instanceof ConfigError || error instanceof UsageError || error instanceof PreflightError) {
+      const kind =
+        error instanceof ConfigError
+          ? 'configuration error: '
+          : error instanceof PreflightError
+            ? 'database not ready: '
+            : '';
+      process.stderr.write(`outbox-relay: ${kind}${error.message}\n`);
       process.exitCode = EXIT_USAGE;
       return;
     }

@@ -27,14 +27,7 @@ import { acquireLeadership } from './wal/leadership.js';
 import type { Leadership } from './wal/leadership.js';
 import { formatLsn } from './wal/lsn.js';
 import type { Lsn } from './wal/lsn.js';
-import {
-  createSlotWithSnapshot,
-  dropSlot,
-  markSlotSwept,
-  preflight,
-  readSlot,
-  slotSwept,
-} from './wal/slot.js';
+import { createSlotWithSnapshot, dropSlot, markSlotSwept, readSlot, slotSwept } from './wal/slot.js';
 import { ReplicationStream } from './wal/stream.js';
 
 export interface RelayDependencies {
@@ -122,9 +115,8 @@ export class Relay {
   }
 
   private async run(): Promise<void> {
-    const { config, logger, pool, metrics } = this.deps;
+    const { config, logger, metrics } = this.deps;
     const signal = this.stopController.signal;
-    await preflight(pool, config.table, config.publication);
     const lagTimer = setInterval(() => void this.refreshReplicationLag(), 5_000);
     try {
       while (!signal.aborted) {

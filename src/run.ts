@@ -11,6 +11,7 @@ import type { PrometheusMetrics } from './observability/metrics.js';
 import { Relay } from './relay.js';
 import { defaultRoutes, Router } from './routing/router.js';
 import { KafkaSink } from './sinks/kafka.js';
+import { preflight } from './wal/slot.js';
 import type { Sink, SinkName } from './sinks/sink.js';
 
 export interface RunningRelay {
@@ -38,6 +39,11 @@ export async function startRelay(config: Config, logger: Logger): Promise<Runnin
     application_name: 'outbox-relay',
   });
   pool.on('error', (error) => logger.warn({ err: error }, 'database connection lost'));
+  // A database that is not set up for the relay is a configuration problem: fail before starting.
+  await preflight(pool, config.table, config.publication).catch(async (error: unknown) => {
+    await pool.end();
+    throw error;
+  });
   const relay = new Relay({
     config,
     logger,

@@ -1,0 +1,154 @@
+// The command line's answers to bad input: exit status 2 and one line naming the problem and the fix.
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { startRelayProcess } from '../support/relay.js';
+import {
+  adminQuery,
+  createTestDatabase,
+  ensureServices,
+  KAFKA_BROKER,
+  PG_PORT,
+  uniqueName,
+} from '../support/services.js';
+import type { TestDatabase } from '../support/services.js';
+
+const run = promisify(execFile);
+
+async function cli(
+  env: Record<string, string>,
+  args: string[],
+): Promise<{ code: number | string; stderr: string }> {
+  const relay = startRelayProcess(env, args);
+  const code = await relay.exited;
+  // startRelayProcess merges stdout and stderr; the error line is the only non-JSON one.
+  return { code, stderr: relay.output.filter((line) => line !== '' && !line.startsWith('{')).join('\n') };
+}
+
+function assertOneLine(stderr: string, pattern: RegExp): void {
+  assert.equal(stderr.split('\n').length, 1, `expected one line, got: ${stderr}`);
+  assert.match(stderr, pattern);
+}
+
+describe('outbox-relay command line', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase('cli');
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  test('run without DATABASE_URL exits 2 naming the variable', async () => {
+    const { code, stderr } = await cli({ KAFKA_BROKERS: KAFKA_BROKER }, ['run']);
+    assert.equal(code, 2);
+    assertOneLine(stderr, /configuration error: DATABASE_URL: required: a PostgreSQL connection string/);
+  });
+
+  test('a malformed DATABASE_URL exits 2', async () => {
+    const { code, stderr } = await cli({ DATABASE_URL: 'mysql://x@y/z', KAFKA_BROKERS: KAFKA_BROKER }, [
+      'run',
+    ]);
+    assert.equal(code, 2);
+    assertOneLine(stderr, /DATABASE_URL: expected a postgres:\/\/ or postgresql:\/\/ connection string/);
+  });
+
+  test('run without any broker exits 2 naming KAFKA_BROKERS and RABBITMQ_URL', async () => {
+    const { code, stderr } = await cli({ DATABASE_URL: db.url }, ['run']);
+    assert.equal(code, 2);
+    assertOneLine(stderr, /KAFKA_BROKERS: required \(or RABBITMQ_URL\)/);
+  });
+
+  test('a database without the outbox table exits 2 and says to run migrate', async () => {
+    const name = uniqueName('bare');
+    await adminQuery(`create database ${name}`);
+    try {
+      const url = `postgres://postgres@127.0.0.1:${PG_PORT}/${name}`;
+      const { code, stderr } = await cli({ DATABASE_URL: url, KAFKA_BROKERS: KAFKA_BROKER }, ['run']);
+      assert.equal(code, 2);
+      assertOneLine(stderr, /table public\.outbox does not exist: run 'outbox-relay migrate'/);
+    } finally {
+      await adminQuery(`drop database ${name} with (force)`);
+    }
+  });
+
+  test('migrate is idempotent', async () => {
+    for (let i = 0; i < 2; i++) {
+      const { code, stderr } = await cli({ DATABASE_URL: db.url }, ['migrate']);
+      assert.equal(code, 0, stderr);
+    }
+  });
+
+  test('an unknown command exits 2', async () => {
+    const { code, stderr } = await cli({}, ['publish']);
+    assert.equal(code, 2);
+    assertOneLine(stderr, /unknown command "publish" \(expected migrate, run or status\)/);
+  });
+
+  test('a database whose wal_level is not logical exits 2 and says how to fix it', async () => {
+    await ensureServices();
+    const cluster = await TemporaryCluster.start({ wal_level: 'replica' });
+    try {
+      const url = `postgres://postgres@127.0.0.1:${cluster.port}/postgres`;
+      assert.equal((await cli({ DATABASE_URL: url }, ['migrate'])).code, 0);
+      const { code, stderr } = await cli({ DATABASE_URL: url, KAFKA_BROKERS: KAFKA_BROKER }, ['run']);
+      assert.equal(code, 2);
+      assertOneLine(stderr, /wal_level is replica: set wal_level = logical and restart PostgreSQL/);
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
+
+/** A throwaway PostgreSQL cluster from the system binaries, with the given settings. */
+class TemporaryCluster {
+  private constructor(
+    readonly port: number,
+    private readonly dir: string,
+    private readonly bin: string,
+  ) {}
+
+  static async start(settings: Record<string, string>): Promise<TemporaryCluster> {
+    const versions = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
+    const bin = `/usr/lib/postgresql/${versions[0]}/bin`;
+    const dir = mkdtempSync('/var/tmp/outbox-relay-cli-');
+    const port = PG_PORT + 100 + Math.floor(Math.random() * 100);
+    if (process.getuid?.() === 0) chownSync(dir, systemId('-u', 'postgres'), systemId('-g', 'postgres'));
+    const options = Object.entries({ ...settings, port: String(port), listen_addresses: '127.0.0.1' })
+      .map(([name, value]) => `-c ${name}=${value}`)
+      .join(' ');
+    await asOwner(`${bin}/initdb`, ['-D', `${dir}/data`, '-U', 'postgres', '--auth=trust']);
+    // -l: without a log file the server would keep pg_ctl's output pipe open.
+    await asOwner(`${bin}/pg_ctl`, [
+      '-D',
+      `${dir}/data`,
+      '-l',
+      `${dir}/server.log`,
+      '-o',
+      `${options} -k ${dir}`,
+      '-w',
+      'start',
+    ]);
+    return new TemporaryCluster(port, dir, bin);
+  }
+
+  async stop(): Promise<void> {
+    await asOwner(`${this.bin}/pg_ctl`, ['-D', `${this.dir}/data`, '-m', 'immediate', '-w', 'stop']).catch(
+      () => undefined,
+    );
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+// initdb and postgres refuse to run as root.
+async function asOwner(command: string, args: string[]): Promise<void> {
+  if (process.getuid?.() === 0) await run('runuser', ['-u', 'postgres', '--', command, ...args]);
+  else await run(command, args);
+}
+
+/** The numeric id of a system user or its group (`id -u` / `id -g`). */
+function systemId(flag: '-u' | '-g', user: string): number {
+  return Number(execFileSync('id', [flag, user]).toString().trim());
+}
