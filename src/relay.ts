@@ -158,8 +158,13 @@ export class Relay {
         if (!this.leadership) break;
         metrics.setLeader(true);
         logger.info({ slot: config.slot }, 'slot acquired: this instance is the leader');
-        await Promise.all([...this.deps.sinks.values()].map((sink) => sink.connect()));
+        // Connecting retries until the broker answers; a stop must not wait for that (close() in
+        // the finally below ends the retrying).
+        const connected = Promise.all([...this.deps.sinks.values()].map((sink) => sink.connect()));
+        connected.catch(() => undefined);
+        await Promise.race([connected, aborted(signal)]);
         try {
+          if (signal.aborted) break;
           await this.leadSessions(this.leadership.lost);
         } finally {
           metrics.setLeader(false);
@@ -463,6 +468,13 @@ export class Relay {
       // The database is unreachable: the stream reports that; the gauge keeps its last value.
     }
   }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 }
 
 function describeDestination(destination: ResolvedDestination): string {

@@ -189,6 +189,11 @@ export class EventCounter {
     return this.seen.size;
   }
 
+  /** The ids of the events delivered so far. */
+  deliveredIds(): string[] {
+    return [...this.seen];
+  }
+
   /** Total messages received, duplicates included. */
   get received(): number {
     return this.seen.size + this.duplicates;
