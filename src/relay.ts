@@ -3,7 +3,9 @@
 // State, per replication session (one connection to the slot):
 // - `watermark` tracks the transactions received and which are finished (pipeline/watermark.ts);
 // - each event is in flight from its insert message until its row is completed; the in-flight
-//   window (events and bytes) pauses the socket when full and resumes it at half;
+//   window (events and bytes) pauses the socket when full and resumes it at half. The changes the
+//   socket already read when it paused (at most one read, 64 KiB) wait undispatched in `backlog`,
+//   so no more than the window is ever in flight;
 // - completions are flushed in batches; after each batch the watermark may move, and only then is
 //   its LSN confirmed. Nothing else ever confirms an LSN.
 // When the session's connection is lost, in-flight events still finish; the next session starts at
@@ -46,6 +48,8 @@ interface Session {
   readonly decoder: OutboxDecoder;
   transaction: TransactionHandle | undefined;
   streaming: boolean;
+  /** Changes received while the window was full or the relay stopping; dispatched on resume. */
+  readonly backlog: WalChange[];
 }
 
 interface InFlight {
@@ -59,6 +63,12 @@ interface InFlight {
 
 const EVENT_OVERHEAD_BYTES = 256;
 const LEADER_POLL_MS = 1_000;
+// A paused stream still answers the walsender this often, so wal_sender_timeout (60 s by default)
+// does not end the connection during a long broker outage.
+const STATUS_INTERVAL_MS = 10_000;
+// After a leader dies its walsender may outlive its advisory lock for a moment; START_REPLICATION
+// then fails with this message, and the new leader simply tries again.
+const SLOT_BUSY = /replication slot .* is active for PID/;
 
 export class Relay {
   private readonly stopController = new AbortController();
@@ -71,6 +81,8 @@ export class Relay {
   private drainWaiters: (() => void)[] = [];
   private lastError: string | undefined;
   private running: Promise<void> | undefined;
+  /** Set by stop(): every wait for in-flight events ends by then. */
+  private stopDeadline = Number.POSITIVE_INFINITY;
 
   constructor(private readonly deps: RelayDependencies) {
     this.completions = new SerialBatcher(deps.config.completionBatchSize, (batch) =>
@@ -91,8 +103,11 @@ export class Relay {
   async stop(): Promise<void> {
     if (!this.stopController.signal.aborted) {
       this.deps.logger.info({ inFlight: this.inFlightEvents }, 'shutting down');
+      this.stopDeadline = Date.now() + this.deps.config.shutdownTimeoutMs;
       this.stopController.abort();
       this.session?.stream.pause();
+      // Waits without a deadline (reconnecting, the sweep) must now observe this one.
+      for (const resolve of this.drainWaiters.splice(0)) resolve();
     }
     await this.running?.catch(() => undefined);
   }
@@ -101,6 +116,11 @@ export class Relay {
   lagSeconds(): number {
     const oldest = this.session?.watermark.oldestPendingCommitTimeMs;
     return oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000);
+  }
+
+  /** Events dispatched to the sinks and not yet completed (never more than OUTBOX_MAX_IN_FLIGHT). */
+  get inFlight(): number {
+    return this.inFlightEvents;
   }
 
   notReadyReason(): string | undefined {
@@ -130,8 +150,13 @@ export class Relay {
         if (!this.leadership) break;
         metrics.setLeader(true);
         logger.info({ slot: config.slot }, 'slot acquired: this instance is the leader');
-        await Promise.all([...this.deps.sinks.values()].map((sink) => sink.connect()));
+        // Connecting retries until the broker answers; a stop must not wait for that (close() in
+        // the finally below ends the retrying).
+        const connected = Promise.all([...this.deps.sinks.values()].map((sink) => sink.connect()));
+        connected.catch(() => undefined);
+        await Promise.race([connected, aborted(signal)]);
         try {
+          if (signal.aborted) break;
           await this.leadSessions(this.leadership.lost);
         } finally {
           metrics.setLeader(false);
@@ -139,7 +164,8 @@ export class Relay {
           this.leadership = undefined;
         }
       }
-      await this.drain(config.shutdownTimeoutMs);
+      // Usually already drained by the session; this covers a stop during a reconnect.
+      await this.drain(Number.POSITIVE_INFINITY);
     } finally {
       clearInterval(lagTimer);
       await Promise.all([...this.deps.sinks.values()].map((sink) => sink.close().catch(() => undefined)));
@@ -164,18 +190,24 @@ export class Relay {
           decoder: new OutboxDecoder(config.table),
           transaction: undefined,
           streaming: false,
+          backlog: [],
         };
         this.session = session;
         this.paused = false;
         const stopSession = (): void => void session.stream.stop();
         // Graceful stop: read no more, finish what is in flight, confirm it, then end the session.
         const finishSession = (): void =>
-          void this.drain(config.shutdownTimeoutMs).then(() => {
+          void this.drain(Number.POSITIVE_INFINITY).then(() => {
             session.stream.confirm(session.watermark.lsn);
             return session.stream.stop();
           });
         signal.addEventListener('abort', finishSession, { once: true });
         lost.addEventListener('abort', stopSession, { once: true });
+        // Status updates also reset the walsender's timeout while the socket is paused.
+        const statusTimer = setInterval(
+          () => session.stream.confirm(session.watermark.lsn),
+          STATUS_INTERVAL_MS,
+        );
         try {
           logger.info({ slot: config.slot, from: formatLsn(confirmed) }, 'streaming');
           await session.stream.run({
@@ -186,11 +218,12 @@ export class Relay {
             },
             onMessage: (message) => {
               const change = session.decoder.decode(message);
-              if (change) this.onChange(session, change);
+              if (change) this.receive(session, change);
             },
             onKeepalive: (serverLsn, replyRequested) => this.onKeepalive(session, serverLsn, replyRequested),
           });
         } finally {
+          clearInterval(statusTimer);
           session.streaming = false;
           signal.removeEventListener('abort', finishSession);
           lost.removeEventListener('abort', stopSession);
@@ -199,7 +232,9 @@ export class Relay {
       } catch (error) {
         if (signal.aborted) break;
         this.lastError = describeError(error);
-        logger.warn({ err: error, attempt }, 'replication stream lost, reconnecting');
+        if (SLOT_BUSY.test(this.lastError))
+          logger.info({ attempt }, 'the previous walsender still holds the slot, retrying');
+        else logger.warn({ err: error, attempt }, 'replication stream lost, reconnecting');
         // The next session resends everything unconfirmed: let this one's events finish first.
         await this.drain(Number.POSITIVE_INFINITY);
         await sleep(backoffDelay(attempt, 200, 10_000), signal);
@@ -239,12 +274,31 @@ export class Relay {
         this.dispatch(rowToEvent(row), transaction, sweep, Date.now());
         swept += 1;
         await this.roomInWindow();
+        // Unfinished: the slot stays unmarked, and the next start sweeps again.
+        if (this.stopController.signal.aborted) throw new Error('stopped during the table sweep');
       }
     }
     await this.drain(Number.POSITIVE_INFINITY);
     await markSlotSwept(pool, config.slot);
     logger.info({ slot: config.slot, events: swept, at: formatLsn(created.consistentLsn) }, 'slot created');
     return created.consistentLsn;
+  }
+
+  /** Dispatches a change, or keeps it for later while the window is full or the relay stops. */
+  private receive(session: Session, change: WalChange): void {
+    if (this.paused || session.backlog.length > 0 || this.stopController.signal.aborted) {
+      session.backlog.push(change);
+      return;
+    }
+    this.onChange(session, change);
+  }
+
+  /** Dispatches held-back changes until the window is full again; true when none is left. */
+  private replayBacklog(session: Session): boolean {
+    let next = 0;
+    while (next < session.backlog.length && !this.paused) this.onChange(session, session.backlog[next++]!);
+    session.backlog.splice(0, next);
+    return session.backlog.length === 0;
   }
 
   private onChange(session: Session, change: WalChange): void {
@@ -274,7 +328,9 @@ export class Relay {
   }
 
   private onKeepalive(session: Session, serverLsn: Lsn, replyRequested: boolean): void {
-    if (session.watermark.idleAt(serverLsn) || replyRequested) session.stream.confirm(session.watermark.lsn);
+    // The server's position covers the backlog too: it is idle only once the backlog is dispatched.
+    const idle = session.backlog.length === 0 && session.watermark.idleAt(serverLsn);
+    if (idle || replyRequested) session.stream.confirm(session.watermark.lsn);
   }
 
   /** Sends one event to every destination its route names; it completes when all have settled. */
@@ -357,9 +413,11 @@ export class Relay {
         moved = true;
     }
     if (moved) this.session?.stream.confirm(this.session.watermark.lsn);
-    if (this.paused && !this.windowFull(0.5)) {
+    if (this.paused && !this.windowFull(0.5) && !this.stopController.signal.aborted) {
       this.paused = false;
-      if (!this.stopController.signal.aborted) this.session?.stream.resume();
+      const session = this.session;
+      // The backlog may fill the window again, which pauses anew; read more only once it is empty.
+      if (session && this.replayBacklog(session) && !this.paused) session.stream.resume();
     }
     // Waiters re-check their own condition (empty, or room in the window).
     for (const resolve of this.drainWaiters.splice(0)) resolve();
@@ -374,16 +432,19 @@ export class Relay {
 
   /** Resolves when the window has room (used by the sweep, which reads at its own pace). */
   private async roomInWindow(): Promise<void> {
-    while (this.windowFull()) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    while (this.windowFull() && !this.stopController.signal.aborted)
+      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
   }
 
-  /** Waits until nothing is in flight, or the timeout passes. */
+  /** Waits until nothing is in flight, or the timeout (or, once stopping, the shutdown deadline) passes. */
   private async drain(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.inFlightEvents > 0 && Date.now() < deadline) {
+    const timeoutAt = Date.now() + timeoutMs;
+    const deadline = (): number => Math.min(timeoutAt, this.stopDeadline);
+    while (this.inFlightEvents > 0 && Date.now() < deadline()) {
       const wait = new Promise<void>((resolve) => this.drainWaiters.push(resolve));
-      await (Number.isFinite(timeoutMs) ? Promise.race([wait, sleep(deadline - Date.now())]) : wait);
+      await (Number.isFinite(deadline()) ? Promise.race([wait, sleep(deadline() - Date.now())]) : wait);
     }
+    // A completion batch under way finishes (it is short): its rows are gone, so confirm after it.
     await this.completions.idle();
   }
 
@@ -399,6 +460,13 @@ export class Relay {
       // The database is unreachable: the stream reports that; the gauge keeps its last value.
     }
   }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 }
 
 function describeDestination(destination: ResolvedDestination): string {

@@ -29,7 +29,10 @@ export async function startRelay(config: Config, logger: Logger): Promise<Runnin
     defaultRoutes({ kafka: config.kafkaBrokers.length > 0, rabbitmq: config.rabbitmqUrl !== undefined }),
   );
   // Read at scrape time, once the relay exists.
-  const metrics = createMetrics(() => relay.lagSeconds());
+  const metrics = createMetrics(
+    () => relay.lagSeconds(),
+    () => relay.inFlight,
+  );
   const sinks = new Map<SinkName, Sink>();
   for (const name of router.sinks()) sinks.set(name, createSink(name, config, logger, metrics));
 

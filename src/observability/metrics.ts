@@ -16,8 +16,14 @@ export interface PrometheusMetrics extends RelayMetrics {
   readonly registry: Registry;
 }
 
-/** `lagSeconds` is read at scrape time: the age of the oldest committed event not yet confirmed. */
-export function createMetrics(lagSeconds: () => number): PrometheusMetrics {
+/**
+ * `lagSeconds` and `inFlightEvents` are read at scrape time: the age of the oldest committed event
+ * not yet confirmed, and the events dispatched to the sinks but not yet completed.
+ */
+export function createMetrics(
+  lagSeconds: () => number,
+  inFlightEvents: () => number = () => 0,
+): PrometheusMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const published = new Counter({
@@ -44,6 +50,14 @@ export function createMetrics(lagSeconds: () => number): PrometheusMetrics {
     registers: [registry],
     collect() {
       this.set(lagSeconds());
+    },
+  });
+  new Gauge({
+    name: 'outbox_relay_in_flight_events',
+    help: 'Events read from the WAL and not yet completed; the stream pauses at OUTBOX_MAX_IN_FLIGHT.',
+    registers: [registry],
+    collect() {
+      this.set(inFlightEvents());
     },
   });
   const replicationLag = new Gauge({

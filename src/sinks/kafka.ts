@@ -4,6 +4,8 @@
 // fails is retried whole before anything behind it is sent, so a key's messages can never overtake
 // each other (a retry may duplicate a message; it cannot reorder two). A batch refused for good is
 // split into single messages to find the culprit, which is rejected and dead-lettered.
+// close() ends the retrying: messages still unconfirmed then stay unsettled (neither confirmed nor
+// dead-lettered), so the relay never completes them and the next start publishes them again.
 import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import type { KafkaConfig, LogEntry, Message, Producer, TopicMessages } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -48,6 +50,7 @@ export class KafkaSink implements Sink {
   private readonly producer: Producer;
   private readonly outgoing: SerialBatcher<Pending>;
   private closing = false;
+  private readonly closed = new AbortController();
   private connected = false;
 
   constructor(private readonly options: KafkaSinkOptions) {
@@ -89,7 +92,7 @@ export class KafkaSink implements Sink {
         if (this.closing) throw error;
         this.options.onPublishError?.(error);
         this.options.logger.warn({ err: error, attempt }, 'kafka: connect failed, retrying');
-        await sleep(backoffDelay(attempt, 250, 10_000));
+        await sleep(backoffDelay(attempt, 250, 10_000), this.closed.signal);
       }
     }
   }
@@ -110,14 +113,15 @@ export class KafkaSink implements Sink {
     return new Promise((resolve, reject) => this.outgoing.push({ message, record, resolve, reject }));
   }
 
+  /** The relay has already waited for what it wanted delivered: stop retrying and disconnect. */
   async close(): Promise<void> {
     this.closing = true;
-    await this.outgoing.idle();
+    this.closed.abort();
     await this.producer.disconnect();
   }
 
   private async sendWithRetry(batch: Pending[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; !this.closing; attempt++) {
       try {
         await this.producer.sendBatch({
           topicMessages: byTopic(batch),
@@ -139,12 +143,13 @@ export class KafkaSink implements Sink {
           for (const pending of batch) await this.sendWithRetry([pending]);
           return;
         }
+        if (this.closing) return;
         this.setConnected(false);
         this.options.logger.warn(
           { err: error, attempt, messages: batch.length },
           'kafka: publish failed, retrying',
         );
-        await sleep(backoffDelay(attempt, 100, 10_000));
+        await sleep(backoffDelay(attempt, 100, 10_000), this.closed.signal);
       }
     }
   }

@@ -44,7 +44,10 @@ export interface Sink {
    * Messages sharing a key and destination are confirmed in the order they were published.
    */
   publish(message: SinkMessage): Promise<void>;
-  /** Waits for what is in flight (until the signal aborts), then disconnects. */
+  /**
+   * Stops retrying and disconnects. Called once the relay waited for what it needed; messages not
+   * yet confirmed stay unsettled (they are published again by the next start).
+   */
   close(): Promise<void>;
 }
 

@@ -1,0 +1,57 @@
+// PostgreSQL restarts under load, once cleanly (fast stop) and once as a crash (immediate stop):
+// the relay reconnects, resumes from the slot, and nothing committed is lost.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createTopics } from '../support/kafka.js';
+import { EventCounter, OutboxLoad } from '../support/load.js';
+import { outboxCount } from '../support/outbox.js';
+import { relayEnv } from '../support/probes.js';
+import { startRelayProcess } from '../support/relay.js';
+import { createTestDatabase, localService, uniqueName } from '../support/services.js';
+import { waitFor } from '../support/wait.js';
+
+test('PostgreSQL stop and crash under load: the relay reconnects and loses nothing', async (t) => {
+  const db = await createTestDatabase('pgrestart');
+  const type = uniqueName('pgrestart');
+  const topic = `outbox.${type}`;
+  await createTopics([topic]);
+  const counter = await EventCounter.start(topic);
+  const relay = startRelayProcess(relayEnv(db));
+  let load: OutboxLoad | undefined;
+  try {
+    await relay.waitForLog('streaming');
+    load = await OutboxLoad.start(db.url, { aggregateType: type, eventsPerSecond: 1_000 });
+    for (const mode of ['stop', 'kill'] as const) {
+      const delivered = counter.delivered;
+      await waitFor('delivery under way', () => counter.delivered > delivered + 1_000, { timeoutMs: 60_000 });
+      const streamed = relay.output.filter((line) => line.includes('"msg":"streaming"')).length;
+      await localService('postgres', mode);
+      await localService('postgres', 'start');
+      await waitFor(
+        `streaming again after postgres ${mode}`,
+        () => relay.output.filter((line) => line.includes('"msg":"streaming"')).length > streamed,
+        { timeoutMs: 90_000 },
+      );
+      assert.equal(relay.child.exitCode, null, 'the relay kept running');
+      t.diagnostic(`after postgres ${mode}: ${load.committed} committed, ${load.retries} writes retried`);
+    }
+    const delivered = counter.delivered;
+    await waitFor('delivery resumed', () => counter.delivered > delivered + 1_000, { timeoutMs: 60_000 });
+    await load.stop();
+    await counter.waitForAll(load);
+    await waitFor('every row completed', async () => (await outboxCount(db.pool)) === 0, {
+      timeoutMs: 60_000,
+    });
+    t.diagnostic(`${load.committed} events delivered, ${counter.duplicates} duplicates`);
+    const messages = relay.output.filter((line) => /"level":(40|50|60)/.test(line));
+    t.diagnostic(`relay warnings: ${messages.length}; first: ${messages.slice(0, 3).join(' | ')}`);
+    assert.deepEqual(counter.missing(load), []);
+    assert.deepEqual(counter.orderViolations.slice(0, 10), []);
+    assert.equal(await relay.stop('SIGTERM'), 0);
+  } finally {
+    await load?.stop();
+    await relay.stop('SIGKILL');
+    await counter.stop();
+    await db.drop();
+  }
+});

@@ -1,0 +1,168 @@
+// Graceful shutdown: on SIGTERM or SIGINT the relay stops reading, finishes what is in flight (up to
+// OUTBOX_SHUTDOWN_TIMEOUT_MS), completes and confirms what was delivered and exits 0; a second
+// signal exits at once. With the broker down, the timeout ends the wait and nothing undelivered is
+// confirmed, so the next start delivers it.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type pg from 'pg';
+import { createTopics } from '../support/kafka.js';
+import { EventCounter, OutboxLoad } from '../support/load.js';
+import { commitEvents, confirmedLsn, outboxCount } from '../support/outbox.js';
+import { relayEnv } from '../support/probes.js';
+import { startRelayProcess } from '../support/relay.js';
+import type { RelayProcess } from '../support/relay.js';
+import { createTestDatabase, localService, uniqueName } from '../support/services.js';
+import type { TestDatabase } from '../support/services.js';
+import { waitFor } from '../support/wait.js';
+
+const MAX_BATCH = 200;
+
+async function startStreaming(env: Record<string, string>): Promise<RelayProcess> {
+  const relay = startRelayProcess(env);
+  await relay.waitForLog('streaming');
+  return relay;
+}
+
+/** Delivered events whose rows are still in the outbox (completion must follow every delivery). */
+async function deliveredButPending(pool: pg.Pool, counter: EventCounter): Promise<number> {
+  const { rows } = await pool.query<{ count: string }>(
+    'select count(*)::text as count from outbox where id = any($1::uuid[])',
+    [counter.deliveredIds()],
+  );
+  return Number(rows[0]!.count);
+}
+
+describe('graceful shutdown', () => {
+  test('SIGTERM and SIGINT under load: exit 0, delivered rows completed and confirmed, nothing lost', async (t) => {
+    const db = await createTestDatabase('shutdown');
+    const type = uniqueName('shutdown');
+    const topic = `outbox.${type}`;
+    await createTopics([topic]);
+    const counter = await EventCounter.start(topic);
+    const env = relayEnv(db);
+    // Started before the load: the slot exists before the first event (see docs/operations.md on
+    // the creation sweep's order).
+    let relay: RelayProcess | undefined = await startStreaming(env);
+    const load = await OutboxLoad.start(db.url, {
+      aggregateType: type,
+      eventsPerSecond: 1_000,
+      maxBatch: MAX_BATCH,
+    });
+    try {
+      const signals = ['SIGTERM', 'SIGINT'] as const;
+      for (const [index, signal] of signals.entries()) {
+        if (index > 0) relay = await startStreaming(env);
+        const delivered = counter.delivered;
+        await waitFor('delivery under way', () => counter.delivered > delivered + 1_000, {
+          timeoutMs: 60_000,
+        });
+        assert.equal(await relay.stop(signal), 0, `exit status after ${signal}`);
+        assert.ok(relay.output.some((line) => line.includes('"msg":"stopped"')));
+        assert.equal(await deliveredButPending(db.pool, counter), 0, `after ${signal}`);
+        t.diagnostic(`${signal}: ${counter.delivered} delivered of ${load.committed} committed`);
+      }
+      await load.stop();
+      relay = await startStreaming(env);
+      await counter.waitForAll(load);
+      await waitFor('every row completed', async () => (await outboxCount(db.pool)) === 0);
+      t.diagnostic(
+        `${load.committed} events, ${counter.duplicates} duplicates after ${signals.length} stops`,
+      );
+      assert.deepEqual(counter.missing(load), []);
+      assert.deepEqual(counter.orderViolations.slice(0, 10), []);
+      // What a graceful stop confirmed is never sent again; only the one transaction that was partly
+      // read when reading stopped is (its completed events cannot be confirmed without its commit).
+      assert.ok(counter.duplicates < signals.length * MAX_BATCH, `${counter.duplicates} duplicates`);
+      assert.equal(await relay.stop('SIGTERM'), 0);
+    } finally {
+      await load.stop();
+      await relay?.stop('SIGKILL');
+      await counter.stop();
+      await db.drop();
+    }
+  });
+
+  test('with Kafka down: the timeout ends the wait (exit 0, nothing confirmed), a second signal exits at once', async (t) => {
+    const dbs: TestDatabase[] = [
+      await createTestDatabase('sd_timeout'),
+      await createTestDatabase('sd_force'),
+    ];
+    const type = uniqueName('sd');
+    const topic = `outbox.${type}`;
+    await createTopics([topic]);
+    const [timeoutDb, forceDb] = dbs as [TestDatabase, TestDatabase];
+    const relays: RelayProcess[] = [];
+    const ids: string[] = [];
+    const commit = async (db: TestDatabase, count: number): Promise<void> => {
+      const events = Array.from({ length: count }, (_, i) => ({
+        aggregateType: type,
+        aggregateId: `${db.name}-${i % 7}`,
+        eventType: 'E',
+        payload: { i },
+      }));
+      ids.push(...(await commitEvents(db.pool, events)));
+    };
+    try {
+      const timeoutEnv = relayEnv(timeoutDb, { OUTBOX_SHUTDOWN_TIMEOUT_MS: '3000' });
+      const forceEnv = relayEnv(forceDb, { OUTBOX_SHUTDOWN_TIMEOUT_MS: '600000' });
+      const timeoutRelay = await startStreaming(timeoutEnv);
+      const forceRelay = await startStreaming(forceEnv);
+      relays.push(timeoutRelay, forceRelay);
+      await localService('kafka', 'stop');
+      try {
+        await commit(timeoutDb, 300);
+        await commit(forceDb, 300);
+        await timeoutRelay.waitForLog('kafka: publish failed, retrying', 90_000);
+        await forceRelay.waitForLog('kafka: publish failed, retrying', 90_000);
+        const timeoutLsn = await confirmedLsn(timeoutDb.pool, timeoutDb.slot);
+        const forceLsn = await confirmedLsn(forceDb.pool, forceDb.slot);
+
+        // The shutdown timeout expires: exit 0, the undelivered events stay unconfirmed.
+        assert.equal(await timeoutRelay.stop('SIGTERM'), 0);
+        assert.equal(await confirmedLsn(timeoutDb.pool, timeoutDb.slot), timeoutLsn);
+        assert.equal(await outboxCount(timeoutDb.pool), 300);
+
+        // A second signal does not wait for the (ten-minute) timeout.
+        forceRelay.child.kill('SIGTERM');
+        await forceRelay.waitForLog('shutting down');
+        forceRelay.child.kill('SIGTERM');
+        const forced = await Promise.race([
+          forceRelay.exited,
+          new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000)),
+        ]);
+        t.diagnostic(`second signal: exit status ${String(forced)}`);
+        assert.notEqual(forced, 'still running');
+        assert.notEqual(forced, 0, 'a forced exit is not a clean one');
+        assert.equal(await confirmedLsn(forceDb.pool, forceDb.slot), forceLsn);
+        assert.equal(await outboxCount(forceDb.pool), 300);
+
+        // Started while the broker is down, it still stops at once on SIGTERM.
+        const waiting = startRelayProcess(timeoutEnv);
+        relays.push(waiting);
+        await waiting.waitForLog('kafka: connect failed, retrying', 90_000);
+        assert.equal(await waiting.stop('SIGTERM'), 0);
+      } finally {
+        await localService('kafka', 'start');
+      }
+
+      const reader = await EventCounter.start(topic);
+      try {
+        relays.push(await startStreaming(timeoutEnv), await startStreaming(forceEnv));
+        await waitFor(`all ${ids.length} events delivered`, () => reader.delivered >= ids.length, {
+          timeoutMs: 120_000,
+        });
+        await waitFor(
+          'rows completed',
+          async () => (await outboxCount(timeoutDb.pool)) + (await outboxCount(forceDb.pool)) === 0,
+        );
+        assert.deepEqual(reader.deliveredIds().sort(), [...ids].sort());
+        for (const relay of relays.slice(-2)) assert.equal(await relay.stop('SIGTERM'), 0);
+      } finally {
+        await reader.stop();
+      }
+    } finally {
+      for (const relay of relays) await relay.stop('SIGKILL');
+      for (const db of dbs) await db.drop();
+    }
+  });
+});
