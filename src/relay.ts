@@ -235,6 +235,12 @@ export class Relay {
   private async ensureSlot(): Promise<Lsn> {
     const { config, logger, pool } = this.deps;
     let slot = await readSlot(pool, config.slot);
+    if (slot?.lost) {
+      // Its WAL is gone, and so are the events in it: only the table still has them (see slot.ts).
+      logger.warn({ slot: config.slot }, 'replication slot lost its WAL: dropping and recreating it');
+      await dropSlot(pool, config.slot);
+      slot = undefined;
+    }
     if (slot && !(await slotSwept(pool, config.slot))) {
       logger.warn(
         { slot: config.slot },
