@@ -153,4 +153,35 @@ describe('poison events on Kafka', () => {
       await reader.stop();
     }
   });
+
+  test('a mixed-case publication name from the configuration is quoted, not folded', async () => {
+    const type = uniqueName('mixedcase');
+    const topic = `outbox.${type}`;
+    await createTopics([topic], 1);
+    const slot = uniqueName('mixed_slot');
+    const reader = await TopicReader.start([topic]);
+    await relay?.stop('SIGTERM');
+    relay = startRelayProcess({
+      DATABASE_URL: db.url,
+      OUTBOX_SLOT: slot,
+      OUTBOX_PUBLICATION: 'Outbox_Pub_Mixed',
+      KAFKA_BROKERS: KAFKA_BROKER,
+    });
+    try {
+      await relay.waitForLog('streaming');
+      const ids = await commitEvents(db.pool, [event(type, 'k', 1)]);
+      await reader.waitForCount(1);
+      assert.deepEqual(reader.ids(), ids);
+      const { rows } = await db.pool.query(`select 1 from pg_publication where pubname = 'Outbox_Pub_Mixed'`);
+      assert.equal(rows.length, 1);
+    } finally {
+      await reader.stop();
+      await relay.stop('SIGTERM');
+      relay = undefined;
+      await db.pool.query(
+        `select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1`,
+        [slot],
+      );
+    }
+  });
 });
