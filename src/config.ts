@@ -220,23 +220,19 @@ const PG_TLS_PARAMETERS = [
  * sslrootcert, sslcert and sslkey from it. The PG* variables fill in what the URL does not set.
  */
 function withPostgresTls(e: Env): string {
-  let url: URL;
-  try {
-    url = new URL(e.DATABASE_URL);
-  } catch {
-    throw new ConfigError('DATABASE_URL', 'expected a valid postgres:// URL');
-  }
+  // Only the query string is parsed: the rest (unix socket hosts, encoded passwords) stays verbatim.
+  const queryStart = e.DATABASE_URL.indexOf('?');
+  const query = new URLSearchParams(queryStart < 0 ? '' : e.DATABASE_URL.slice(queryStart + 1));
   for (const [, parameter] of PG_TLS_PARAMETERS) {
-    const path = url.searchParams.get(parameter);
+    const path = query.get(parameter);
     if (parameter !== 'sslmode' && path !== null && !(existsSync(path) && statSync(path).isFile()))
       throw new ConfigError('DATABASE_URL', `${parameter} must name an existing file`);
   }
-  const missing = PG_TLS_PARAMETERS.filter(
-    ([variable, parameter]) => e[variable] !== undefined && !url.searchParams.has(parameter),
-  );
-  if (missing.length === 0) return e.DATABASE_URL;
-  for (const [variable, parameter] of missing) url.searchParams.set(parameter, e[variable]!);
-  return url.toString();
+  const added = PG_TLS_PARAMETERS.filter(
+    ([variable, parameter]) => e[variable] !== undefined && !query.has(parameter),
+  ).map(([variable, parameter]) => `${parameter}=${encodeURIComponent(e[variable]!)}`);
+  if (added.length === 0) return e.DATABASE_URL;
+  return `${e.DATABASE_URL}${queryStart < 0 ? '?' : '&'}${added.join('&')}`;
 }
 
 function kafkaTls(e: Env): KafkaTls | undefined {

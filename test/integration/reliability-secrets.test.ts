@@ -49,6 +49,21 @@ describe('secrets in logs and errors', () => {
     assertNoSecret(relay.output);
   });
 
+  test('PGSSLMODE is applied: require against a server without TLS fails, without the password', async () => {
+    const relay = startRelayProcess({
+      DATABASE_URL: db.url.replace('postgres@', `postgres:${PASSWORD}@`),
+      OUTBOX_SLOT: db.slot,
+      KAFKA_BROKERS: KAFKA_BROKER,
+      PGSSLMODE: 'require',
+    });
+    assert.equal(await relay.exited, 1);
+    assert.ok(
+      relay.output.some((line) => line.includes('does not support SSL')),
+      relay.output.join('\n'),
+    );
+    assertNoSecret(relay.output);
+  });
+
   test('a Kafka broker that rejects SASL: retries are logged, the SASL password is not', async () => {
     const relay = startRelayProcess({
       DATABASE_URL: db.url.replace('postgres@', `postgres:${PASSWORD}@`),

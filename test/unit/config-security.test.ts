@@ -77,6 +77,13 @@ describe('loadConfig: PostgreSQL TLS', () => {
     assert.match(error.message, /^DATABASE_URL: sslrootcert must name an existing file$/);
     assert.ok(!error.message.includes('pw@'));
   });
+  test('keeps a unix-socket URL verbatim and appends to its query', () => {
+    const socket = 'postgres://relay@%2Fvar%2Frun%2Fpostgresql/app?application_name=x';
+    assert.equal(
+      loadConfig({ ...BASE, DATABASE_URL: socket, PGSSLMODE: 'disable' }).databaseUrl,
+      `${socket}&sslmode=disable`,
+    );
+  });
   test('refuses an unknown sslmode', () => {
     assert.match(configError({ ...BASE, PGSSLMODE: 'allow-all' }).message, /^PGSSLMODE: expected disable/);
   });
