@@ -10,6 +10,8 @@ import type { OutboxEvent } from './wal/event.js';
 export interface DeadLetter {
   readonly error: string;
   readonly destination: string | undefined;
+  /** Publish attempts made before giving up (0 when no route matched). */
+  readonly attempts: number;
 }
 
 export interface CompletedEvent {
@@ -57,15 +59,16 @@ export class PgCompletionStore implements CompletionStore {
   }
 }
 
-// A replayed event that fails again keeps one dead-letter row, with its attempts counted.
+// A replayed event that fails again keeps one dead-letter row, with all its attempts counted.
 const INSERT_DEAD_LETTERS = `
   insert into outbox_dead_letter
-    (id, aggregate_type, aggregate_id, event_type, payload, headers, created_at, error, destination)
+    (id, aggregate_type, aggregate_id, event_type, payload, headers, created_at, error, destination,
+     attempts)
   select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[],
-                       $7::timestamptz[], $8::text[], $9::text[])
+                       $7::timestamptz[], $8::text[], $9::text[], $10::int[])
   on conflict (id) do update set
     error = excluded.error, destination = excluded.destination,
-    attempts = outbox_dead_letter.attempts + 1, dead_lettered_at = now()`;
+    attempts = outbox_dead_letter.attempts + excluded.attempts, dead_lettered_at = now()`;
 
 function deadLetterColumns(entries: readonly CompletedEvent[]): unknown[][] {
   return [
@@ -78,5 +81,6 @@ function deadLetterColumns(entries: readonly CompletedEvent[]): unknown[][] {
     entries.map(({ event }) => event.createdAt || new Date().toISOString()),
     entries.map(({ deadLetter }) => deadLetter!.error),
     entries.map(({ deadLetter }) => deadLetter!.destination ?? null),
+    entries.map(({ deadLetter }) => deadLetter!.attempts),
   ];
 }

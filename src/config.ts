@@ -1,5 +1,7 @@
 // Environment -> validated, typed Config. The only module that reads process.env.
-// Every error names the variable and what it expects, in one line.
+// Every error names the variable and what it expects, in one line, and never echoes a value
+// (values may be secrets: passwords in URLs, SASL credentials).
+import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
 
 export type CompletionMode = 'delete' | 'mark';
@@ -25,7 +27,37 @@ export interface Config {
   readonly maxInFlightBytes: number;
   readonly completionBatchSize: number;
   readonly shutdownTimeoutMs: number;
+  /** How often to write a logical heartbeat message to the WAL; 0 disables it. */
+  readonly heartbeatIntervalMs: number;
+  /** Publish attempts for an event a broker refuses for good, before it is dead-lettered. */
+  readonly maxAttempts: number;
+  /** TLS for Kafka; undefined means plaintext. */
+  readonly kafkaTls: KafkaTls | undefined;
+  readonly kafkaSasl: KafkaSasl | undefined;
+  /** Client certificate and CA files for amqps:// (RABBITMQ_URL must be amqps:// when set). */
+  readonly rabbitmqTls: TlsFiles | undefined;
 }
+
+/** Paths of PEM files, checked to exist when the configuration is read; read by the sinks. */
+export interface TlsFiles {
+  readonly caFile: string | undefined;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+}
+
+export interface KafkaTls extends TlsFiles {
+  /** False only with KAFKA_SSL_INSECURE=true: accepts any broker certificate (tests only). */
+  readonly rejectUnauthorized: boolean;
+}
+
+export type KafkaSasl = {
+  readonly username: string;
+  readonly password: string;
+} & (
+  | { readonly mechanism: 'plain' }
+  | { readonly mechanism: 'scram-sha-256' }
+  | { readonly mechanism: 'scram-sha-512' }
+);
 
 export class ConfigError extends Error {
   constructor(
@@ -40,6 +72,16 @@ export class ConfigError extends Error {
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
 const HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/;
+
+const boolean = z
+  .enum(['true', 'false', '1', '0'], { error: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1');
+
+// A path to a file that must exist now: a typo is a configuration error, not a failure at first use.
+const existingFile = z
+  .string()
+  .refine((path) => existsSync(path) && statSync(path).isFile(), 'expected the path of an existing file')
+  .optional();
 
 const integer = (min: number, max: number) =>
   z
@@ -94,7 +136,35 @@ const envSchema = z.object({
   OUTBOX_MAX_IN_FLIGHT_BYTES: integer(1_024, 2 ** 40).default(64 * 1024 * 1024),
   OUTBOX_COMPLETION_BATCH_SIZE: integer(1, 100_000).default(5_000),
   OUTBOX_SHUTDOWN_TIMEOUT_MS: integer(0, 3_600_000).default(30_000),
+  OUTBOX_HEARTBEAT_INTERVAL_MS: integer(0, 86_400_000).default(10_000),
+  OUTBOX_MAX_ATTEMPTS: integer(1, 100).default(3),
+  // libpq's names; values given in DATABASE_URL's query string take precedence.
+  PGSSLMODE: z
+    .enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'], {
+      error: 'expected disable, prefer, require, verify-ca, verify-full or no-verify',
+    })
+    .optional(),
+  PGSSLROOTCERT: existingFile,
+  PGSSLCERT: existingFile,
+  PGSSLKEY: existingFile,
+  KAFKA_SSL: boolean.optional(),
+  KAFKA_SSL_CA_FILE: existingFile,
+  KAFKA_SSL_CERT_FILE: existingFile,
+  KAFKA_SSL_KEY_FILE: existingFile,
+  KAFKA_SSL_INSECURE: boolean.default(false),
+  KAFKA_SASL_MECHANISM: z
+    .enum(['plain', 'scram-sha-256', 'scram-sha-512'], {
+      error: 'expected plain, scram-sha-256 or scram-sha-512',
+    })
+    .optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  RABBITMQ_SSL_CA_FILE: existingFile,
+  RABBITMQ_SSL_CERT_FILE: existingFile,
+  RABBITMQ_SSL_KEY_FILE: existingFile,
 });
+
+type Env = z.infer<typeof envSchema>;
 
 /** Reads the configuration from an environment (process.env by default). Throws ConfigError. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -111,7 +181,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ? e.OUTBOX_TABLE.split('.')
     : ['public', e.OUTBOX_TABLE];
   return {
-    databaseUrl: e.DATABASE_URL,
+    databaseUrl: withPostgresTls(e),
     table: { schema: schema!, name: name! },
     slot: e.OUTBOX_SLOT,
     publication: e.OUTBOX_PUBLICATION,
@@ -129,7 +199,98 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxInFlightBytes: e.OUTBOX_MAX_IN_FLIGHT_BYTES,
     completionBatchSize: e.OUTBOX_COMPLETION_BATCH_SIZE,
     shutdownTimeoutMs: e.OUTBOX_SHUTDOWN_TIMEOUT_MS,
+    heartbeatIntervalMs: e.OUTBOX_HEARTBEAT_INTERVAL_MS,
+    maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+    kafkaTls: kafkaTls(e),
+    kafkaSasl: kafkaSasl(e),
+    rabbitmqTls: rabbitmqTls(e),
   };
+}
+
+const PG_TLS_PARAMETERS = [
+  ['PGSSLMODE', 'sslmode'],
+  ['PGSSLROOTCERT', 'sslrootcert'],
+  ['PGSSLCERT', 'sslcert'],
+  ['PGSSLKEY', 'sslkey'],
+] as const;
+
+/**
+ * PostgreSQL TLS goes into the connection string, which every connection the relay opens (pool,
+ * replication stream, leadership lock, slot creation) is built from: node-postgres reads sslmode,
+ * sslrootcert, sslcert and sslkey from it. The PG* variables fill in what the URL does not set.
+ */
+function withPostgresTls(e: Env): string {
+  // Only the query string is parsed: the rest (unix socket hosts, encoded passwords) stays verbatim.
+  const queryStart = e.DATABASE_URL.indexOf('?');
+  const query = new URLSearchParams(queryStart < 0 ? '' : e.DATABASE_URL.slice(queryStart + 1));
+  for (const [, parameter] of PG_TLS_PARAMETERS) {
+    const path = query.get(parameter);
+    if (parameter !== 'sslmode' && path !== null && !(existsSync(path) && statSync(path).isFile()))
+      throw new ConfigError('DATABASE_URL', `${parameter} must name an existing file`);
+  }
+  const added = PG_TLS_PARAMETERS.filter(
+    ([variable, parameter]) => e[variable] !== undefined && !query.has(parameter),
+  ).map(([variable, parameter]) => `${parameter}=${encodeURIComponent(e[variable]!)}`);
+  if (added.length === 0) return e.DATABASE_URL;
+  return `${e.DATABASE_URL}${queryStart < 0 ? '?' : '&'}${added.join('&')}`;
+}
+
+function kafkaTls(e: Env): KafkaTls | undefined {
+  const files = {
+    caFile: e.KAFKA_SSL_CA_FILE,
+    certFile: e.KAFKA_SSL_CERT_FILE,
+    keyFile: e.KAFKA_SSL_KEY_FILE,
+  };
+  const anyFile = Object.values(files).some((file) => file !== undefined);
+  if (e.KAFKA_SSL === false && anyFile)
+    throw new ConfigError('KAFKA_SSL', 'must not be false when KAFKA_SSL_*_FILE variables are set');
+  if ((files.certFile === undefined) !== (files.keyFile === undefined))
+    throw new ConfigError(
+      files.certFile === undefined ? 'KAFKA_SSL_CERT_FILE' : 'KAFKA_SSL_KEY_FILE',
+      'required: a client certificate needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE',
+    );
+  if (e.KAFKA_SSL !== true && !anyFile) return undefined;
+  return { ...files, rejectUnauthorized: !e.KAFKA_SSL_INSECURE };
+}
+
+function kafkaSasl(e: Env): KafkaSasl | undefined {
+  if (e.KAFKA_SASL_MECHANISM === undefined) {
+    if (e.KAFKA_SASL_USERNAME !== undefined || e.KAFKA_SASL_PASSWORD !== undefined)
+      throw new ConfigError(
+        'KAFKA_SASL_MECHANISM',
+        'required with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD',
+      );
+    return undefined;
+  }
+  if (e.KAFKA_SASL_USERNAME === undefined)
+    throw new ConfigError('KAFKA_SASL_USERNAME', 'required when KAFKA_SASL_MECHANISM is set');
+  if (e.KAFKA_SASL_PASSWORD === undefined)
+    throw new ConfigError('KAFKA_SASL_PASSWORD', 'required when KAFKA_SASL_MECHANISM is set');
+  return {
+    mechanism: e.KAFKA_SASL_MECHANISM,
+    username: e.KAFKA_SASL_USERNAME,
+    password: e.KAFKA_SASL_PASSWORD,
+  };
+}
+
+function rabbitmqTls(e: Env): TlsFiles | undefined {
+  const files = {
+    caFile: e.RABBITMQ_SSL_CA_FILE,
+    certFile: e.RABBITMQ_SSL_CERT_FILE,
+    keyFile: e.RABBITMQ_SSL_KEY_FILE,
+  };
+  if (Object.values(files).every((file) => file === undefined)) return undefined;
+  if (e.RABBITMQ_URL !== undefined && !e.RABBITMQ_URL.startsWith('amqps://'))
+    throw new ConfigError(
+      'RABBITMQ_URL',
+      'expected an amqps:// URL when RABBITMQ_SSL_*_FILE variables are set',
+    );
+  if ((files.certFile === undefined) !== (files.keyFile === undefined))
+    throw new ConfigError(
+      files.certFile === undefined ? 'RABBITMQ_SSL_CERT_FILE' : 'RABBITMQ_SSL_KEY_FILE',
+      'required: a client certificate needs both RABBITMQ_SSL_CERT_FILE and RABBITMQ_SSL_KEY_FILE',
+    );
+  return files;
 }
 
 /** `run` needs somewhere to publish. */

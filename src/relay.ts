@@ -30,6 +30,7 @@ import type { Leadership } from './wal/leadership.js';
 import { formatLsn } from './wal/lsn.js';
 import type { Lsn } from './wal/lsn.js';
 import { createSlotWithSnapshot, dropSlot, markSlotSwept, readSlot, slotSwept } from './wal/slot.js';
+import { emitHeartbeat } from './wal/heartbeat.js';
 import { ReplicationStream } from './wal/stream.js';
 
 export interface RelayDependencies {
@@ -59,6 +60,16 @@ interface InFlight {
   readonly bytes: number;
   deadLetter: DeadLetter | undefined;
   deadLetterReason: string | undefined;
+}
+
+/** An event a destination refused on every attempt: it goes to the dead-letter table. */
+class FailedDelivery extends Error {
+  constructor(
+    readonly error: UndeliverableError,
+    readonly attempts: number,
+  ) {
+    super(error.message, { cause: error });
+  }
 }
 
 const EVENT_OVERHEAD_BYTES = 256;
@@ -138,6 +149,10 @@ export class Relay {
     const { config, logger, metrics } = this.deps;
     const signal = this.stopController.signal;
     const lagTimer = setInterval(() => void this.refreshReplicationLag(), 5_000);
+    const heartbeatTimer =
+      config.heartbeatIntervalMs > 0
+        ? setInterval(() => void this.heartbeat(), config.heartbeatIntervalMs)
+        : undefined;
     try {
       while (!signal.aborted) {
         this.leadership = await acquireLeadership(
@@ -168,6 +183,7 @@ export class Relay {
       await this.drain(Number.POSITIVE_INFINITY);
     } finally {
       clearInterval(lagTimer);
+      clearInterval(heartbeatTimer);
       await Promise.all([...this.deps.sinks.values()].map((sink) => sink.close().catch(() => undefined)));
       logger.info('stopped');
     }
@@ -246,6 +262,12 @@ export class Relay {
   private async ensureSlot(): Promise<Lsn> {
     const { config, logger, pool } = this.deps;
     let slot = await readSlot(pool, config.slot);
+    if (slot?.lost) {
+      // Its WAL is gone, and so are the events in it: only the table still has them (see slot.ts).
+      logger.warn({ slot: config.slot }, 'replication slot lost its WAL: dropping and recreating it');
+      await dropSlot(pool, config.slot);
+      slot = undefined;
+    }
     if (slot && !(await slotSwept(pool, config.slot))) {
       logger.warn(
         { slot: config.slot },
@@ -353,7 +375,8 @@ export class Relay {
     this.inFlightBytes += entry.bytes;
     const route = this.deps.router.route(event);
     if ('deadLetter' in route) {
-      entry.deadLetter = { error: route.deadLetter, destination: undefined };
+      // Nothing was sent: no publish attempt is recorded.
+      entry.deadLetter = { error: route.deadLetter, destination: undefined, attempts: 0 };
       entry.deadLetterReason = 'unroutable';
       this.completions.push(entry);
       return;
@@ -366,18 +389,49 @@ export class Relay {
     for (const destination of route.destinations) {
       const sink = this.deps.sinks.get(destination.sink);
       if (!sink) throw new Error(`no ${destination.sink} sink configured for ${destination.label}`);
-      sink.publish({ event, destination }).then(
+      this.deliver(sink, event, destination).then(
         () => {
           this.deps.metrics.published(destination.sink, destination.label);
           this.deps.metrics.endToEnd((Date.now() - commitTimeMs) / 1000);
           settle();
         },
-        (error: unknown) => {
-          entry.deadLetter ??= { error: describeError(error), destination: describeDestination(destination) };
-          entry.deadLetterReason ??= error instanceof UndeliverableError ? error.reason : 'error';
+        ({ error, attempts }: FailedDelivery) => {
+          entry.deadLetter ??= {
+            error: describeError(error),
+            destination: describeDestination(destination),
+            attempts,
+          };
+          entry.deadLetterReason ??= error.reason;
           settle();
         },
       );
+    }
+  }
+
+  /**
+   * Publishes one event to one destination. A refusal for good (UndeliverableError) is tried up to
+   * OUTBOX_MAX_ATTEMPTS times, then rejected with the attempts made, to be dead-lettered; meanwhile the
+   * events behind it keep flowing. Any other failure is retried without limit: it is never a reason to
+   * drop an event (sinks retry broker outages themselves; this is the net under a sink that gives up).
+   */
+  private async deliver(sink: Sink, event: OutboxEvent, destination: ResolvedDestination): Promise<void> {
+    const { config, logger } = this.deps;
+    let refusals = 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await sink.publish({ event, destination });
+        return;
+      } catch (error) {
+        if (error instanceof UndeliverableError) refusals += 1;
+        if (error instanceof UndeliverableError && refusals >= config.maxAttempts) {
+          throw new FailedDelivery(error, refusals);
+        }
+        logger.warn(
+          { err: error, id: event.id, destination: destination.label, attempt },
+          error instanceof UndeliverableError ? 'event refused, trying again' : 'publish failed, retrying',
+        );
+        await sleep(backoffDelay(attempt, 200, 5_000));
+      }
     }
   }
 
@@ -446,6 +500,22 @@ export class Relay {
     }
     // A completion batch under way finishes (it is short): its rows are gone, so confirm after it.
     await this.completions.idle();
+  }
+
+  /**
+   * Writes a tiny logical message to the WAL while this instance streams. The walsender decodes it
+   * (pgoutput drops it: the relay does not ask for messages) and, having caught up, sends a keepalive
+   * with its position, which onKeepalive confirms when nothing is in flight. So the slot advances even
+   * when the database is otherwise idle or only other databases of the cluster write.
+   */
+  private async heartbeat(): Promise<void> {
+    if (!this.session?.streaming) return;
+    try {
+      await emitHeartbeat(this.deps.pool, this.deps.config.slot);
+    } catch (error) {
+      // The database is unreachable or read-only: the stream reports the former; nothing to do here.
+      this.deps.logger.debug({ err: error }, 'heartbeat failed');
+    }
   }
 
   private async refreshReplicationLag(): Promise<void> {

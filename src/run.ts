@@ -13,6 +13,7 @@ import { defaultRoutes, Router } from './routing/router.js';
 import { KafkaSink } from './sinks/kafka.js';
 import { preflight } from './wal/slot.js';
 import type { Sink, SinkName } from './sinks/sink.js';
+import { readTlsFiles } from './tls.js';
 
 export interface RunningRelay {
   readonly relay: Relay;
@@ -78,6 +79,11 @@ function createSink(name: SinkName, config: Config, logger: Logger, metrics: Pro
       return new KafkaSink({
         brokers: config.kafkaBrokers,
         clientId: config.kafkaClientId,
+        ssl: config.kafkaTls && {
+          ...readTlsFiles(config.kafkaTls),
+          rejectUnauthorized: config.kafkaTls.rejectUnauthorized,
+        },
+        sasl: config.kafkaSasl,
         maxMessageBytes: config.kafkaMaxMessageBytes,
         maxBatchMessages: config.kafkaBatchSize,
         logger,

@@ -20,6 +20,11 @@ export class PreflightError extends Error {
 export interface SlotInfo {
   readonly confirmedLsn: Lsn;
   readonly activePid: number | null;
+  /**
+   * The slot can no longer stream: PostgreSQL removed WAL it needed (wal_status 'lost', past
+   * max_slot_wal_keep_size) or it has no confirmed position. It still holds its name: drop it first.
+   */
+  readonly lost: boolean;
 }
 
 /** Checks wal_level, the table and the publication; creates the publication when it is missing. */
@@ -85,8 +90,10 @@ export async function readSlot(pool: Pool, slot: string): Promise<SlotInfo | und
         `choose another OUTBOX_SLOT or drop that slot`,
     );
   }
-  if (row.wal_status === 'lost' || row.confirmed_flush_lsn === null) return undefined;
-  return { confirmedLsn: parseLsn(row.confirmed_flush_lsn), activePid: row.active_pid };
+  if (row.wal_status === 'lost' || row.confirmed_flush_lsn === null) {
+    return { confirmedLsn: 0n, activePid: row.active_pid, lost: true };
+  }
+  return { confirmedLsn: parseLsn(row.confirmed_flush_lsn), activePid: row.active_pid, lost: false };
 }
 
 /** True when the slot's creation sweep finished (or the slot predates this bookkeeping). */

@@ -6,6 +6,7 @@
 // the timer disabled; the relay confirms only its watermark (see pipeline/watermark.ts).
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import type { Pgoutput } from 'pg-logical-replication';
+import { quoteIdent } from '../db/identifiers.js';
 import { formatLsn, parseLsn } from './lsn.js';
 import type { Lsn } from './lsn.js';
 
@@ -63,7 +64,13 @@ export class ReplicationStream {
       );
       this.service.on('start', () => handlers.onStart());
       this.service.on('error', fail);
-      const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.options.publication] });
+      // The library pastes the names into START_REPLICATION's `publication_names '...'`, which
+      // PostgreSQL splits as identifiers: unquoted, "OutboxPub" would be folded to outboxpub. The
+      // name is validated by config.ts (no quotes of either kind) and double-quoted here.
+      const plugin = new PgoutputPlugin({
+        protoVersion: 1,
+        publicationNames: [quoteIdent(this.options.publication)],
+      });
       // 0/0: start at the slot's confirmed_flush_lsn. A later position would make PostgreSQL skip
       // transactions that were received but never confirmed.
       this.service
