@@ -11,6 +11,7 @@
 import type { Pool } from 'pg';
 import type { CompletedEvent, CompletionStore, DeadLetter } from './completion.js';
 import type { Config } from './config.js';
+import { CatchUpTracker } from './observability/catch-up.js';
 import type { Logger } from './observability/logger.js';
 import type { RelayMetrics } from './observability/metrics.js';
 import { backoffDelay } from './pipeline/backoff.js';
@@ -70,6 +71,7 @@ const LEADER_POLL_MS = 1_000;
 export class Relay {
   private readonly stopController = new AbortController();
   private readonly completions: SerialBatcher<InFlight>;
+  private readonly catchUp = new CatchUpTracker();
   private session: Session | undefined;
   private leadership: Leadership | undefined;
   private inFlightEvents = 0;
@@ -125,7 +127,6 @@ export class Relay {
     const { config, logger, pool, metrics } = this.deps;
     const signal = this.stopController.signal;
     await preflight(pool, config.table, config.publication);
-    const lagTimer = setInterval(() => void this.refreshReplicationLag(), 5_000);
     try {
       while (!signal.aborted) {
         this.leadership = await acquireLeadership(
@@ -149,7 +150,6 @@ export class Relay {
       }
       await this.drain(config.shutdownTimeoutMs);
     } finally {
-      clearInterval(lagTimer);
       await Promise.all([...this.deps.sinks.values()].map((sink) => sink.close().catch(() => undefined)));
       logger.info('stopped');
     }
@@ -175,6 +175,7 @@ export class Relay {
         };
         this.session = session;
         this.paused = false;
+        this.catchUp.restart();
         const stopSession = (): void => void session.stream.stop();
         // Graceful stop: read no more, finish what is in flight, confirm it, then end the session.
         const finishSession = (): void =>
@@ -283,6 +284,8 @@ export class Relay {
 
   private onKeepalive(session: Session, serverLsn: Lsn, replyRequested: boolean): void {
     if (session.watermark.idleAt(serverLsn) || replyRequested) session.stream.confirm(session.watermark.lsn);
+    const caughtUp = session.watermark.idle ? this.catchUp.reachedServer() : undefined;
+    if (caughtUp) this.deps.logger.info({ lsn: formatLsn(session.watermark.lsn), ...caughtUp }, 'caught up');
   }
 
   /** Sends one event to every destination its route names; it completes when all have settled. */
@@ -359,6 +362,7 @@ export class Relay {
           'event dead-lettered',
         );
       }
+      this.catchUp.completed(Date.now() - entry.transaction.commitTimeMs);
       this.inFlightEvents -= 1;
       this.inFlightBytes -= entry.bytes;
       if (entry.watermark.complete(entry.transaction) && entry.watermark === this.session?.watermark)
@@ -393,19 +397,6 @@ export class Relay {
       await (Number.isFinite(timeoutMs) ? Promise.race([wait, sleep(deadline - Date.now())]) : wait);
     }
     await this.completions.idle();
-  }
-
-  private async refreshReplicationLag(): Promise<void> {
-    try {
-      const { rows } = await this.deps.pool.query<{ lag: string | null }>(
-        `select (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text as lag
-           from pg_replication_slots where slot_name = $1`,
-        [this.deps.config.slot],
-      );
-      if (rows[0]?.lag != null) this.deps.metrics.setReplicationLagBytes(Number(rows[0].lag));
-    } catch {
-      // The database is unreachable: the stream reports that; the gauge keeps its last value.
-    }
   }
 }
 

@@ -1,28 +1,63 @@
-// `outbox-relay status`: what an operator asks first. Reads only catalogs and counts.
+// `outbox-relay status`: what an operator asks first. Reads only catalogs, counts and the relay's
+// own bookkeeping row (outbox_relay_slot, kept fresh by the running leader: observability/heartbeat.ts).
 import type { Pool } from 'pg';
 import { quoteTable } from './db/identifiers.js';
+import { HEARTBEAT_INTERVAL_MS } from './observability/heartbeat.js';
 import type { TableName } from './wal/decode.js';
 
 export interface RelayStatus {
   readonly slot: string;
   readonly slotExists: boolean;
   readonly active: boolean;
+  /** PID of the walsender serving the slot (pg_replication_slots.active_pid). */
   readonly activePid: number | null;
   readonly confirmedLsn: string | null;
+  /** WAL the server keeps for the slot: current LSN minus restart_lsn. */
   readonly retainedWalBytes: number | null;
+  /** WAL not yet confirmed: current LSN minus confirmed_flush_lsn (what `status` judges lag by). */
   readonly replicationLagBytes: number | null;
   readonly walStatus: string | null;
   readonly pendingRows: number;
   readonly pendingRowsEstimated: boolean;
   readonly deadLetters: number;
+  /** True when the leader's heartbeat is recent. */
+  readonly relayRunning: boolean;
+  readonly heartbeatAt: string | null;
+  /** The running leader's last warning or error, with when it happened. */
+  readonly lastError: string | null;
+  readonly lastErrorAt: string | null;
   readonly healthy: boolean;
   readonly problem: string | undefined;
 }
 
 /** Above this many unconfirmed WAL bytes `status` reports the relay as lagging (exit status 1). */
 export const LAGGING_BYTES = 1024 * 1024 * 1024;
+/** A heartbeat older than this means no relay is running (it beats every HEARTBEAT_INTERVAL_MS). */
+export const HEARTBEAT_STALE_MS = 6 * HEARTBEAT_INTERVAL_MS;
 // Exact counts stop being cheap on large tables; past this the planner's estimate is shown.
 const EXACT_COUNT_LIMIT = 100_000;
+
+export interface SlotFacts {
+  readonly slot: string;
+  readonly exists: boolean;
+  readonly walStatus: string | null;
+  readonly lagBytes: number | null;
+}
+
+/** Why `status` exits 1, or undefined when healthy. Pure. */
+export function assessSlot(facts: SlotFacts, laggingBytes = LAGGING_BYTES): string | undefined {
+  if (!facts.exists) return `replication slot ${facts.slot} does not exist`;
+  if (facts.walStatus === 'lost')
+    return `replication slot ${facts.slot} lost its WAL (max_slot_wal_keep_size)`;
+  if (facts.lagBytes !== null && facts.lagBytes > laggingBytes)
+    return `replication slot ${facts.slot} is ${facts.lagBytes} bytes behind (limit ${laggingBytes})`;
+  return undefined;
+}
+
+/** Whether a heartbeat taken at `heartbeatAt` shows a running relay at `now`. Pure. */
+export function heartbeatFresh(heartbeatAt: Date | null, now: Date, staleMs = HEARTBEAT_STALE_MS): boolean {
+  return heartbeatAt !== null && now.getTime() - heartbeatAt.getTime() <= staleMs;
+}
 
 export async function readStatus(
   pool: Pool,
@@ -44,19 +79,30 @@ export async function readStatus(
        from pg_replication_slots where slot_name = $1`,
     [slot],
   );
+  const { rows: beats } = await pool.query<{
+    heartbeat_at: Date | null;
+    last_error: string | null;
+    last_error_at: Date | null;
+    now: Date;
+  }>(
+    `select heartbeat_at, last_error, last_error_at, now() as now
+       from outbox_relay_slot right join (select 1) as one on slot_name = $1`,
+    [slot],
+  );
   const pending = await countPending(pool, table, markMode);
   const { rows: dead } = await pool.query<{ count: string }>(
     `select count(*)::text as count from outbox_dead_letter`,
   );
   const row = slots[0];
+  const beat = beats[0]!;
   const lag = row?.lag == null ? null : Number(row.lag);
-  const problem = !row
-    ? `replication slot ${slot} does not exist`
-    : row.wal_status === 'lost'
-      ? `replication slot ${slot} lost its WAL (max_slot_wal_keep_size)`
-      : lag !== null && lag > LAGGING_BYTES
-        ? `replication slot ${slot} is ${lag} bytes behind (limit ${LAGGING_BYTES})`
-        : undefined;
+  const running = heartbeatFresh(beat.heartbeat_at, beat.now);
+  const problem = assessSlot({
+    slot,
+    exists: row !== undefined,
+    walStatus: row?.wal_status ?? null,
+    lagBytes: lag,
+  });
   return {
     slot,
     slotExists: row !== undefined,
@@ -69,6 +115,10 @@ export async function readStatus(
     pendingRows: pending.count,
     pendingRowsEstimated: pending.estimated,
     deadLetters: Number(dead[0]?.count ?? 0),
+    relayRunning: running,
+    heartbeatAt: beat.heartbeat_at?.toISOString() ?? null,
+    lastError: running ? beat.last_error : null,
+    lastErrorAt: running ? (beat.last_error_at?.toISOString() ?? null) : null,
     healthy: problem === undefined,
     problem,
   };
@@ -102,7 +152,9 @@ export function formatStatus(status: RelayStatus): string {
     `WAL status           ${status.walStatus ?? '-'}`,
     `pending rows         ${status.pendingRowsEstimated ? '~' : ''}${status.pendingRows}`,
     `dead letters         ${status.deadLetters}`,
-    `health               ${status.healthy ? 'ok' : `PROBLEM: ${status.problem}`}`,
+    `relay                ${status.relayRunning ? `running (heartbeat ${status.heartbeatAt})` : 'not running'}`,
   ];
+  if (status.lastError) lines.push(`last error           ${status.lastErrorAt} ${status.lastError}`);
+  lines.push(`health               ${status.healthy ? 'ok' : `PROBLEM: ${status.problem}`}`);
   return lines.join('\n');
 }

@@ -16,8 +16,17 @@ export interface PrometheusMetrics extends RelayMetrics {
   readonly registry: Registry;
 }
 
-/** `lagSeconds` is read at scrape time: the age of the oldest committed event not yet confirmed. */
-export function createMetrics(lagSeconds: () => number): PrometheusMetrics {
+/** Buckets of the end-to-end histogram: 1 ms to 60 s. */
+export const END_TO_END_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+
+/**
+ * `lagSeconds` is read at scrape time: the age of the oldest committed event not yet confirmed.
+ * `sinks` are the sinks the routes use: their error counters start at 0, so that `rate()` and
+ * `increase()` see the first error.
+ */
+export function createMetrics(lagSeconds: () => number, sinks: Iterable<SinkName> = []): PrometheusMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const published = new Counter({
@@ -54,7 +63,7 @@ export function createMetrics(lagSeconds: () => number): PrometheusMetrics {
   const endToEnd = new Histogram({
     name: 'outbox_relay_end_to_end_seconds',
     help: 'Time from the commit in PostgreSQL to the broker confirmation.',
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    buckets: END_TO_END_BUCKETS,
     registers: [registry],
   });
   const leader = new Gauge({
@@ -63,6 +72,8 @@ export function createMetrics(lagSeconds: () => number): PrometheusMetrics {
     registers: [registry],
   });
   leader.set(0);
+  replicationLag.set(0);
+  for (const sink of sinks) publishErrors.inc({ sink }, 0);
 
   return {
     registry,
