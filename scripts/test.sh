@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
+bash scripts/ensure-promtool.sh
 
 was_running=()
 for service in postgres kafka rabbitmq; do
