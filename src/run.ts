@@ -4,13 +4,13 @@ import { PgCompletionStore } from './completion.js';
 import { ConfigError, requireBroker } from './config.js';
 import type { Config } from './config.js';
 import { monitorLoopHealth } from './observability/event-loop.js';
-import { startHeartbeat } from './observability/heartbeat.js';
 import { startProbeServer } from './observability/http.js';
 import type { ProbeServer } from './observability/http.js';
 import { lastProblem } from './observability/logger.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import type { PrometheusMetrics } from './observability/metrics.js';
+import { startSlotMonitor } from './observability/slot-monitor.js';
 import { Relay } from './relay.js';
 import { defaultRoutes, Router } from './routing/router.js';
 import { KafkaSink } from './sinks/kafka.js';
@@ -58,7 +58,7 @@ export async function startRelay(config: Config, logger: Logger): Promise<Runnin
     { notReadyReason: () => relay.notReadyReason() },
     loopHealth,
   );
-  const heartbeat = startHeartbeat({
+  const slotMonitor = startSlotMonitor({
     pool,
     slot: config.slot,
     metrics,
@@ -70,7 +70,7 @@ export async function startRelay(config: Config, logger: Logger): Promise<Runnin
     'starting',
   );
   const done = relay.start().finally(async () => {
-    await heartbeat.stop();
+    await slotMonitor.stop();
     loopHealth.stop();
     await probes.close();
     await pool.end();

@@ -1,8 +1,8 @@
 // `outbox-relay status`: what an operator asks first. Reads only catalogs, counts and the relay's
-// own bookkeeping row (outbox_relay_slot, kept fresh by the running leader: observability/heartbeat.ts).
+// own bookkeeping row (outbox_relay_slot, where the leader records its last problem:
+// observability/slot-monitor.ts).
 import type { Pool } from 'pg';
 import { quoteTable } from './db/identifiers.js';
-import { HEARTBEAT_INTERVAL_MS } from './observability/heartbeat.js';
 import type { TableName } from './wal/decode.js';
 
 export interface RelayStatus {
@@ -20,9 +20,8 @@ export interface RelayStatus {
   readonly pendingRows: number;
   readonly pendingRowsEstimated: boolean;
   readonly deadLetters: number;
-  /** True when the leader's heartbeat is recent. */
+  /** True while a relay process of this slot is connected (leader or standby). */
   readonly relayRunning: boolean;
-  readonly heartbeatAt: string | null;
   /** The running leader's last warning or error, with when it happened. */
   readonly lastError: string | null;
   readonly lastErrorAt: string | null;
@@ -32,8 +31,6 @@ export interface RelayStatus {
 
 /** Above this many unconfirmed WAL bytes `status` reports the relay as lagging (exit status 1). */
 export const LAGGING_BYTES = 1024 * 1024 * 1024;
-/** A heartbeat older than this means no relay is running (it beats every HEARTBEAT_INTERVAL_MS). */
-export const HEARTBEAT_STALE_MS = 6 * HEARTBEAT_INTERVAL_MS;
 // Exact counts stop being cheap on large tables; past this the planner's estimate is shown.
 const EXACT_COUNT_LIMIT = 100_000;
 
@@ -54,9 +51,12 @@ export function assessSlot(facts: SlotFacts, laggingBytes = LAGGING_BYTES): stri
   return undefined;
 }
 
-/** Whether a heartbeat taken at `heartbeatAt` shows a running relay at `now`. Pure. */
-export function heartbeatFresh(heartbeatAt: Date | null, now: Date, staleMs = HEARTBEAT_STALE_MS): boolean {
-  return heartbeatAt !== null && now.getTime() - heartbeatAt.getTime() <= staleMs;
+/**
+ * The application_name of a relay's connections to its slot: the advisory-lock session every
+ * instance keeps (wal/leadership.ts) and the leader's replication connection (wal/stream.ts).
+ */
+export function relayApplicationNames(slot: string): string[] {
+  return [`outbox-relay:${slot}:lock`, `outbox-relay:${slot}`];
 }
 
 export async function readStatus(
@@ -79,24 +79,26 @@ export async function readStatus(
        from pg_replication_slots where slot_name = $1`,
     [slot],
   );
-  const { rows: beats } = await pool.query<{
-    heartbeat_at: Date | null;
+  // Whether a relay runs is read from its sessions, not from a heartbeat row: an idle relay must not
+  // write WAL (its slot could then never rest), and a dead one's sessions vanish at once.
+  const { rows: relay } = await pool.query<{
+    running: boolean;
     last_error: string | null;
     last_error_at: Date | null;
-    now: Date;
   }>(
-    `select heartbeat_at, last_error, last_error_at, now() as now
-       from outbox_relay_slot right join (select 1) as one on slot_name = $1`,
-    [slot],
+    `select exists (select 1 from pg_stat_activity
+                     where datname = current_database() and application_name = any($2)) as running,
+            (select last_error from outbox_relay_slot where slot_name = $1) as last_error,
+            (select last_error_at from outbox_relay_slot where slot_name = $1) as last_error_at`,
+    [slot, relayApplicationNames(slot)],
   );
   const pending = await countPending(pool, table, markMode);
   const { rows: dead } = await pool.query<{ count: string }>(
     `select count(*)::text as count from outbox_dead_letter`,
   );
   const row = slots[0];
-  const beat = beats[0]!;
+  const { running, last_error: lastError, last_error_at: lastErrorAt } = relay[0]!;
   const lag = row?.lag == null ? null : Number(row.lag);
-  const running = heartbeatFresh(beat.heartbeat_at, beat.now);
   const problem = assessSlot({
     slot,
     exists: row !== undefined,
@@ -116,9 +118,8 @@ export async function readStatus(
     pendingRowsEstimated: pending.estimated,
     deadLetters: Number(dead[0]?.count ?? 0),
     relayRunning: running,
-    heartbeatAt: beat.heartbeat_at?.toISOString() ?? null,
-    lastError: running ? beat.last_error : null,
-    lastErrorAt: running ? (beat.last_error_at?.toISOString() ?? null) : null,
+    lastError: running ? lastError : null,
+    lastErrorAt: running ? (lastErrorAt?.toISOString() ?? null) : null,
     healthy: problem === undefined,
     problem,
   };
@@ -152,7 +153,7 @@ export function formatStatus(status: RelayStatus): string {
     `WAL status           ${status.walStatus ?? '-'}`,
     `pending rows         ${status.pendingRowsEstimated ? '~' : ''}${status.pendingRows}`,
     `dead letters         ${status.deadLetters}`,
-    `relay                ${status.relayRunning ? `running (heartbeat ${status.heartbeatAt})` : 'not running'}`,
+    `relay                ${status.relayRunning ? 'running' : 'not running'}`,
   ];
   if (status.lastError) lines.push(`last error           ${status.lastErrorAt} ${status.lastError}`);
   lines.push(`health               ${status.healthy ? 'ok' : `PROBLEM: ${status.problem}`}`);

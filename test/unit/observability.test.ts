@@ -6,7 +6,7 @@ import { BACKLOG_THRESHOLD_MS, CatchUpTracker } from '../../src/observability/ca
 import { loopHealthVerdict } from '../../src/observability/event-loop.js';
 import { createLogger, describeProblem, lastProblem, redactUrl } from '../../src/observability/logger.js';
 import { createMetrics, END_TO_END_BUCKETS } from '../../src/observability/metrics.js';
-import { assessSlot, formatStatus, heartbeatFresh, LAGGING_BYTES } from '../../src/status.js';
+import { assessSlot, formatStatus, LAGGING_BYTES, relayApplicationNames } from '../../src/status.js';
 import type { RelayStatus } from '../../src/status.js';
 
 describe('observability/metrics createMetrics', () => {
@@ -120,7 +120,7 @@ describe('observability/logger', () => {
   });
 });
 
-describe('status assessSlot / heartbeatFresh / formatStatus', () => {
+describe('status assessSlot / relayApplicationNames / formatStatus', () => {
   const healthy = { slot: 's', exists: true, walStatus: 'reserved', lagBytes: 100 };
 
   test('healthy slot', () => assert.equal(assessSlot(healthy), undefined));
@@ -131,11 +131,8 @@ describe('status assessSlot / heartbeatFresh / formatStatus', () => {
     assert.match(assessSlot({ ...healthy, lagBytes: LAGGING_BYTES + 1 }) ?? '', /bytes behind/);
   });
 
-  test('a heartbeat counts while fresh', () => {
-    const now = new Date('2026-01-01T00:01:00Z');
-    assert.equal(heartbeatFresh(null, now), false);
-    assert.equal(heartbeatFresh(new Date('2026-01-01T00:00:50Z'), now, 30_000), true);
-    assert.equal(heartbeatFresh(new Date('2026-01-01T00:00:00Z'), now, 30_000), false);
+  test('a relay is recognised by the application names of its lock and replication sessions', () => {
+    assert.deepEqual(relayApplicationNames('orders'), ['outbox-relay:orders:lock', 'outbox-relay:orders']);
   });
 
   test('formatStatus shows the last error only when there is one', () => {
@@ -152,7 +149,6 @@ describe('status assessSlot / heartbeatFresh / formatStatus', () => {
       pendingRowsEstimated: false,
       deadLetters: 1,
       relayRunning: true,
-      heartbeatAt: '2026-01-01T00:00:00.000Z',
       lastError: null,
       lastErrorAt: null,
       healthy: true,
