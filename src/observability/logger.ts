@@ -4,7 +4,7 @@ import type { LogLevel } from '../config.js';
 
 export type { Logger };
 
-/** The most recent warning or error the relay logged, for `outbox-relay status` (heartbeat.ts). */
+/** The most recent warning or error the relay logged, for `outbox-relay status` (slot-monitor.ts). */
 export interface LastProblem {
   readonly message: string;
   readonly at: Date;
