@@ -36,8 +36,10 @@ SIGINT, then finishes in-flight events (up to OUTBOX_SHUTDOWN_TIMEOUT_MS) and ex
 A second signal exits at once. Metrics and probes: http://METRICS_HOST:METRICS_PORT/metrics.`,
   status: `Usage: outbox-relay status [--json]
 
-Prints the slot, whether it is active, its confirmed LSN, retained WAL, lag, pending rows and dead
-letters. Exit status 1 when the slot is missing or more than 1 GiB behind.`,
+Prints the slot, whether it is active (and the PID serving it), its confirmed LSN, retained WAL,
+lag, WAL status, pending rows, dead letters, and the running relay's last error. --json prints one
+JSON object for scripts. Exit status 0 healthy, 1 when the slot is missing, lost its WAL or is more
+than 1 GiB behind (see docs/monitoring.md).`,
 };
 
 class UsageError extends Error {}

@@ -13,6 +13,7 @@
 import type { Pool } from 'pg';
 import type { CompletedEvent, CompletionStore, DeadLetter } from './completion.js';
 import type { Config } from './config.js';
+import { CatchUpTracker } from './observability/catch-up.js';
 import type { Logger } from './observability/logger.js';
 import type { RelayMetrics } from './observability/metrics.js';
 import { backoffDelay } from './pipeline/backoff.js';
@@ -84,6 +85,7 @@ const SLOT_BUSY = /replication slot .* is active for PID/;
 export class Relay {
   private readonly stopController = new AbortController();
   private readonly completions: SerialBatcher<InFlight>;
+  private readonly catchUp = new CatchUpTracker();
   private session: Session | undefined;
   private leadership: Leadership | undefined;
   private inFlightEvents = 0;
@@ -148,7 +150,6 @@ export class Relay {
   private async run(): Promise<void> {
     const { config, logger, metrics } = this.deps;
     const signal = this.stopController.signal;
-    const lagTimer = setInterval(() => void this.refreshReplicationLag(), 5_000);
     const heartbeatTimer =
       config.heartbeatIntervalMs > 0
         ? setInterval(() => void this.heartbeat(), config.heartbeatIntervalMs)
@@ -182,7 +183,6 @@ export class Relay {
       // Usually already drained by the session; this covers a stop during a reconnect.
       await this.drain(Number.POSITIVE_INFINITY);
     } finally {
-      clearInterval(lagTimer);
       clearInterval(heartbeatTimer);
       await Promise.all([...this.deps.sinks.values()].map((sink) => sink.close().catch(() => undefined)));
       logger.info('stopped');
@@ -210,6 +210,7 @@ export class Relay {
         };
         this.session = session;
         this.paused = false;
+        this.catchUp.restart();
         const stopSession = (): void => void session.stream.stop();
         // Graceful stop: read no more, finish what is in flight, confirm it, then end the session.
         const finishSession = (): void =>
@@ -353,6 +354,9 @@ export class Relay {
     // The server's position covers the backlog too: it is idle only once the backlog is dispatched.
     const idle = session.backlog.length === 0 && session.watermark.idleAt(serverLsn);
     if (idle || replyRequested) session.stream.confirm(session.watermark.lsn);
+    const caughtUp =
+      session.backlog.length === 0 && session.watermark.idle ? this.catchUp.reachedServer() : undefined;
+    if (caughtUp) this.deps.logger.info({ lsn: formatLsn(session.watermark.lsn), ...caughtUp }, 'caught up');
   }
 
   /** Sends one event to every destination its route names; it completes when all have settled. */
@@ -461,6 +465,7 @@ export class Relay {
           'event dead-lettered',
         );
       }
+      this.catchUp.completed(Date.now() - entry.transaction.commitTimeMs);
       this.inFlightEvents -= 1;
       this.inFlightBytes -= entry.bytes;
       if (entry.watermark.complete(entry.transaction) && entry.watermark === this.session?.watermark)
@@ -515,19 +520,6 @@ export class Relay {
     } catch (error) {
       // The database is unreachable or read-only: the stream reports the former; nothing to do here.
       this.deps.logger.debug({ err: error }, 'heartbeat failed');
-    }
-  }
-
-  private async refreshReplicationLag(): Promise<void> {
-    try {
-      const { rows } = await this.deps.pool.query<{ lag: string | null }>(
-        `select (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text as lag
-           from pg_replication_slots where slot_name = $1`,
-        [this.deps.config.slot],
-      );
-      if (rows[0]?.lag != null) this.deps.metrics.setReplicationLagBytes(Number(rows[0].lag));
-    } catch {
-      // The database is unreachable: the stream reports that; the gauge keeps its last value.
     }
   }
 }

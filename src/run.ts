@@ -3,11 +3,14 @@ import pg from 'pg';
 import { PgCompletionStore } from './completion.js';
 import { ConfigError, requireBroker } from './config.js';
 import type { Config } from './config.js';
+import { monitorLoopHealth } from './observability/event-loop.js';
 import { startProbeServer } from './observability/http.js';
 import type { ProbeServer } from './observability/http.js';
+import { lastProblem } from './observability/logger.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import type { PrometheusMetrics } from './observability/metrics.js';
+import { startSlotMonitor } from './observability/slot-monitor.js';
 import { Relay } from './relay.js';
 import { defaultRoutes, Router } from './routing/router.js';
 import { KafkaSink } from './sinks/kafka.js';
@@ -30,10 +33,11 @@ export async function startRelay(config: Config, logger: Logger): Promise<Runnin
     defaultRoutes({ kafka: config.kafkaBrokers.length > 0, rabbitmq: config.rabbitmqUrl !== undefined }),
   );
   // Read at scrape time, once the relay exists.
-  const metrics = createMetrics(
-    () => relay.lagSeconds(),
-    () => relay.inFlight,
-  );
+  const metrics = createMetrics({
+    lagSeconds: () => relay.lagSeconds(),
+    inFlightEvents: () => relay.inFlight,
+    sinks: router.sinks(),
+  });
   const sinks = new Map<SinkName, Sink>();
   for (const name of router.sinks()) sinks.set(name, createSink(name, config, logger, metrics));
 
@@ -57,14 +61,28 @@ export async function startRelay(config: Config, logger: Logger): Promise<Runnin
     router,
     completion: new PgCompletionStore(pool, config.table, config.completion),
   });
-  const probes = await startProbeServer(config.metricsHost, config.metricsPort, metrics.registry, {
-    notReadyReason: () => relay.notReadyReason(),
+  const loopHealth = monitorLoopHealth();
+  const probes = await startProbeServer(
+    config.metricsHost,
+    config.metricsPort,
+    metrics.registry,
+    { notReadyReason: () => relay.notReadyReason() },
+    loopHealth,
+  );
+  const slotMonitor = startSlotMonitor({
+    pool,
+    slot: config.slot,
+    metrics,
+    isLeader: () => relay.isLeader,
+    lastProblem: () => lastProblem(logger),
   });
   logger.info(
     { metrics: `http://${config.metricsHost}:${probes.port}/metrics`, slot: config.slot },
     'starting',
   );
   const done = relay.start().finally(async () => {
+    await slotMonitor.stop();
+    loopHealth.stop();
     await probes.close();
     await pool.end();
   });

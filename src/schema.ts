@@ -37,9 +37,15 @@ export const outboxDeadLetter = pgTable('outbox_dead_letter', {
   destination: text('destination'),
 });
 
-/** One row per replication slot the relay created: whether its creation sweep finished (wal/slot.ts). */
+/**
+ * One row per replication slot the relay created: whether its creation sweep finished (wal/slot.ts),
+ * and the leader's last warning or error, which `outbox-relay status` reads from another process
+ * (observability/slot-monitor.ts).
+ */
 export const outboxRelaySlot = pgTable('outbox_relay_slot', {
   slotName: text('slot_name').primaryKey(),
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   sweptAt: timestamp('swept_at', { withTimezone: true, mode: 'date' }),
+  lastError: text('last_error'),
+  lastErrorAt: timestamp('last_error_at', { withTimezone: true, mode: 'date' }),
 });

@@ -10,6 +10,11 @@ export interface Readiness {
   notReadyReason(): string | undefined;
 }
 
+export interface Liveness {
+  /** undefined when alive and responsive, else a short reason. */
+  unhealthyReason(): string | undefined;
+}
+
 export interface ProbeServer {
   readonly port: number;
   close(): Promise<void>;
@@ -20,6 +25,7 @@ export async function startProbeServer(
   port: number,
   registry: Registry,
   readiness: Readiness,
+  liveness: Liveness,
 ): Promise<ProbeServer> {
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
@@ -35,7 +41,12 @@ export async function startProbeServer(
           response.end(String(error));
         });
     } else if (path === '/healthz') {
-      json(response, 200, { status: 'ok' });
+      const reason = liveness.unhealthyReason();
+      json(
+        response,
+        reason === undefined ? 200 : 503,
+        reason === undefined ? { status: 'ok' } : { status: 'unhealthy', reason },
+      );
     } else if (path === '/readyz') {
       const reason = readiness.notReadyReason();
       json(

@@ -4,9 +4,19 @@ import type { LogLevel } from '../config.js';
 
 export type { Logger };
 
+/** The most recent warning or error the relay logged, for `outbox-relay status` (slot-monitor.ts). */
+export interface LastProblem {
+  readonly message: string;
+  readonly at: Date;
+}
+
+const problems = new WeakMap<Logger, { last: LastProblem | undefined }>();
+const WARN = 40;
+
 /** JSON lines on stdout. Connection strings and credentials are never logged as they are. */
 export function createLogger(level: LogLevel): Logger {
-  return pino({
+  const state: { last: LastProblem | undefined } = { last: undefined };
+  const logger = pino({
     level,
     base: { service: 'outbox-relay' },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -15,10 +25,34 @@ export function createLogger(level: LogLevel): Logger {
       censor: '[redacted]',
     },
     formatters: { level: (label) => ({ level: label }) },
+    hooks: {
+      // Children (sinks) inherit the hook, so every warning the relay logs is seen here (at
+      // LOG_LEVEL=error only errors are, since pino skips the levels it filters out).
+      logMethod(args, method, methodLevel) {
+        if (methodLevel >= WARN) state.last = { message: describeProblem(args), at: new Date() };
+        method.apply(this, args);
+      },
+    },
   });
+  problems.set(logger, state);
+  return logger;
+}
+
+/** The last warning or error logged through `logger` (made by createLogger) or its children. */
+export function lastProblem(logger: Logger): LastProblem | undefined {
+  return problems.get(logger)?.last;
+}
+
+/** "message: error message", from a pino call's arguments ([object,] message). */
+export function describeProblem(args: readonly unknown[]): string {
+  const [first, second] = args;
+  const message = typeof first === 'string' ? first : typeof second === 'string' ? second : 'error';
+  const err = typeof first === 'object' && first !== null ? (first as { err?: unknown }).err : undefined;
+  const detail = err instanceof Error ? err.message : typeof err === 'string' ? err : undefined;
+  return redactUrl(detail ? `${message}: ${detail}` : message).slice(0, 1000);
 }
 
 /** Removes the password from a URL (postgres://, amqp://) before it is shown anywhere. */
 export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+  return url.replace(/(\/\/[^:/@]+:)[^@]*@/g, '$1***@');
 }

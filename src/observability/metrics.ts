@@ -16,14 +16,21 @@ export interface PrometheusMetrics extends RelayMetrics {
   readonly registry: Registry;
 }
 
-/**
- * `lagSeconds` and `inFlightEvents` are read at scrape time: the age of the oldest committed event
- * not yet confirmed, and the events dispatched to the sinks but not yet completed.
- */
-export function createMetrics(
-  lagSeconds: () => number,
-  inFlightEvents: () => number = () => 0,
-): PrometheusMetrics {
+/** Buckets of the end-to-end histogram: 1 ms to 60 s. */
+export const END_TO_END_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+
+export interface MetricSources {
+  /** Read at scrape time: the age of the oldest committed event not yet confirmed. */
+  readonly lagSeconds: () => number;
+  /** Read at scrape time: events dispatched to the sinks and not yet completed. */
+  readonly inFlightEvents: () => number;
+  /** The sinks the routes use: their error counters start at 0, so rate() sees the first error. */
+  readonly sinks: Iterable<SinkName>;
+}
+
+export function createMetrics({ lagSeconds, inFlightEvents, sinks }: MetricSources): PrometheusMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const published = new Counter({
@@ -68,7 +75,7 @@ export function createMetrics(
   const endToEnd = new Histogram({
     name: 'outbox_relay_end_to_end_seconds',
     help: 'Time from the commit in PostgreSQL to the broker confirmation.',
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    buckets: END_TO_END_BUCKETS,
     registers: [registry],
   });
   const leader = new Gauge({
@@ -77,6 +84,8 @@ export function createMetrics(
     registers: [registry],
   });
   leader.set(0);
+  replicationLag.set(0);
+  for (const sink of sinks) publishErrors.inc({ sink }, 0);
 
   return {
     registry,

@@ -1,0 +1,75 @@
+// A periodic tick of the running relay, independent of the replication stream (so it goes on while
+// the stream is stalled or reconnecting):
+// - refreshes outbox_relay_replication_lag_bytes from pg_replication_slots;
+// - while this instance leads, records a new last warning in outbox_relay_slot, which is how a
+//   separate `outbox-relay status` process shows the running relay's last error.
+// It writes only when there is a new problem: an idle relay must not produce WAL of its own (its
+// slot would then never rest at a fixed position, see design.md "Acknowledge").
+import type { Pool } from 'pg';
+import type { LastProblem } from './logger.js';
+import type { RelayMetrics } from './metrics.js';
+
+/** How often the relay refreshes the lag gauge and records its last problem. */
+export const SLOT_MONITOR_INTERVAL_MS = 5_000;
+
+export interface SlotMonitorOptions {
+  readonly pool: Pool;
+  readonly slot: string;
+  readonly metrics: RelayMetrics;
+  readonly isLeader: () => boolean;
+  readonly lastProblem: () => LastProblem | undefined;
+  readonly intervalMs?: number;
+}
+
+export interface SlotMonitor {
+  stop(): Promise<void>;
+}
+
+export function startSlotMonitor(options: SlotMonitorOptions): SlotMonitor {
+  let recorded: LastProblem | undefined;
+  const tick = async (): Promise<void> => {
+    await refreshLag(options);
+    const problem = options.lastProblem();
+    if (problem && problem !== recorded && options.isLeader() && (await recordProblem(options, problem)))
+      recorded = problem;
+  };
+  let running: Promise<void> = tick();
+  const timer = setInterval(() => {
+    running = running.then(tick);
+  }, options.intervalMs ?? SLOT_MONITOR_INTERVAL_MS);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+async function refreshLag({ pool, slot, metrics }: SlotMonitorOptions): Promise<void> {
+  try {
+    const { rows } = await pool.query<{ lag: string | null }>(
+      `select (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text as lag
+         from pg_replication_slots where slot_name = $1`,
+      [slot],
+    );
+    if (rows[0]?.lag != null) metrics.setReplicationLagBytes(Number(rows[0].lag));
+  } catch {
+    // The database is unreachable: the stream reports that; the gauge keeps its last value.
+  }
+}
+
+async function recordProblem({ pool, slot }: SlotMonitorOptions, problem: LastProblem): Promise<boolean> {
+  try {
+    // A slot without a row predates the sweep bookkeeping, so it counts as swept (wal/slot.ts).
+    await pool.query(
+      `insert into outbox_relay_slot (slot_name, swept_at, last_error, last_error_at)
+         values ($1, now(), $2, $3)
+       on conflict (slot_name) do update
+         set last_error = excluded.last_error, last_error_at = excluded.last_error_at`,
+      [slot, problem.message, problem.at],
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,49 @@
+// The probe server on a real local socket: /metrics, /healthz (with a real blocked event loop), /readyz.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { monitorLoopHealth } from '../../src/observability/event-loop.js';
+import { startProbeServer } from '../../src/observability/http.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { waitFor } from '../support/wait.js';
+
+describe('observability/http startProbeServer', () => {
+  test('serves metrics, readiness with its reason, and fails liveness after the loop was blocked', async () => {
+    const metrics = createMetrics({ lagSeconds: () => 0, inFlightEvents: () => 0, sinks: [] });
+    let notReady: string | undefined = 'not streaming';
+    const loop = monitorLoopHealth(200);
+    const server = await startProbeServer(
+      '127.0.0.1',
+      0,
+      metrics.registry,
+      { notReadyReason: () => notReady },
+      loop,
+    );
+    const base = `http://127.0.0.1:${server.port}`;
+    try {
+      const scrape = await fetch(`${base}/metrics`);
+      assert.equal(scrape.status, 200);
+      assert.match(scrape.headers.get('content-type') ?? '', /text\/plain/);
+      assert.match(await scrape.text(), /^outbox_relay_leader 0$/m);
+
+      const notReadyResponse = await fetch(`${base}/readyz`);
+      assert.equal(notReadyResponse.status, 503);
+      assert.deepEqual(await notReadyResponse.json(), { status: 'not ready', reason: 'not streaming' });
+      notReady = undefined;
+      assert.equal((await fetch(`${base}/readyz`)).status, 200);
+
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      // Block the loop for real, longer than the threshold.
+      const until = Date.now() + 600;
+      while (Date.now() < until);
+      const unhealthy = await waitFor('the monitor to see the blocked loop', async () => {
+        const response = await fetch(`${base}/healthz`);
+        return response.status === 503 ? ((await response.json()) as { reason: string }) : undefined;
+      });
+      assert.match(unhealthy.reason, /event loop delayed \d+ ms \(limit 200 ms\)/);
+      assert.equal((await fetch(`${base}/nope`)).status, 404);
+    } finally {
+      loop.stop();
+      await server.close();
+    }
+  });
+});
