@@ -1,7 +1,7 @@
 // The outbox tables. `drizzle-kit generate` turns this file into the SQL under migrations/,
 // so the application's schema and the relay's migrations cannot disagree.
 import { sql } from 'drizzle-orm';
-import { index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const outbox = pgTable(
   'outbox',
@@ -14,11 +14,15 @@ export const outbox = pgTable(
     headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     processedAt: timestamp('processed_at', { withTimezone: true, mode: 'date' }),
+    // Insertion order. The WAL carries commit order; rows read back from the table (the sweep of a
+    // new slot) need this to keep an aggregate's events in order: created_at is the transaction's
+    // start, shared by all its rows, and ids are random.
+    seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity(),
   },
   // Pending rows are what the slot-loss sweep and `status` read in `mark` mode.
   (table) => [
     index('outbox_pending_idx')
-      .on(table.createdAt)
+      .on(table.seq)
       .where(sql`${table.processedAt} is null`),
   ],
 );

@@ -159,7 +159,7 @@ export async function createSlotWithSnapshot(
   const where = pendingOnly ? 'where processed_at is null' : '';
   return {
     consistentLsn,
-    rows: pages(reader, `select * from ${quoteTable(table)} ${where} order by created_at, id`),
+    rows: pages(reader, `select * from ${quoteTable(table)} ${where} order by seq`),
   };
 }
 
