@@ -1,13 +1,22 @@
 // Aggregate type -> destinations. Pure: the routes are compiled once, then every event is matched
 // against them in order; the first route whose pattern matches wins.
-import type { ResolvedDestination, SinkName } from '../sinks/sink.js';
+import type { ExchangeType, ResolvedDestination, SinkName } from '../sinks/sink.js';
 import type { OutboxEvent } from '../wal/event.js';
 import { compileTemplate } from './template.js';
 import type { Template } from './template.js';
 
 export type DestinationSpec =
   | { readonly kafka: { readonly topic: string } }
-  | { readonly rabbitmq: { readonly exchange: string; readonly routingKey: string } };
+  | {
+      readonly rabbitmq: {
+        readonly exchange: string;
+        readonly routingKey: string;
+        /** Declare the exchange at first use; otherwise it must already exist. */
+        readonly assert?: boolean;
+        /** The exchange type to declare (default topic); only with assert. */
+        readonly type?: ExchangeType;
+      };
+    };
 
 export interface RouteSpec {
   readonly aggregateType: string;
@@ -32,11 +41,21 @@ interface CompiledRoute {
   readonly destinations: readonly CompiledDestination[];
 }
 
-/** Without a routes file: Kafka topic outbox.<aggregateType>, else RabbitMQ exchange `outbox`. */
+/**
+ * Without a routes file: Kafka topic outbox.<aggregateType>, else the RabbitMQ topic exchange
+ * `outbox`, declared by the relay since no one configured it.
+ */
 export function defaultRoutes(brokers: { kafka: boolean; rabbitmq: boolean }): RoutesSpec {
   const destination: DestinationSpec = brokers.kafka
     ? { kafka: { topic: 'outbox.${aggregateType}' } }
-    : { rabbitmq: { exchange: 'outbox', routingKey: '${aggregateType}.${eventType}' } };
+    : {
+        rabbitmq: {
+          exchange: 'outbox',
+          routingKey: '${aggregateType}.${eventType}',
+          assert: true,
+          type: 'topic',
+        },
+      };
   return { routes: [], default: [destination] };
 }
 
@@ -80,6 +99,7 @@ function compileDestination(spec: DestinationSpec): CompiledDestination {
   }
   const exchange = compileTemplate(spec.rabbitmq.exchange);
   const routingKey = compileTemplate(spec.rabbitmq.routingKey);
+  const assertExchange = spec.rabbitmq.assert ? (spec.rabbitmq.type ?? 'topic') : undefined;
   return {
     sink: 'rabbitmq',
     resolve: (event) => {
@@ -88,6 +108,7 @@ function compileDestination(spec: DestinationSpec): CompiledDestination {
         sink: 'rabbitmq',
         exchange: name,
         routingKey: routingKey.render(event),
+        assertExchange,
         label: metricLabel(exchange, name),
       };
     },

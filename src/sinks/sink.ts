@@ -3,6 +3,9 @@ import type { OutboxEvent } from '../wal/event.js';
 
 export type SinkName = 'kafka' | 'rabbitmq';
 
+export const EXCHANGE_TYPES = ['direct', 'topic', 'fanout', 'headers'] as const;
+export type ExchangeType = (typeof EXCHANGE_TYPES)[number];
+
 /** Where one event goes, with every template already filled in. */
 export type ResolvedDestination =
   | { readonly sink: 'kafka'; readonly topic: string; readonly label: string }
@@ -10,6 +13,8 @@ export type ResolvedDestination =
       readonly sink: 'rabbitmq';
       readonly exchange: string;
       readonly routingKey: string;
+      /** Declare the exchange (durable, of this type) before publishing; undefined: it must exist. */
+      readonly assertExchange: ExchangeType | undefined;
       readonly label: string;
     };
 
