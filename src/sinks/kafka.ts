@@ -101,7 +101,7 @@ export class KafkaSink implements Sink {
     const { event, destination } = message;
     if (destination.sink !== 'kafka') throw new Error(`kafka sink got a ${destination.sink} destination`);
     const record: Message = { key: event.aggregateId, value: event.payload, headers: messageHeaders(event) };
-    const size = recordSize(record);
+    const size = recordSizeBound(record) <= this.options.maxMessageBytes ? 0 : exactRecordSize(record);
     if (size > this.options.maxMessageBytes) {
       return Promise.reject(
         new UndeliverableError(
@@ -172,7 +172,15 @@ function byTopic(batch: readonly Pending[]): TopicMessages[] {
   return [...topics].map(([topic, messages]) => ({ topic, messages }));
 }
 
-function recordSize(record: Message): number {
+function recordSizeBound(record: Message): number {
+  // A UTF-8 byte is at most three UTF-16 units: when even that bound fits, the exact size (one
+  // Buffer.byteLength per string, per message) is not needed.
+  let units = (record.key as string).length + (record.value as string).length;
+  for (const name in record.headers) units += name.length + (record.headers[name] as string).length;
+  return units * 3;
+}
+
+function exactRecordSize(record: Message): number {
   let size = Buffer.byteLength(record.key as string) + Buffer.byteLength(record.value as string);
   for (const [name, value] of Object.entries(record.headers ?? {})) {
     size += Buffer.byteLength(name) + Buffer.byteLength(value as string);

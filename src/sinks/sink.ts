@@ -56,14 +56,17 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-/** The headers every broker message carries, plus the row's own. */
+/** The headers every broker message carries, plus the row's own (ours win on a name clash). */
 export function messageHeaders(event: OutboxEvent): Record<string, string> {
-  return {
-    ...event.headers,
-    id: event.id,
-    aggregate_type: event.aggregateType,
-    aggregate_id: event.aggregateId,
-    event_type: event.eventType,
-    created_at: event.createdAt,
-  };
+  // Copied key by key rather than with object spread, which V8 runs about fifty times slower on
+  // these small objects: this runs once per message (see bench/README.md, the profile).
+  const headers: Record<string, string> = {};
+  const own = event.headers;
+  for (const key in own) headers[key] = own[key]!;
+  headers['id'] = event.id;
+  headers['aggregate_type'] = event.aggregateType;
+  headers['aggregate_id'] = event.aggregateId;
+  headers['event_type'] = event.eventType;
+  headers['created_at'] = event.createdAt;
+  return headers;
 }

@@ -187,6 +187,19 @@ describe('timestamptzToIso', () => {
     assert.equal(timestamptzToIso('2026-11-25 08:08:00.5+02'), '2026-11-25T06:08:00.500Z');
     assert.equal(timestamptzToIso('2026-11-25 11:38:00.123456+05:30'), '2026-11-25T06:08:00.123Z');
   });
+  test('rearranges UTC text exactly as parsing it would (fractions truncated to milliseconds)', () => {
+    for (const text of [
+      '2026-11-25 06:08:00+00',
+      '2026-11-25 06:08:00.5+00',
+      '2026-11-25 06:08:00.05+00',
+      '2026-11-25 06:08:00.123+00',
+      '2026-11-25 06:08:00.123999+00',
+      '0099-01-01 23:59:59.999999+00',
+    ]) {
+      const parsed = new Date(Date.parse(text.replace(' ', 'T').replace(/\+00$/, 'Z'))).toISOString();
+      assert.equal(timestamptzToIso(text), parsed, text);
+    }
+  });
   test('passes text that is not an ordinary timestamp through', () => {
     assert.equal(timestamptzToIso('infinity'), 'infinity');
   });
