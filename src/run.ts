@@ -89,7 +89,8 @@ export async function startRelay(config: Config, logger: Logger): Promise<Runnin
   return { relay, metrics, probes, done, stop: () => relay.stop() };
 }
 
-function createSink(name: SinkName, config: Config, logger: Logger, metrics: PrometheusMetrics): Sink {
+/** The sink the relay uses for `name`; the bench's polling relay publishes through the same one. */
+export function createSink(name: SinkName, config: Config, logger: Logger, metrics: PrometheusMetrics): Sink {
   switch (name) {
     case 'kafka':
       if (config.kafkaBrokers.length === 0)

@@ -15,8 +15,16 @@ export interface RelayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-export function startRelayProcess(env: Record<string, string>, args: string[] = ['run']): RelayProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+/**
+ * Starts the CLI with `args`. `entry` is what node runs: the sources through tsx by default; the
+ * bench passes the built dist/cli.js (with node flags such as --cpu-prof before it).
+ */
+export function startRelayProcess(
+  env: Record<string, string>,
+  args: string[] = ['run'],
+  entry: string[] = ['--import', 'tsx', 'src/cli.ts'],
+): RelayProcess {
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,79 @@
+// What the bench needs from each broker: the relay's environment, a fresh destination per scenario,
+// a consumer for latency, the raw publish rate of its client alone, and clean-up.
+import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import type { SinkName } from '../src/sinks/sink.js';
+import { KAFKA_BROKER } from '../test/support/services.js';
+import { KafkaBenchBroker } from './kafka.js';
+
+/** A message as the relay sends it: payload body, aggregate id as key, and the contract's headers. */
+export interface RawMessage {
+  readonly key: string;
+  readonly value: string;
+  readonly headers: Record<string, string>;
+}
+
+export interface BenchBroker {
+  readonly name: SinkName;
+  /** Environment that points the relay (and the polling relay) at this broker. */
+  readonly relayEnv: Record<string, string>;
+  /** PID of the broker's server process, to measure its CPU; undefined when unknown. */
+  readonly pid: number | undefined;
+  /** Makes the default route's destination for `aggregateType` ready (topic, bound queue). */
+  prepare(aggregateType: string): Promise<void>;
+  /** Messages the destination of `aggregateType` holds. */
+  delivered(aggregateType: string): Promise<number>;
+  /** Calls `onPayloads` with the payloads of each delivery batch and performance.now() at arrival. */
+  consume(aggregateType: string, onPayloads: (payloads: string[], at: number) => void): Promise<Consumer>;
+  /** Publishes `count` messages with the client alone, settings as in our sink; returns seconds. */
+  rawPublish(aggregateType: string, count: number, message: (index: number) => RawMessage): Promise<number>;
+  /** Deletes the destination (and what it holds). */
+  remove(aggregateType: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Consumer {
+  stop(): Promise<void>;
+}
+
+/** Messages shaped like the relay's for `count` events of `payloadBytes` (see load.ts). */
+export function rawMessageFactory(
+  aggregateType: string,
+  payloadBytes: number,
+): (index: number) => RawMessage {
+  const pad = 'x'.repeat(Math.max(0, payloadBytes - 27));
+  const createdAt = new Date().toISOString();
+  return (index) => {
+    const key = `w${index % 4}-a${index % 50}`;
+    return {
+      key,
+      value: `{"tx": ${index}, "pad": "${pad}"}`,
+      headers: {
+        traceparent: `00-${randomUUID().replaceAll('-', '')}-${randomUUID().slice(0, 18).replace('-', '')}-01`,
+        id: randomUUID(),
+        aggregate_type: aggregateType,
+        aggregate_id: key,
+        event_type: 'BenchEvent',
+        created_at: createdAt,
+      },
+    };
+  };
+}
+
+export function pidFromFile(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function createBroker(name: SinkName, runDir: string): Promise<BenchBroker> {
+  switch (name) {
+    case 'kafka':
+      return KafkaBenchBroker.create(KAFKA_BROKER, pidFromFile(`${runDir}/kafka/kafka.pid`));
+    case 'rabbitmq':
+      throw new Error('the RabbitMQ sink is not available in this build');
+  }
+}

@@ -1,0 +1,78 @@
+// The alternative users run today, as the baseline: a polling relay. In a loop it takes the oldest
+// rows with SELECT ... FOR UPDATE SKIP LOCKED LIMIT n, publishes them through the same sink the relay
+// uses (same client settings, headers and batching), deletes them and commits; when a poll finds
+// nothing it sleeps for the poll interval.
+//
+// Run as its own process by the bench: node --import tsx bench/poller.ts --batch 1000 --interval-ms 10
+// with the relay's environment (DATABASE_URL, KAFKA_BROKERS or RABBITMQ_URL). It prints one JSON
+// line when ready and one per committed batch ({"completed": n}); SIGTERM ends it after the batch.
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/observability/logger.js';
+import { createMetrics } from '../src/observability/metrics.js';
+import { defaultRoutes, Router } from '../src/routing/router.js';
+import { createSink } from '../src/run.js';
+import { rowToEvent } from '../src/wal/decode.js';
+
+const SELECT = `select id::text as id, aggregate_type, aggregate_id, event_type, payload::text as payload,
+    headers::text as headers, created_at::text as created_at
+  from outbox order by seq limit $1 for update skip locked`;
+const DELETE = 'delete from outbox where id = any($1::uuid[])';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { batch: { type: 'string', default: '1000' }, 'interval-ms': { type: 'string', default: '10' } },
+  });
+  const batchSize = Number(values.batch);
+  const intervalMs = Number(values['interval-ms']);
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const router = new Router(
+    defaultRoutes({ kafka: config.kafkaBrokers.length > 0, rabbitmq: config.rabbitmqUrl !== undefined }),
+  );
+  const [sinkName] = router.sinks();
+  const metrics = createMetrics({ lagSeconds: () => 0, inFlightEvents: () => 0, sinks: router.sinks() });
+  const sink = createSink(sinkName!, config, logger, metrics);
+  await sink.connect();
+  const client = new pg.Client({ connectionString: config.databaseUrl, application_name: 'outbox-poller' });
+  await client.connect();
+
+  let stopping = false;
+  process.on('SIGTERM', () => (stopping = true));
+  process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+  let completed = 0;
+  while (!stopping) {
+    await client.query('begin');
+    const { rows } = await client.query<Record<string, unknown>>(SELECT, [batchSize]);
+    if (rows.length === 0) {
+      await client.query('commit');
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      continue;
+    }
+    const events = rows.map(rowToEvent);
+    await Promise.all(
+      events.map((event) => {
+        const route = router.route(event);
+        if ('deadLetter' in route) throw new Error(route.deadLetter);
+        return Promise.all(route.destinations.map((destination) => sink.publish({ event, destination })));
+      }),
+    );
+    await client.query(DELETE, [events.map((event) => event.id)]);
+    await client.query('commit');
+    completed += rows.length;
+    process.stdout.write(`${JSON.stringify({ completed })}\n`);
+  }
+  await sink.close();
+  await client.end();
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(
+      `poller: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,436 @@
+// The scenarios: a backlog (events in the WAL before the relay starts), live load, latency at a fixed
+// offered rate, and the baselines (pg_recvlogical, the broker client alone, the polling relay), each
+// on a fresh database and destination with the same generated events.
+import { randomBytes } from 'node:crypto';
+import { waitFor } from '../test/support/wait.js';
+import type { BenchBroker } from './brokers.js';
+import { rawMessageFactory } from './brokers.js';
+import { createBenchDatabase, createSlot, currentLsn, dropSlot, outboxRows } from './database.js';
+import type { BenchDatabase } from './database.js';
+import { transactionOf, Writers } from './load.js';
+import type { LoadResult, LoadShape } from './load.js';
+import { Meter } from './meter.js';
+import { cpuSeconds } from './proc.js';
+import type { Cost } from './meter.js';
+import type { BenchOptions } from './options.js';
+import { BenchPoller } from './poller-process.js';
+import { startRecvLogical } from './recvlogical.js';
+import { BenchRelay } from './relay-process.js';
+import { bucketDelta, histogramQuantile, per100k, rate, round, shareAtMost, summarize } from './stats.js';
+import type { LatencySummary } from './stats.js';
+
+export const PUBLICATION = 'outbox_relay_pub';
+
+export interface BenchContext {
+  readonly options: BenchOptions;
+  readonly broker: BenchBroker;
+  readonly progress: (message: string) => void;
+}
+
+/** One party's run over a set of events: how long, how fast, at what cost. */
+export interface Throughput {
+  readonly events: number;
+  /** From streaming (or ready, or the first commit for live load) to the last row completed. */
+  readonly seconds: number;
+  readonly eventsPerSecond: number;
+  readonly cost: Cost;
+  readonly per100k: { readonly processCpuSeconds?: number; readonly postgresCpuSeconds: number };
+  /** Messages found at the destination afterwards (at least `events`; more means duplicates). */
+  readonly delivered?: number;
+  /** Relay only: spawn to streaming, and the CPU that took. */
+  readonly startupSeconds?: number;
+  readonly startupCpuSeconds?: number;
+}
+
+export interface BacklogResult {
+  readonly load: LoadResult;
+  readonly recvlogical?: Throughput;
+  readonly relay: Throughput;
+  readonly poller?: Throughput;
+}
+
+export interface LatencyRun {
+  readonly offeredRate: number;
+  readonly load: LoadResult;
+  /** Commit sent by the writer -> message consumed, exact (an upper bound of commit -> confirm). */
+  readonly consumed: LatencySummary;
+  /** The relay's own histogram: WAL commit time -> broker confirmation, interpolated in buckets. */
+  readonly relayHistogram?: {
+    readonly p50Ms?: number;
+    readonly p95Ms?: number;
+    readonly p99Ms?: number;
+    /** Share of events confirmed within 25 ms of their commit (exact: a bucket bound). */
+    readonly within25Ms?: number;
+  };
+  readonly cost: Cost;
+  readonly per100k: { readonly processCpuSeconds?: number; readonly postgresCpuSeconds: number };
+}
+
+export function uniqueType(label: string): string {
+  return `bench_${label}_${randomBytes(3).toString('hex')}`;
+}
+
+function shape(
+  ctx: BenchContext,
+  aggregateType: string,
+  events: number,
+  txSize: number,
+  eventsPerSecond?: number,
+): LoadShape {
+  const { payloadBytes, writers } = ctx.options;
+  return { aggregateType, events, txSize, payloadBytes, writers, eventsPerSecond };
+}
+
+function costs(cost: Cost, events: number): Throughput['per100k'] {
+  return {
+    processCpuSeconds:
+      cost.processCpuSeconds === undefined ? undefined : per100k(cost.processCpuSeconds, events),
+    postgresCpuSeconds: per100k(cost.postgresCpuSeconds, events)!,
+  };
+}
+
+/** Commits `events` with fresh writers, then VACUUM ANALYZE, so every run starts from the same state. */
+async function loadBacklog(ctx: BenchContext, db: BenchDatabase, load: LoadShape): Promise<LoadResult> {
+  const writers = await Writers.connect(db.url, ctx.options.writers);
+  try {
+    const result = await writers.run(load);
+    ctx.progress(`  loaded ${result.events} events in ${result.seconds} s (${result.eventsPerSecond}/s)`);
+    return result;
+  } finally {
+    await writers.close();
+    await db.monitor.query('vacuum analyze outbox');
+  }
+}
+
+/** Waits until the slot's confirmed position reached `lsn`: every event before it is completed. */
+async function slotReached(db: BenchDatabase, slot: string, lsn: string, timeoutMs: number): Promise<void> {
+  await waitFor(
+    `slot ${slot} confirmed past ${lsn}`,
+    async () => {
+      const { rows } = await db.monitor.query<{ done: boolean }>(
+        `select confirmed_flush_lsn >= $2::pg_lsn as done from pg_replication_slots where slot_name = $1`,
+        [slot, lsn],
+      );
+      return rows[0]?.done === true;
+    },
+    { timeoutMs, intervalMs: 20 },
+  );
+}
+
+function timeoutFor(events: number): number {
+  return 300_000 + events; // generous: 1 ms per event on top of five minutes
+}
+
+async function runRelay(
+  ctx: BenchContext,
+  db: BenchDatabase,
+  aggregateType: string,
+  events: number,
+  until: () => Promise<void>,
+  extra: { benchBackends?: () => number[]; cpuProfileDir?: string; beforeWait?: () => Promise<unknown> } = {},
+): Promise<Throughput> {
+  const relay = new BenchRelay({
+    databaseUrl: db.url,
+    slot: db.slot,
+    env: ctx.broker.relayEnv,
+    cpuProfileDir: extra.cpuProfileDir,
+  });
+  try {
+    const startupSeconds = await relay.streaming();
+    const startupCpu = cpuSeconds(relay.pid);
+    const meter = new Meter({
+      postmasterPid: db.postmasterPid,
+      processPid: relay.pid,
+      brokerPid: ctx.broker.pid,
+      benchBackends: () => [db.monitorPid, ...(extra.benchBackends?.() ?? [])],
+    });
+    await extra.beforeWait?.();
+    await until();
+    const cost = await meter.stop();
+    const problems = relay.problems();
+    if (problems.length > 0) ctx.progress(`  relay warnings:\n    ${problems.slice(0, 5).join('\n    ')}`);
+    const left = await outboxRows(db);
+    if (left !== 0) throw new Error(`the relay finished with ${left} rows left in the outbox`);
+    return {
+      events,
+      seconds: cost.seconds,
+      eventsPerSecond: rate(events, cost.seconds),
+      cost,
+      per100k: costs(cost, events),
+      delivered: await ctx.broker.delivered(aggregateType),
+      startupSeconds: round(startupSeconds, 3),
+      startupCpuSeconds: round(startupCpu, 2),
+    };
+  } finally {
+    await relay.stop();
+  }
+}
+
+async function runPoller(
+  ctx: BenchContext,
+  db: BenchDatabase,
+  aggregateType: string,
+  events: number,
+  extra: { benchBackends?: () => number[]; beforeWait?: () => Promise<unknown> } = {},
+): Promise<Throughput> {
+  const poller = await BenchPoller.start({
+    databaseUrl: db.url,
+    env: ctx.broker.relayEnv,
+    batch: ctx.options.pollBatch,
+    intervalMs: ctx.options.pollIntervalMs,
+  });
+  try {
+    const meter = new Meter({
+      postmasterPid: db.postmasterPid,
+      processPid: poller.pid,
+      brokerPid: ctx.broker.pid,
+      benchBackends: () => [db.monitorPid, ...(extra.benchBackends?.() ?? [])],
+    });
+    await extra.beforeWait?.();
+    await waitFor(`the polling relay to complete ${events} events`, () => poller.completed >= events, {
+      timeoutMs: timeoutFor(events),
+      intervalMs: 5,
+    });
+    const cost = await meter.stop();
+    return {
+      events,
+      seconds: cost.seconds,
+      eventsPerSecond: rate(events, cost.seconds),
+      cost,
+      per100k: costs(cost, events),
+      delivered: await ctx.broker.delivered(aggregateType),
+    };
+  } finally {
+    await poller.stop();
+  }
+}
+
+/**
+ * Events already in the WAL when the relay starts: the relay's slot (and pg_recvlogical's) exist
+ * before the load. pg_recvlogical then decodes that range, the relay drains it, and the polling
+ * relay drains the same number of freshly loaded rows.
+ */
+export async function backlog(
+  ctx: BenchContext,
+  events: number,
+  txSize: number,
+  parts: { recvlogical: boolean; poller: boolean; cpuProfileDir?: string },
+): Promise<BacklogResult> {
+  const db = await createBenchDatabase();
+  const types: string[] = [];
+  try {
+    const relayType = uniqueType('backlog');
+    types.push(relayType);
+    await ctx.broker.prepare(relayType);
+    const recvSlot = `${db.slot}_recv`;
+    await createSlot(db, db.slot);
+    if (parts.recvlogical) await createSlot(db, recvSlot);
+    const load = await loadBacklog(ctx, db, shape(ctx, relayType, events, txSize));
+    const endLsn = await currentLsn(db);
+
+    let recvlogical: Throughput | undefined;
+    if (parts.recvlogical) {
+      const recv = startRecvLogical(db.name, recvSlot, endLsn, PUBLICATION);
+      const meter = new Meter({
+        postmasterPid: db.postmasterPid,
+        processPid: recv.pid,
+        exitingChild: true,
+        benchBackends: () => [db.monitorPid],
+      });
+      await recv.done;
+      const cost = await meter.stop(500);
+      await dropSlot(db, recvSlot);
+      recvlogical = {
+        events,
+        seconds: cost.seconds,
+        eventsPerSecond: rate(events, cost.seconds),
+        cost,
+        per100k: costs(cost, events),
+      };
+      ctx.progress(`  pg_recvlogical: ${recvlogical.eventsPerSecond} events/s`);
+    }
+
+    const relay = await runRelay(
+      ctx,
+      db,
+      relayType,
+      events,
+      () => slotReached(db, db.slot, endLsn, timeoutFor(events)),
+      {
+        cpuProfileDir: parts.cpuProfileDir,
+      },
+    );
+    ctx.progress(`  relay: ${relay.eventsPerSecond} events/s, peak RSS ${relay.cost.processPeakRssMiB} MiB`);
+    await dropSlot(db, db.slot);
+
+    let poller: Throughput | undefined;
+    if (parts.poller) {
+      const pollerType = uniqueType('backlog_poll');
+      types.push(pollerType);
+      await ctx.broker.prepare(pollerType);
+      await loadBacklog(ctx, db, shape(ctx, pollerType, events, txSize));
+      poller = await runPoller(ctx, db, pollerType, events);
+      ctx.progress(`  polling relay: ${poller.eventsPerSecond} events/s`);
+    }
+    return { load, recvlogical, relay, poller };
+  } finally {
+    await db.drop();
+    for (const type of types) await ctx.broker.remove(type);
+  }
+}
+
+/** Live load: the relay (then the polling relay) runs while the writers commit as fast as they can. */
+export async function live(
+  ctx: BenchContext,
+  events: number,
+): Promise<{ load: LoadResult; relay: Throughput; poller: Throughput; pollerLoad: LoadResult }> {
+  const db = await createBenchDatabase();
+  const types = [uniqueType('live'), uniqueType('live_poll')];
+  const [relayType, pollerType] = types as [string, string];
+  const writers = await Writers.connect(db.url, ctx.options.writers);
+  try {
+    await ctx.broker.prepare(relayType);
+    let load: LoadResult | undefined;
+    const relay = await runRelay(
+      ctx,
+      db,
+      relayType,
+      events,
+      async () => {
+        load = await writers.run(shape(ctx, relayType, events, ctx.options.txSize));
+        await slotReached(db, db.slot, await currentLsn(db), timeoutFor(events));
+      },
+      { benchBackends: () => writers.backendPids },
+    );
+    ctx.progress(`  relay: ${relay.eventsPerSecond} events/s (writers committed ${load!.eventsPerSecond}/s)`);
+    await dropSlot(db, db.slot);
+
+    await ctx.broker.prepare(pollerType);
+    let pollerLoad: LoadResult | undefined;
+    const poller = await runPoller(ctx, db, pollerType, events, {
+      benchBackends: () => writers.backendPids,
+      beforeWait: async () =>
+        (pollerLoad = await writers.run(shape(ctx, pollerType, events, ctx.options.txSize))),
+    });
+    ctx.progress(`  polling relay: ${poller.eventsPerSecond} events/s`);
+    return { load: load!, relay, poller, pollerLoad: pollerLoad! };
+  } finally {
+    await writers.close();
+    await db.drop();
+    for (const type of types) await ctx.broker.remove(type);
+  }
+}
+
+/** The broker's client alone publishing the same number of messages shaped like the relay's. */
+export async function rawPublish(
+  ctx: BenchContext,
+  events: number,
+): Promise<{ events: number; seconds: number; eventsPerSecond: number; benchCpuSeconds: number }> {
+  const type = uniqueType('raw');
+  await ctx.broker.prepare(type);
+  try {
+    const meter = new Meter({ benchBackends: () => [] });
+    const seconds = await ctx.broker.rawPublish(
+      type,
+      events,
+      rawMessageFactory(type, ctx.options.payloadBytes),
+    );
+    const cost = await meter.stop();
+    return {
+      events,
+      seconds: round(seconds, 3)!,
+      eventsPerSecond: rate(events, seconds),
+      benchCpuSeconds: cost.benchCpuSeconds,
+    };
+  } finally {
+    await ctx.broker.remove(type);
+  }
+}
+
+/**
+ * Latency at a fixed offered rate, for the relay or the polling relay: a consumer reads every message
+ * and compares its arrival with the moment its transaction's COMMIT was sent. A warm-up at the same
+ * rate comes first and is not counted.
+ */
+export async function latency(
+  ctx: BenchContext,
+  offeredRate: number,
+  party: 'relay' | 'poller',
+): Promise<LatencyRun> {
+  const { options } = ctx;
+  const db = await createBenchDatabase();
+  const type = uniqueType(`latency_${party === 'relay' ? 'r' : 'p'}`);
+  const writers = await Writers.connect(db.url, options.writers);
+  await ctx.broker.prepare(type);
+  let firstMeasuredTx = Number.POSITIVE_INFINITY;
+  let consumed = 0;
+  const latencies: number[] = [];
+  const consumer = await ctx.broker.consume(type, (payloads, at) => {
+    for (const payload of payloads) {
+      consumed += 1;
+      const tx = transactionOf(payload);
+      if (tx >= firstMeasuredTx) latencies.push(at - writers.commitSentAt[tx]!);
+    }
+  });
+  const relay =
+    party === 'relay'
+      ? new BenchRelay({ databaseUrl: db.url, slot: db.slot, env: ctx.broker.relayEnv })
+      : undefined;
+  const poller =
+    party === 'poller'
+      ? await BenchPoller.start({
+          databaseUrl: db.url,
+          env: ctx.broker.relayEnv,
+          batch: options.pollBatch,
+          intervalMs: options.pollIntervalMs,
+        })
+      : undefined;
+  try {
+    await relay?.streaming();
+    const warmup = options.warmupSeconds * offeredRate;
+    const measured = options.latencySeconds * offeredRate;
+    await writers.run(shape(ctx, type, warmup, options.latencyTxSize, offeredRate));
+    const before = await relay?.endToEnd();
+    firstMeasuredTx = writers.commitSentAt.length;
+    const meter = new Meter({
+      postmasterPid: db.postmasterPid,
+      processPid: relay?.pid ?? poller!.pid,
+      brokerPid: ctx.broker.pid,
+      benchBackends: () => [db.monitorPid, ...writers.backendPids],
+    });
+    const load = await writers.run(shape(ctx, type, measured, options.latencyTxSize, offeredRate));
+    await waitFor(
+      `${warmup + measured} messages consumed (have ${consumed})`,
+      () => consumed >= warmup + measured,
+      {
+        timeoutMs: timeoutFor(measured),
+        intervalMs: 20,
+      },
+    );
+    const cost = await meter.stop();
+    const after = await relay?.endToEnd();
+    const delta = before && after ? bucketDelta(before, after) : undefined;
+    const ms = (seconds: number | undefined): number | undefined =>
+      round(seconds === undefined ? undefined : seconds * 1000, 1);
+    return {
+      offeredRate,
+      load,
+      consumed: summarize(latencies),
+      relayHistogram: delta && {
+        p50Ms: ms(histogramQuantile(0.5, delta)),
+        p95Ms: ms(histogramQuantile(0.95, delta)),
+        p99Ms: ms(histogramQuantile(0.99, delta)),
+        within25Ms: round(shareAtMost(0.025, delta), 4),
+      },
+      cost,
+      per100k: costs(cost, measured),
+    };
+  } finally {
+    await consumer.stop();
+    await relay?.stop();
+    await poller?.stop();
+    await writers.close();
+    await db.drop();
+    await ctx.broker.remove(type);
+  }
+}
