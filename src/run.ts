@@ -116,6 +116,7 @@ function createSink(name: SinkName, config: Config, logger: Logger, metrics: Pro
         sasl: config.kafkaSasl,
         maxMessageBytes: config.kafkaMaxMessageBytes,
         maxBatchMessages: config.kafkaBatchSize,
+        autoCreateTopics: config.kafkaAutoCreateTopics,
         logger,
         onPublishError: () => metrics.publishError('kafka'),
         onReadyChange: (ready) =>

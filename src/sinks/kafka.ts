@@ -3,7 +3,9 @@
 // Messages queue in publish order and leave in batches, one batch in flight at a time. A batch that
 // fails is retried whole before anything behind it is sent, so a key's messages can never overtake
 // each other (a retry may duplicate a message; it cannot reorder two). A batch refused for good is
-// split into single messages to find the culprit, which is rejected and dead-lettered.
+// split into single messages to find the culprit, which is rejected and dead-lettered. A topic the
+// cluster does not have (auto-creation off) is remembered for a while, so its events fail fast
+// instead of holding up the other topics' batches.
 // close() ends the retrying: messages still unconfirmed then stay unsettled (neither confirmed nor
 // dead-lettered), so the relay never completes them and the next start publishes them again.
 import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
@@ -23,6 +25,7 @@ export interface KafkaSinkOptions {
   /** Largest message (key + value + headers) sent at all; larger ones are dead-lettered. */
   readonly maxMessageBytes: number;
   readonly maxBatchMessages: number;
+  readonly autoCreateTopics: boolean;
   readonly logger: Logger;
   readonly onPublishError?: (error: unknown) => void;
   readonly onReadyChange?: (ready: boolean) => void;
@@ -43,7 +46,11 @@ const MESSAGE_ERRORS = new Set([
   'INVALID_TOPIC_EXCEPTION',
   'TOPIC_AUTHORIZATION_FAILED',
   'CORRUPT_MESSAGE',
+  // Only reported once kafkajs' own retries gave a new topic's metadata time to spread.
+  'UNKNOWN_TOPIC_OR_PARTITION',
 ]);
+
+const UNKNOWN_TOPIC_MEMORY_MS = 10_000;
 
 export class KafkaSink implements Sink {
   readonly name = 'kafka';
@@ -52,6 +59,8 @@ export class KafkaSink implements Sink {
   private closing = false;
   private readonly closed = new AbortController();
   private connected = false;
+  /** Topic -> when the cluster last said it does not exist, with that refusal. */
+  private readonly unknownTopics = new Map<string, { at: number; refusal: UndeliverableError }>();
 
   constructor(private readonly options: KafkaSinkOptions) {
     const log = options.logger.child({ sink: 'kafka' });
@@ -69,7 +78,7 @@ export class KafkaSink implements Sink {
       maxInFlightRequests: 5,
       // Java's murmur2 partitioning: other Kafka clients put the same key on the same partition.
       createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: true,
+      allowAutoTopicCreation: options.autoCreateTopics,
       // Retries are ours (forever, with backoff); kafkajs' own are a short first line.
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
@@ -121,6 +130,8 @@ export class KafkaSink implements Sink {
   }
 
   private async sendWithRetry(batch: Pending[]): Promise<void> {
+    const unknown = batch.length === 1 ? this.knownToBeMissing(batch[0]!) : undefined;
+    if (unknown) return batch[0]!.reject(unknown);
     for (let attempt = 1; !this.closing; attempt++) {
       try {
         await this.producer.sendBatch({
@@ -136,7 +147,11 @@ export class KafkaSink implements Sink {
         const refusal = messageRefusal(error);
         if (refusal) {
           if (batch.length === 1) {
-            batch[0]!.reject(new UndeliverableError(refusal.message, refusal.reason, { cause: error }));
+            const rejection = new UndeliverableError(refusal.message, refusal.reason, { cause: error });
+            if (refusal.reason === 'unknown_topic_or_partition') {
+              this.unknownTopics.set(topicOf(batch[0]!), { at: Date.now(), refusal: rejection });
+            }
+            batch[0]!.reject(rejection);
             return;
           }
           // Find the refused message(s): resend one by one, still in order.
@@ -154,6 +169,14 @@ export class KafkaSink implements Sink {
     }
   }
 
+  private knownToBeMissing(pending: Pending): UndeliverableError | undefined {
+    const topic = topicOf(pending);
+    const missing = this.unknownTopics.get(topic);
+    if (missing && Date.now() - missing.at < UNKNOWN_TOPIC_MEMORY_MS) return missing.refusal;
+    this.unknownTopics.delete(topic);
+    return undefined;
+  }
+
   private setConnected(connected: boolean): void {
     if (this.connected === connected) return;
     this.connected = connected;
@@ -161,10 +184,15 @@ export class KafkaSink implements Sink {
   }
 }
 
+function topicOf(pending: Pending): string {
+  return (pending.message.destination as { topic: string }).topic;
+}
+
 function byTopic(batch: readonly Pending[]): TopicMessages[] {
   const topics = new Map<string, Message[]>();
-  for (const { message, record } of batch) {
-    const topic = (message.destination as { topic: string }).topic;
+  for (const pending of batch) {
+    const topic = topicOf(pending);
+    const { record } = pending;
     let messages = topics.get(topic);
     if (!messages) topics.set(topic, (messages = []));
     messages.push(record);
