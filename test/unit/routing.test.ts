@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { parse } from 'yaml';
 import { defaultRoutes, globMatcher, Router } from '../../src/routing/router.js';
 import type { RoutesSpec } from '../../src/routing/router.js';
 import { loadRoutesFile, parseRoutes, RoutesFileError } from '../../src/routing/routes-file.js';
@@ -292,4 +293,28 @@ describe('routes file', () => {
       'routes[0] (aggregateType "order").onUndeliverable: expected deadLetter or retry',
     );
   });
+});
+
+describe('the documented routes files', () => {
+  for (const doc of ['README.md', 'docs/routing.md']) {
+    test(`every YAML routes example in ${doc} is valid and routes as the text says`, () => {
+      const text = readFileSync(new URL(`../../${doc}`, import.meta.url), 'utf8');
+      const examples = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1]!);
+      assert.ok(examples.length > 0, `${doc} has a YAML example`);
+      for (const example of examples) {
+        const router = new Router(parseRoutes(parse(example), BOTH));
+        assert.deepEqual(router.route(event('order', 'o-1', 'OrderPlaced')), {
+          destinations: [{ sink: 'kafka', topic: 'orders', label: 'orders' }],
+          onUndeliverable: 'deadLetter',
+        });
+        const user = router.route(event('user', 'u-7', 'UserRenamed'));
+        assert.ok('destinations' in user);
+        assert.deepEqual(
+          user.destinations.map((d) => (d.sink === 'kafka' ? d.topic : `${d.exchange}/${d.routingKey}`)),
+          ['users/user.UserRenamed', 'outbox.user'],
+        );
+        assert.ok('deadLetter' in router.route(event('shipment', 's-9', 'Shipped')));
+      }
+    });
+  }
 });
