@@ -11,8 +11,8 @@ import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createMetrics } from '../src/observability/metrics.js';
-import { defaultRoutes, Router } from '../src/routing/router.js';
-import { createSink } from '../src/run.js';
+import { Router } from '../src/routing/router.js';
+import { createSink, routesOf } from '../src/run.js';
 import { rowToEvent } from '../src/wal/decode.js';
 
 const SELECT = `select id::text as id, aggregate_type, aggregate_id, event_type, payload::text as payload,
@@ -28,9 +28,7 @@ async function main(): Promise<void> {
   const intervalMs = Number(values['interval-ms']);
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const router = new Router(
-    defaultRoutes({ kafka: config.kafkaBrokers.length > 0, rabbitmq: config.rabbitmqUrl !== undefined }),
-  );
+  const router = new Router(routesOf(config));
   const [sinkName] = router.sinks();
   const metrics = createMetrics({ lagSeconds: () => 0, inFlightEvents: () => 0, sinks: router.sinks() });
   const sink = createSink(sinkName!, config, logger, metrics);

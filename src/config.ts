@@ -18,6 +18,8 @@ export interface Config {
   readonly kafkaClientId: string;
   readonly kafkaMaxMessageBytes: number;
   readonly kafkaBatchSize: number;
+  /** Ask the broker to create a missing topic (when its auto.create.topics.enable allows it). */
+  readonly kafkaAutoCreateTopics: boolean;
   readonly rabbitmqUrl: string | undefined;
   readonly metricsPort: number;
   readonly metricsHost: string;
@@ -121,6 +123,7 @@ const envSchema = z.object({
   KAFKA_CLIENT_ID: z.string().min(1, 'expected a non-empty client id').default('outbox-relay'),
   KAFKA_MAX_MESSAGE_BYTES: integer(1, 2 ** 31 - 1).default(1_048_576),
   KAFKA_BATCH_SIZE: integer(1, 100_000).default(2_000),
+  KAFKA_AUTO_CREATE_TOPICS: boolean.default(true),
   RABBITMQ_URL: z
     .string()
     .regex(/^amqps?:\/\//, 'expected an amqp:// or amqps:// URL')
@@ -191,6 +194,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kafkaClientId: e.KAFKA_CLIENT_ID,
     kafkaMaxMessageBytes: e.KAFKA_MAX_MESSAGE_BYTES,
     kafkaBatchSize: e.KAFKA_BATCH_SIZE,
+    kafkaAutoCreateTopics: e.KAFKA_AUTO_CREATE_TOPICS,
     rabbitmqUrl: e.RABBITMQ_URL,
     metricsPort: e.METRICS_PORT,
     metricsHost: e.METRICS_HOST,

@@ -393,7 +393,8 @@ export class Relay {
     for (const destination of route.destinations) {
       const sink = this.deps.sinks.get(destination.sink);
       if (!sink) throw new Error(`no ${destination.sink} sink configured for ${destination.label}`);
-      this.deliver(sink, event, destination).then(
+      const maxRefusals = route.onUndeliverable === 'retry' ? Infinity : this.deps.config.maxAttempts;
+      this.deliver(sink, event, destination, maxRefusals).then(
         () => {
           this.deps.metrics.published(destination.sink, destination.label);
           this.deps.metrics.endToEnd((Date.now() - commitTimeMs) / 1000);
@@ -414,12 +415,17 @@ export class Relay {
 
   /**
    * Publishes one event to one destination. A refusal for good (UndeliverableError) is tried up to
-   * OUTBOX_MAX_ATTEMPTS times, then rejected with the attempts made, to be dead-lettered; meanwhile the
+   * maxRefusals times (OUTBOX_MAX_ATTEMPTS, or without limit for onUndeliverable: retry), then rejected with the attempts made, to be dead-lettered; meanwhile the
    * events behind it keep flowing. Any other failure is retried without limit: it is never a reason to
    * drop an event (sinks retry broker outages themselves; this is the net under a sink that gives up).
    */
-  private async deliver(sink: Sink, event: OutboxEvent, destination: ResolvedDestination): Promise<void> {
-    const { config, logger } = this.deps;
+  private async deliver(
+    sink: Sink,
+    event: OutboxEvent,
+    destination: ResolvedDestination,
+    maxRefusals: number,
+  ): Promise<void> {
+    const { logger } = this.deps;
     let refusals = 0;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -427,7 +433,7 @@ export class Relay {
         return;
       } catch (error) {
         if (error instanceof UndeliverableError) refusals += 1;
-        if (error instanceof UndeliverableError && refusals >= config.maxAttempts) {
+        if (error instanceof UndeliverableError && refusals >= maxRefusals) {
           throw new FailedDelivery(error, refusals);
         }
         logger.warn(

@@ -13,6 +13,8 @@ import type { PrometheusMetrics } from './observability/metrics.js';
 import { startSlotMonitor } from './observability/slot-monitor.js';
 import { Relay } from './relay.js';
 import { defaultRoutes, Router } from './routing/router.js';
+import type { RoutesSpec } from './routing/router.js';
+import { loadRoutesFile, RoutesFileError } from './routing/routes-file.js';
 import { KafkaSink } from './sinks/kafka.js';
 import { preflight } from './wal/slot.js';
 import type { Sink, SinkName } from './sinks/sink.js';
@@ -29,9 +31,7 @@ export interface RunningRelay {
 
 export async function startRelay(config: Config, logger: Logger): Promise<RunningRelay> {
   requireBroker(config);
-  const router = new Router(
-    defaultRoutes({ kafka: config.kafkaBrokers.length > 0, rabbitmq: config.rabbitmqUrl !== undefined }),
-  );
+  const router = new Router(routesOf(config));
   // Read at scrape time, once the relay exists.
   const metrics = createMetrics({
     lagSeconds: () => relay.lagSeconds(),
@@ -89,6 +89,18 @@ export async function startRelay(config: Config, logger: Logger): Promise<Runnin
   return { relay, metrics, probes, done, stop: () => relay.stop() };
 }
 
+/** OUTBOX_ROUTES, or the contract's default routes; a mistake in the file is a configuration error. */
+export function routesOf(config: Config): RoutesSpec {
+  const brokers = { kafka: config.kafkaBrokers.length > 0, rabbitmq: config.rabbitmqUrl !== undefined };
+  if (config.routesFile === undefined) return defaultRoutes(brokers);
+  try {
+    return loadRoutesFile(config.routesFile, brokers);
+  } catch (error) {
+    if (error instanceof RoutesFileError) throw new ConfigError('OUTBOX_ROUTES', error.message);
+    throw error;
+  }
+}
+
 /** The sink the relay uses for `name`; the bench's polling relay publishes through the same one. */
 export function createSink(name: SinkName, config: Config, logger: Logger, metrics: PrometheusMetrics): Sink {
   switch (name) {
@@ -105,6 +117,8 @@ export function createSink(name: SinkName, config: Config, logger: Logger, metri
         sasl: config.kafkaSasl,
         maxMessageBytes: config.kafkaMaxMessageBytes,
         maxBatchMessages: config.kafkaBatchSize,
+        autoCreateTopics: config.kafkaAutoCreateTopics,
+        idleProbeIntervalMs: 5_000,
         logger,
         onPublishError: () => metrics.publishError('kafka'),
         onReadyChange: (ready) =>

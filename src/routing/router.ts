@@ -18,9 +18,14 @@ export type DestinationSpec =
       };
     };
 
+/** What to do with an event a broker refuses for good (unroutable, too large, no such exchange). */
+export type UndeliverablePolicy = 'deadLetter' | 'retry';
+
 export interface RouteSpec {
   readonly aggregateType: string;
   readonly destinations: readonly DestinationSpec[];
+  /** Default deadLetter; retry keeps trying (say, until a consumer binds its queue), holding the slot. */
+  readonly onUndeliverable?: UndeliverablePolicy;
 }
 
 export interface RoutesSpec {
@@ -29,7 +34,11 @@ export interface RoutesSpec {
 }
 
 export type RouteResult =
-  { readonly destinations: readonly ResolvedDestination[] } | { readonly deadLetter: string };
+  | {
+      readonly destinations: readonly ResolvedDestination[];
+      readonly onUndeliverable: UndeliverablePolicy;
+    }
+  | { readonly deadLetter: string };
 
 interface CompiledDestination {
   readonly sink: SinkName;
@@ -39,6 +48,7 @@ interface CompiledDestination {
 interface CompiledRoute {
   readonly matches: (aggregateType: string) => boolean;
   readonly destinations: readonly CompiledDestination[];
+  readonly onUndeliverable: UndeliverablePolicy;
 }
 
 /**
@@ -61,28 +71,39 @@ export function defaultRoutes(brokers: { kafka: boolean; rabbitmq: boolean }): R
 
 export class Router {
   private readonly routes: readonly CompiledRoute[];
-  private readonly fallback: readonly CompiledDestination[] | undefined;
+  private readonly fallback: CompiledRoute | undefined;
 
   constructor(spec: RoutesSpec) {
     this.routes = spec.routes.map((route) => ({
       matches: globMatcher(route.aggregateType),
       destinations: route.destinations.map(compileDestination),
+      onUndeliverable: route.onUndeliverable ?? 'deadLetter',
     }));
-    this.fallback = spec.default === 'deadLetter' ? undefined : spec.default.map(compileDestination);
+    this.fallback =
+      spec.default === 'deadLetter'
+        ? undefined
+        : {
+            matches: () => true,
+            destinations: spec.default.map(compileDestination),
+            onUndeliverable: 'deadLetter',
+          };
   }
 
   /** The sinks any route can send to. */
   sinks(): Set<SinkName> {
-    const all = [...this.routes.flatMap((route) => route.destinations), ...(this.fallback ?? [])];
+    const all = [...this.routes, ...(this.fallback ? [this.fallback] : [])].flatMap(
+      (route) => route.destinations,
+    );
     return new Set(all.map((destination) => destination.sink));
   }
 
   route(event: OutboxEvent): RouteResult {
-    const route = this.routes.find((candidate) => candidate.matches(event.aggregateType));
-    const destinations = route?.destinations ?? this.fallback;
-    if (!destinations)
-      return { deadLetter: `no route for aggregate type ${JSON.stringify(event.aggregateType)}` };
-    return { destinations: destinations.map((destination) => destination.resolve(event)) };
+    const route = this.routes.find((candidate) => candidate.matches(event.aggregateType)) ?? this.fallback;
+    if (!route) return { deadLetter: `no route for aggregate type ${JSON.stringify(event.aggregateType)}` };
+    return {
+      destinations: route.destinations.map((destination) => destination.resolve(event)),
+      onUndeliverable: route.onUndeliverable,
+    };
   }
 }
 

@@ -3,11 +3,15 @@
 // Messages queue in publish order and leave in batches, one batch in flight at a time. A batch that
 // fails is retried whole before anything behind it is sent, so a key's messages can never overtake
 // each other (a retry may duplicate a message; it cannot reorder two). A batch refused for good is
-// split into single messages to find the culprit, which is rejected and dead-lettered.
+// split into single messages to find the culprit, which is rejected and dead-lettered. A topic the
+// cluster does not have (auto-creation off) is remembered for a while, so its events fail fast
+// instead of holding up the other topics' batches. While nothing is being sent, a cheap metadata
+// request every few seconds tells whether the cluster is still there, so /readyz reports a broker
+// that went away from an idle relay.
 // close() ends the retrying: messages still unconfirmed then stay unsettled (neither confirmed nor
 // dead-lettered), so the relay never completes them and the next start publishes them again.
 import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
-import type { KafkaConfig, LogEntry, Message, Producer, TopicMessages } from 'kafkajs';
+import type { Admin, KafkaConfig, LogEntry, Message, Producer, TopicMessages } from 'kafkajs';
 import type { Logger } from 'pino';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { SerialBatcher } from '../pipeline/batcher.js';
@@ -23,6 +27,9 @@ export interface KafkaSinkOptions {
   /** Largest message (key + value + headers) sent at all; larger ones are dead-lettered. */
   readonly maxMessageBytes: number;
   readonly maxBatchMessages: number;
+  readonly autoCreateTopics: boolean;
+  /** How often an idle sink checks the cluster is reachable; 0 turns the check off. */
+  readonly idleProbeIntervalMs: number;
   readonly logger: Logger;
   readonly onPublishError?: (error: unknown) => void;
   readonly onReadyChange?: (ready: boolean) => void;
@@ -43,23 +50,34 @@ const MESSAGE_ERRORS = new Set([
   'INVALID_TOPIC_EXCEPTION',
   'TOPIC_AUTHORIZATION_FAILED',
   'CORRUPT_MESSAGE',
+  // Only reported once kafkajs' own retries gave a new topic's metadata time to spread.
+  'UNKNOWN_TOPIC_OR_PARTITION',
 ]);
+
+const UNKNOWN_TOPIC_MEMORY_MS = 10_000;
 
 export class KafkaSink implements Sink {
   readonly name = 'kafka';
   private readonly producer: Producer;
+  private readonly admin: Admin;
+  private idleProbe: NodeJS.Timeout | undefined;
   private readonly outgoing: SerialBatcher<Pending>;
   private closing = false;
   private readonly closed = new AbortController();
   private connected = false;
+  /** Topic -> when the cluster last said it does not exist, with that refusal. */
+  private readonly unknownTopics = new Map<string, { at: number; refusal: UndeliverableError }>();
 
   constructor(private readonly options: KafkaSinkOptions) {
     const log = options.logger.child({ sink: 'kafka' });
-    const kafka = new Kafka({
+    const connection: KafkaConfig = {
       clientId: options.clientId,
       brokers: [...options.brokers],
       ssl: options.ssl,
       sasl: options.sasl,
+    };
+    const kafka = new Kafka({
+      ...connection,
       logLevel: logLevel.WARN,
       logCreator: () => (entry: LogEntry) => logKafkajs(log, entry),
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
@@ -69,10 +87,13 @@ export class KafkaSink implements Sink {
       maxInFlightRequests: 5,
       // Java's murmur2 partitioning: other Kafka clients put the same key on the same partition.
       createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: true,
+      allowAutoTopicCreation: options.autoCreateTopics,
       // Retries are ours (forever, with backoff); kafkajs' own are a short first line.
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
+    // Silent, one quick attempt per probe: the next probe is the retry, and the outcome is reported
+    // once, as a readiness change.
+    this.admin = new Kafka({ ...connection, logLevel: logLevel.NOTHING }).admin({ retry: { retries: 0 } });
     this.producer.on(this.producer.events.DISCONNECT, () => this.setConnected(false));
     this.producer.on(this.producer.events.CONNECT, () => this.setConnected(true));
     this.outgoing = new SerialBatcher(options.maxBatchMessages, (batch) => this.sendWithRetry(batch));
@@ -87,6 +108,7 @@ export class KafkaSink implements Sink {
       try {
         await this.producer.connect();
         this.setConnected(true);
+        this.startIdleProbe();
         return;
       } catch (error) {
         if (this.closing) throw error;
@@ -117,10 +139,40 @@ export class KafkaSink implements Sink {
   async close(): Promise<void> {
     this.closing = true;
     this.closed.abort();
-    await this.producer.disconnect();
+    clearInterval(this.idleProbe);
+    await Promise.all([this.producer.disconnect(), this.admin.disconnect()]);
+  }
+
+  private startIdleProbe(): void {
+    const interval = this.options.idleProbeIntervalMs;
+    if (interval === 0 || this.idleProbe) return;
+    let probing = false;
+    this.idleProbe = setInterval(() => {
+      // While batches are sent, their outcome says whether the cluster is reachable.
+      if (probing || this.outgoing.busy || this.closing) return;
+      probing = true;
+      void this.probeCluster()
+        .then((reachable) => {
+          if (!this.outgoing.busy && !this.closing) this.setConnected(reachable);
+        })
+        .finally(() => (probing = false));
+    }, interval);
+    this.idleProbe.unref();
+  }
+
+  private async probeCluster(): Promise<boolean> {
+    try {
+      await this.admin.connect();
+      await this.admin.describeCluster();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private async sendWithRetry(batch: Pending[]): Promise<void> {
+    const unknown = batch.length === 1 ? this.knownToBeMissing(batch[0]!) : undefined;
+    if (unknown) return batch[0]!.reject(unknown);
     for (let attempt = 1; !this.closing; attempt++) {
       try {
         await this.producer.sendBatch({
@@ -136,7 +188,11 @@ export class KafkaSink implements Sink {
         const refusal = messageRefusal(error);
         if (refusal) {
           if (batch.length === 1) {
-            batch[0]!.reject(new UndeliverableError(refusal.message, refusal.reason, { cause: error }));
+            const rejection = new UndeliverableError(refusal.message, refusal.reason, { cause: error });
+            if (refusal.reason === 'unknown_topic_or_partition') {
+              this.unknownTopics.set(topicOf(batch[0]!), { at: Date.now(), refusal: rejection });
+            }
+            batch[0]!.reject(rejection);
             return;
           }
           // Find the refused message(s): resend one by one, still in order.
@@ -154,6 +210,14 @@ export class KafkaSink implements Sink {
     }
   }
 
+  private knownToBeMissing(pending: Pending): UndeliverableError | undefined {
+    const topic = topicOf(pending);
+    const missing = this.unknownTopics.get(topic);
+    if (missing && Date.now() - missing.at < UNKNOWN_TOPIC_MEMORY_MS) return missing.refusal;
+    this.unknownTopics.delete(topic);
+    return undefined;
+  }
+
   private setConnected(connected: boolean): void {
     if (this.connected === connected) return;
     this.connected = connected;
@@ -161,10 +225,15 @@ export class KafkaSink implements Sink {
   }
 }
 
+function topicOf(pending: Pending): string {
+  return (pending.message.destination as { topic: string }).topic;
+}
+
 function byTopic(batch: readonly Pending[]): TopicMessages[] {
   const topics = new Map<string, Message[]>();
-  for (const { message, record } of batch) {
-    const topic = (message.destination as { topic: string }).topic;
+  for (const pending of batch) {
+    const topic = topicOf(pending);
+    const { record } = pending;
     let messages = topics.get(topic);
     if (!messages) topics.set(topic, (messages = []));
     messages.push(record);

@@ -1,7 +1,8 @@
 // The command line's answers to bad input: exit status 2 and one line naming the problem and the fix.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { startRelayProcess } from '../support/relay.js';
@@ -80,6 +81,54 @@ describe('outbox-relay command line', () => {
       assert.equal(code, 0, stderr);
     }
   });
+
+  // Each kind of mistake in the routes file stops the relay before it touches the slot.
+  const malformedRoutes: [string, string, RegExp][] = [
+    [
+      'an unknown key',
+      'routes:\n  - aggregateType: order\n    destinations: [{ kafka: { topic: t } }]\n    priority: 1\n',
+      /routes\[0\] \(aggregateType "order"\): unknown key "priority"$/,
+    ],
+    [
+      'a missing topic',
+      'routes:\n  - aggregateType: order\n    destinations: [{ kafka: {} }]\n',
+      /destinations\[0\]\.kafka\.topic: required: a topic name$/,
+    ],
+    [
+      'a missing exchange',
+      'default: [{ rabbitmq: { routingKey: k } }]\n',
+      /default\[0\]\.rabbitmq\.exchange: required: an exchange name$/,
+    ],
+    [
+      'an unknown template field',
+      'default: [{ kafka: { topic: "t.${tenant}" } }]\n',
+      /default\[0\]\.kafka\.topic: unknown template field \$\{tenant\}/,
+    ],
+    [
+      'an invalid glob',
+      'routes:\n  - aggregateType: "order.?"\n    destinations: [{ kafka: { topic: t } }]\n',
+      /aggregateType: expected a name or a glob where only \* is special$/,
+    ],
+    [
+      'a broker that is not configured',
+      'default: [{ rabbitmq: { exchange: x } }]\n',
+      /default\.destinations\[0\]\.rabbitmq: RABBITMQ_URL is not set/,
+    ],
+    ['a YAML syntax error', 'routes: [\n', /expected YAML or JSON, syntax error on line 2$/],
+  ];
+  for (const [kind, text, expected] of malformedRoutes) {
+    test(`a routes file with ${kind} exits 2 with one line naming the route and field`, async () => {
+      const dir = mkdtempSync(`${tmpdir()}/routes-`);
+      writeFileSync(`${dir}/routes.yaml`, text);
+      const { code, stderr } = await cli(
+        { DATABASE_URL: db.url, KAFKA_BROKERS: KAFKA_BROKER, OUTBOX_ROUTES: `${dir}/routes.yaml` },
+        ['run'],
+      );
+      assert.equal(code, 2);
+      assertOneLine(stderr, /^outbox-relay: configuration error: OUTBOX_ROUTES: /);
+      assert.match(stderr, expected);
+    });
+  }
 
   test('an unknown command exits 2', async () => {
     const { code, stderr } = await cli({}, ['publish']);

@@ -53,6 +53,20 @@ async function waitForEverything(
   assert.deepEqual([...received].sort(), [...expected].sort(), 'every event published, nothing else');
 }
 
+/** Events committed one transaction after another reach the topic in commit order, per aggregate. */
+function assertCommitOrderPerAggregate(reader: TopicReader, committedInOrder: readonly string[]): void {
+  const position = new Map(committedInOrder.map((id, index) => [id, index]));
+  const lastByKey = new Map<string, number>();
+  for (const message of reader.messages) {
+    const at = position.get(message.headers['id']!);
+    if (at === undefined) continue;
+    const last = lastByKey.get(message.key) ?? -1;
+    assert.ok(at > last, `aggregate ${message.key}: event #${at} arrived after #${last}`);
+    lastByKey.set(message.key, at);
+  }
+  assert.ok(lastByKey.size > 1, 'several aggregates checked');
+}
+
 async function slotState(db: TestDatabase): Promise<{ wal_status: string | null } | undefined> {
   const { rows } = await db.pool.query<{ wal_status: string | null }>(
     `select wal_status from pg_replication_slots where slot_name = $1`,
@@ -113,6 +127,8 @@ describe('slot loss', () => {
     const swept = relay.output.some((line) => line.includes('replication slot missing'));
     assert.ok(swept, 'the relay noticed the missing slot');
     await waitForEverything(db, reader, type, [...delivered, ...pending, ...concurrent]);
+    // The pending rows were swept from the table: in insertion order, not created_at/id order.
+    assertCommitOrderPerAggregate(reader, [...delivered, ...pending]);
     assert.equal((await slotState(db))?.wal_status, 'reserved');
     assert.equal(await relay.stop('SIGTERM'), 0);
     relay = undefined;
