@@ -22,7 +22,7 @@ import { sleep } from './pipeline/sleep.js';
 import { Watermark } from './pipeline/watermark.js';
 import type { TransactionHandle } from './pipeline/watermark.js';
 import type { Router } from './routing/router.js';
-import type { ResolvedDestination, Sink, SinkName } from './sinks/sink.js';
+import type { ResolvedDestination, Sink, SinkMessage, SinkName } from './sinks/sink.js';
 import { UndeliverableError } from './sinks/sink.js';
 import { OutboxDecoder, rowToEvent } from './wal/decode.js';
 import type { OutboxEvent, WalChange } from './wal/event.js';
@@ -394,53 +394,60 @@ export class Relay {
       const sink = this.deps.sinks.get(destination.sink);
       if (!sink) throw new Error(`no ${destination.sink} sink configured for ${destination.label}`);
       const maxRefusals = route.onUndeliverable === 'retry' ? Infinity : this.deps.config.maxAttempts;
-      this.deliver(sink, event, destination, maxRefusals).then(
-        () => {
-          this.deps.metrics.published(destination.sink, destination.label);
-          this.deps.metrics.endToEnd((Date.now() - commitTimeMs) / 1000);
-          settle();
-        },
-        ({ error, attempts }: FailedDelivery) => {
-          entry.deadLetter ??= {
-            error: describeError(error),
-            destination: describeDestination(destination),
-            attempts,
-          };
-          entry.deadLetterReason ??= error.reason;
-          settle();
-        },
-      );
+      const message: SinkMessage = { event, destination };
+      const delivered = (): void => {
+        this.deps.metrics.published(destination.sink, destination.label);
+        this.deps.metrics.endToEnd((Date.now() - commitTimeMs) / 1000);
+        settle();
+      };
+      const failed = ({ error, attempts }: FailedDelivery): void => {
+        entry.deadLetter ??= {
+          error: describeError(error),
+          destination: describeDestination(destination),
+          attempts,
+        };
+        entry.deadLetterReason ??= error.reason;
+        settle();
+      };
+      // The first attempt costs one promise per event; the retry loop starts only after a failure.
+      sink
+        .publish(message)
+        .then(delivered, (error: unknown) => this.redeliver(sink, message, error, maxRefusals).then(delivered, failed));
     }
   }
 
   /**
-   * Publishes one event to one destination. A refusal for good (UndeliverableError) is tried up to
-   * maxRefusals times (OUTBOX_MAX_ATTEMPTS, or without limit for onUndeliverable: retry), then rejected with the attempts made, to be dead-lettered; meanwhile the
-   * events behind it keep flowing. Any other failure is retried without limit: it is never a reason to
-   * drop an event (sinks retry broker outages themselves; this is the net under a sink that gives up).
+   * Publishes again an event whose first attempt failed with `firstError`. A refusal for good
+   * (UndeliverableError) is tried up to maxRefusals times (OUTBOX_MAX_ATTEMPTS, or without limit for
+   * onUndeliverable: retry), then rejected with the attempts made, to be dead-lettered; meanwhile
+   * the events behind it keep flowing. Any other failure is retried without limit: it is never a
+   * reason to drop an event (sinks retry broker outages themselves; this is the net under a sink
+   * that gives up).
    */
-  private async deliver(
+  private async redeliver(
     sink: Sink,
-    event: OutboxEvent,
-    destination: ResolvedDestination,
+    message: SinkMessage,
+    firstError: unknown,
     maxRefusals: number,
   ): Promise<void> {
     const { logger } = this.deps;
     let refusals = 0;
+    let error = firstError;
     for (let attempt = 1; ; attempt++) {
+      if (error instanceof UndeliverableError) refusals += 1;
+      if (error instanceof UndeliverableError && refusals >= maxRefusals) {
+        throw new FailedDelivery(error, refusals);
+      }
+      logger.warn(
+        { err: error, id: message.event.id, destination: message.destination.label, attempt },
+        error instanceof UndeliverableError ? 'event refused, trying again' : 'publish failed, retrying',
+      );
+      await sleep(backoffDelay(attempt, 200, 5_000));
       try {
-        await sink.publish({ event, destination });
+        await sink.publish(message);
         return;
-      } catch (error) {
-        if (error instanceof UndeliverableError) refusals += 1;
-        if (error instanceof UndeliverableError && refusals >= maxRefusals) {
-          throw new FailedDelivery(error, refusals);
-        }
-        logger.warn(
-          { err: error, id: event.id, destination: destination.label, attempt },
-          error instanceof UndeliverableError ? 'event refused, trying again' : 'publish failed, retrying',
-        );
-        await sleep(backoffDelay(attempt, 200, 5_000));
+      } catch (next) {
+        error = next;
       }
     }
   }

@@ -3,7 +3,7 @@
 import type { ExchangeType, ResolvedDestination, SinkName } from '../sinks/sink.js';
 import type { OutboxEvent } from '../wal/event.js';
 import { compileTemplate } from './template.js';
-import type { Template } from './template.js';
+import type { Template, TemplateField } from './template.js';
 
 export type DestinationSpec =
   | { readonly kafka: { readonly topic: string } }
@@ -42,6 +42,8 @@ export type RouteResult =
 
 interface CompiledDestination {
   readonly sink: SinkName;
+  /** The event fields its templates use. */
+  readonly fields: readonly TemplateField[];
   readonly resolve: (event: OutboxEvent) => ResolvedDestination;
 }
 
@@ -72,6 +74,11 @@ export function defaultRoutes(brokers: { kafka: boolean; rabbitmq: boolean }): R
 export class Router {
   private readonly routes: readonly CompiledRoute[];
   private readonly fallback: CompiledRoute | undefined;
+  /** Whether a template names ${aggregateId}: then no two events are known to route alike. */
+  private readonly perAggregate: boolean;
+  // Consecutive events mostly share their aggregate and event types (a transaction's, a stream's):
+  // their routing is then the same, and the last result (immutable) is handed out again.
+  private last: { aggregateType: string; eventType: string; result: RouteResult } | undefined;
 
   constructor(spec: RoutesSpec) {
     this.routes = spec.routes.map((route) => ({
@@ -87,6 +94,9 @@ export class Router {
             destinations: spec.default.map(compileDestination),
             onUndeliverable: 'deadLetter',
           };
+    this.perAggregate = [...this.routes, ...(this.fallback ? [this.fallback] : [])].some((route) =>
+      route.destinations.some((destination) => destination.fields.includes('aggregateId')),
+    );
   }
 
   /** The sinks any route can send to. */
@@ -98,6 +108,16 @@ export class Router {
   }
 
   route(event: OutboxEvent): RouteResult {
+    const last = this.last;
+    if (last && last.aggregateType === event.aggregateType && last.eventType === event.eventType)
+      return last.result;
+    const result = this.resolve(event);
+    if (!this.perAggregate)
+      this.last = { aggregateType: event.aggregateType, eventType: event.eventType, result };
+    return result;
+  }
+
+  private resolve(event: OutboxEvent): RouteResult {
     const route = this.routes.find((candidate) => candidate.matches(event.aggregateType)) ?? this.fallback;
     if (!route) return { deadLetter: `no route for aggregate type ${JSON.stringify(event.aggregateType)}` };
     return {
@@ -112,6 +132,7 @@ function compileDestination(spec: DestinationSpec): CompiledDestination {
     const topic = compileTemplate(spec.kafka.topic);
     return {
       sink: 'kafka',
+      fields: topic.fields,
       resolve: (event) => {
         const name = topic.render(event);
         return { sink: 'kafka', topic: name, label: metricLabel(topic, name) };
@@ -123,6 +144,7 @@ function compileDestination(spec: DestinationSpec): CompiledDestination {
   const assertExchange = spec.rabbitmq.assert ? (spec.rabbitmq.type ?? 'topic') : undefined;
   return {
     sink: 'rabbitmq',
+    fields: [...exchange.fields, ...routingKey.fields],
     resolve: (event) => {
       const name = exchange.render(event);
       return {

@@ -18,6 +18,7 @@ import { SerialBatcher } from '../pipeline/batcher.js';
 import { sleep } from '../pipeline/sleep.js';
 import { messageHeaders, UndeliverableError } from './sink.js';
 import type { Sink, SinkMessage } from './sink.js';
+import type { OutboxEvent } from '../wal/event.js';
 
 export interface KafkaSinkOptions {
   readonly brokers: readonly string[];
@@ -35,9 +36,10 @@ export interface KafkaSinkOptions {
   readonly onReadyChange?: (ready: boolean) => void;
 }
 
+// The kafkajs record is built only when its batch is sent: the many messages waiting in the queue
+// (up to the relay's in-flight window) hold no copy of their headers.
 interface Pending {
   readonly message: SinkMessage;
-  readonly record: Message;
   readonly resolve: () => void;
   readonly reject: (error: UndeliverableError) => void;
 }
@@ -122,8 +124,7 @@ export class KafkaSink implements Sink {
   publish(message: SinkMessage): Promise<void> {
     const { event, destination } = message;
     if (destination.sink !== 'kafka') throw new Error(`kafka sink got a ${destination.sink} destination`);
-    const record: Message = { key: event.aggregateId, value: event.payload, headers: messageHeaders(event) };
-    const size = recordSizeBound(record) <= this.options.maxMessageBytes ? 0 : exactRecordSize(record);
+    const size = sizeBound(event) <= this.options.maxMessageBytes ? 0 : exactSize(toRecord(event));
     if (size > this.options.maxMessageBytes) {
       return Promise.reject(
         new UndeliverableError(
@@ -132,7 +133,7 @@ export class KafkaSink implements Sink {
         ),
       );
     }
-    return new Promise((resolve, reject) => this.outgoing.push({ message, record, resolve, reject }));
+    return new Promise((resolve, reject) => this.outgoing.push({ message, resolve, reject }));
   }
 
   /** The relay has already waited for what it wanted delivered: stop retrying and disconnect. */
@@ -233,23 +234,39 @@ function byTopic(batch: readonly Pending[]): TopicMessages[] {
   const topics = new Map<string, Message[]>();
   for (const pending of batch) {
     const topic = topicOf(pending);
-    const { record } = pending;
     let messages = topics.get(topic);
     if (!messages) topics.set(topic, (messages = []));
-    messages.push(record);
+    messages.push(toRecord(pending.message.event));
   }
   return [...topics].map(([topic, messages]) => ({ topic, messages }));
 }
 
-function recordSizeBound(record: Message): number {
-  // A UTF-8 byte is at most three UTF-16 units: when even that bound fits, the exact size (one
-  // Buffer.byteLength per string, per message) is not needed.
-  let units = (record.key as string).length + (record.value as string).length;
-  for (const name in record.headers) units += name.length + (record.headers[name] as string).length;
+function toRecord(event: OutboxEvent): Message {
+  return { key: event.aggregateId, value: event.payload, headers: messageHeaders(event) };
+}
+
+// The names of the headers every message carries (messageHeaders), in UTF-16 units.
+const OWN_HEADER_NAMES = 'id aggregate_type aggregate_id event_type created_at'.length;
+
+/**
+ * An upper bound of the record's size in bytes, from the event alone: a UTF-8 byte is at most three
+ * UTF-16 units (the aggregate id counts twice: key and header). When even that fits, the exact size
+ * (a Buffer.byteLength per string, per message) is not needed.
+ */
+function sizeBound(event: OutboxEvent): number {
+  let units =
+    2 * event.aggregateId.length +
+    event.payload.length +
+    OWN_HEADER_NAMES +
+    event.id.length +
+    event.aggregateType.length +
+    event.eventType.length +
+    event.createdAt.length;
+  for (const name in event.headers) units += name.length + event.headers[name]!.length;
   return units * 3;
 }
 
-function exactRecordSize(record: Message): number {
+function exactSize(record: Message): number {
   let size = Buffer.byteLength(record.key as string) + Buffer.byteLength(record.value as string);
   for (const [name, value] of Object.entries(record.headers ?? {})) {
     size += Buffer.byteLength(name) + Buffer.byteLength(value as string);
