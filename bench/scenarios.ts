@@ -127,12 +127,17 @@ async function runRelay(
   aggregateType: string,
   events: number,
   until: () => Promise<void>,
-  extra: { benchBackends?: () => number[]; cpuProfileDir?: string; beforeWait?: () => Promise<unknown> } = {},
+  extra: {
+    benchBackends?: () => number[];
+    cpuProfileDir?: string;
+    relayEnv?: Record<string, string>;
+    beforeWait?: () => Promise<unknown>;
+  } = {},
 ): Promise<Throughput> {
   const relay = new BenchRelay({
     databaseUrl: db.url,
     slot: db.slot,
-    env: ctx.broker.relayEnv,
+    env: { ...ctx.broker.relayEnv, ...extra.relayEnv },
     cpuProfileDir: extra.cpuProfileDir,
   });
   try {
@@ -214,7 +219,13 @@ export async function backlog(
   ctx: BenchContext,
   events: number,
   txSize: number,
-  parts: { recvlogical: boolean; poller: boolean; cpuProfileDir?: string },
+  parts: {
+    recvlogical: boolean;
+    poller: boolean;
+    cpuProfileDir?: string;
+    /** Relay settings for this run (e.g. a smaller in-flight window). */
+    relayEnv?: Record<string, string>;
+  },
 ): Promise<BacklogResult> {
   const db = await createBenchDatabase();
   const types: string[] = [];
@@ -256,9 +267,7 @@ export async function backlog(
       relayType,
       events,
       () => slotReached(db, db.slot, endLsn, timeoutFor(events)),
-      {
-        cpuProfileDir: parts.cpuProfileDir,
-      },
+      { cpuProfileDir: parts.cpuProfileDir, relayEnv: parts.relayEnv },
     );
     ctx.progress(`  relay: ${relay.eventsPerSecond} events/s, peak RSS ${relay.cost.processPeakRssMiB} MiB`);
     await dropSlot(db, db.slot);

@@ -1,0 +1,237 @@
+// Markdown tables of the results, for the console and bench/README.md. Pure.
+import type { SinkResults, ScalingPoint } from './results.js';
+import type { Throughput } from './scenarios.js';
+import type { Cost } from './meter.js';
+
+const n = (value: number | undefined): string => (value === undefined ? '–' : value.toLocaleString('en-US'));
+const x = (value: number | undefined): string => (value === undefined ? '–' : `${value.toFixed(2)}×`);
+const ms = (value: number | undefined): string => (value === undefined ? '–' : String(value));
+
+function table(header: string[], rows: string[][]): string {
+  return [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+}
+
+/** Share of the machine's CPUs other users took during a window (the run's noise). */
+function otherLoad(cost: Cost | undefined, cores: number): string {
+  if (!cost || cost.seconds <= 0) return '–';
+  return `${Math.round((cost.otherCpuSeconds / (cost.seconds * cores)) * 100)}%`;
+}
+
+export function sinkMarkdown(r: SinkResults): string {
+  const title = r.sink === 'kafka' ? 'Kafka' : 'RabbitMQ';
+  if (r.notMeasured) return `### ${title}\n\nNot measured: ${r.notMeasured}\n`;
+  const cores = r.machine.cores;
+  const parts: string[] = [`### ${title}`];
+  const b = r.backlog;
+  const l = r.live;
+  parts.push(
+    `Throughput, events/s (${n(r.options.events)} events of ${r.options.payloadBytes} bytes, transactions of ${r.options.txSize}, ${r.options.writers} writers):`,
+    table(
+      [
+        'scenario',
+        'outbox-relay',
+        'pg_recvlogical',
+        `${r.sink === 'kafka' ? 'kafkajs' : 'amqplib'} alone`,
+        'polling relay',
+        'ours / pg_recvlogical',
+        'ours / client alone',
+        'ours / polling',
+        'other load',
+      ],
+      [
+        [
+          'backlog (in the WAL before start)',
+          n(b?.relay.eventsPerSecond),
+          n(b?.recvlogical?.eventsPerSecond),
+          n(r.raw?.eventsPerSecond),
+          n(b?.poller?.eventsPerSecond),
+          x(r.ratios.backlogToRecvlogical),
+          x(r.ratios.backlogToRaw),
+          x(r.ratios.backlogToPoller),
+          otherLoad(b?.relay.cost, cores),
+        ],
+        [
+          `live (writers at full speed: ${n(l?.load.eventsPerSecond)}/s)`,
+          n(l?.relay.eventsPerSecond),
+          '',
+          '',
+          n(l?.poller.eventsPerSecond),
+          x(r.ratios.liveToRecvlogical),
+          x(r.ratios.liveToRaw),
+          x(r.ratios.liveToPoller),
+          otherLoad(l?.relay.cost, cores),
+        ],
+      ],
+    ),
+  );
+  const costRow = (label: string, t: Throughput | undefined): string[] => [
+    label,
+    ms(t?.per100k.processCpuSeconds),
+    ms(t?.cost.processPeakRssMiB),
+    ms(t?.per100k.postgresCpuSeconds),
+  ];
+  parts.push(
+    'Cost per 100,000 events (CPU seconds; PostgreSQL = its server processes, the load writers excluded):',
+    table(
+      ['run', 'process CPU s', 'process peak RSS MiB', 'PostgreSQL CPU s'],
+      [
+        costRow('outbox-relay, backlog', b?.relay),
+        costRow('polling relay, backlog', b?.poller),
+        costRow('pg_recvlogical, backlog', b?.recvlogical),
+        costRow('outbox-relay, live', l?.relay),
+        costRow('polling relay, live', l?.poller),
+      ],
+    ),
+  );
+  if (r.latency?.length) {
+    const rows = r.latency.flatMap(({ offeredRate, relay, poller }) =>
+      [
+        ['outbox-relay', relay],
+        ['polling relay', poller],
+      ].map(([label, run]) => {
+        const lat = run as typeof relay;
+        return [
+          n(offeredRate),
+          label as string,
+          n(lat.load.eventsPerSecond),
+          `${ms(lat.consumed.p50Ms)} / ${ms(lat.consumed.p95Ms)} / ${ms(lat.consumed.p99Ms)}`,
+          lat.relayHistogram
+            ? `${ms(lat.relayHistogram.p50Ms)} / ${ms(lat.relayHistogram.p95Ms)} / ${ms(lat.relayHistogram.p99Ms)}`
+            : '',
+          lat.relayHistogram?.within25Ms === undefined
+            ? ''
+            : `${Math.round(lat.relayHistogram.within25Ms * 1000) / 10}%`,
+          ms(lat.per100k.processCpuSeconds),
+          ms(lat.per100k.postgresCpuSeconds),
+          otherLoad(lat.cost, cores),
+        ];
+      }),
+    );
+    parts.push(
+      `Latency at fixed offered rates (${r.options.latencySeconds} s measured after a ${r.options.warmupSeconds} s warm-up, transactions of ${r.options.latencyTxSize}). ` +
+        '"commit → consumed" is exact, from the moment COMMIT was sent to the message reaching a consumer (an upper bound of commit → confirm); ' +
+        '"relay histogram" is the relay\'s own `outbox_relay_end_to_end_seconds` (WAL commit timestamp → broker confirmation), interpolated within its buckets:',
+      table(
+        [
+          'offered/s',
+          'relay',
+          'committed/s',
+          'commit → consumed p50 / p95 / p99 ms',
+          'relay histogram p50 / p95 / p99 ms',
+          '≤ 25 ms',
+          'process CPU s /100k',
+          'PostgreSQL CPU s /100k',
+          'other load',
+        ],
+        rows,
+      ),
+    );
+  }
+  if (r.scaling) {
+    const row = (label: string, p: ScalingPoint): string[] => [
+      label,
+      n(p.events),
+      n(p.txSize),
+      n(p.loadEventsPerSecond),
+      n(p.recvlogicalEventsPerSecond),
+      n(p.relay.eventsPerSecond),
+      x(p.recvlogicalEventsPerSecond ? p.relay.eventsPerSecond / p.recvlogicalEventsPerSecond : undefined),
+      ms(p.relay.cost.processPeakRssMiB),
+      ms(p.relay.per100k.processCpuSeconds),
+      ms(p.relay.startupSeconds),
+      otherLoad(p.relay.cost, cores),
+    ];
+    const envLabel = (p: ScalingPoint): string =>
+      Object.entries(p.relayEnv ?? {})
+        .map(([key, value]) => `${key}=${value}`)
+        .join(' ');
+    parts.push(
+      'Scaling (backlogs; outbox-relay alone):',
+      table(
+        [
+          'curve',
+          'events',
+          'tx size',
+          'load/s',
+          'pg_recvlogical/s',
+          'outbox-relay/s',
+          'ours / pg_recvlogical',
+          'peak RSS MiB',
+          'relay CPU s /100k',
+          'start s',
+          'other load',
+        ],
+        [
+          ...r.scaling.backlogs.map((p) => row('backlog size', p)),
+          ...r.scaling.txSizes.map((p) => row('transaction size', p)),
+          ...r.scaling.windows.map((p) => row(envLabel(p), p)),
+        ],
+      ),
+    );
+  }
+  if (r.profile) {
+    parts.push(
+      `Where the relay's CPU goes (node --cpu-prof over a ${n(r.profile.events)}-event backlog at ${n(r.profile.eventsPerSecond)} events/s, self time):`,
+      table(
+        ['code', 'share'],
+        r.profile.byPackage
+          .slice(0, 8)
+          .map((entry) => [entry.name, `${Math.round(entry.share * 1000) / 10}%`]),
+      ),
+      table(
+        ['function', 'where', 'share'],
+        r.profile.topFunctions
+          .slice(0, 12)
+          .map((f) => [f.name, `\`${f.where}\``, `${Math.round(f.share * 1000) / 10}%`]),
+      ),
+    );
+  }
+  parts.push(
+    'Targets:',
+    table(
+      ['target', 'measured', 'met'],
+      r.targets.map((t) => [
+        t.description,
+        t.measured,
+        t.met === undefined ? 'not measured' : t.met ? 'yes' : 'no',
+      ]),
+    ),
+  );
+  return parts.join('\n\n') + '\n';
+}
+
+export function machineMarkdown(r: SinkResults): string {
+  const m = r.machine;
+  return table(
+    [
+      'date',
+      'CPU',
+      'cores',
+      'memory',
+      'kernel',
+      'Node.js',
+      'PostgreSQL',
+      'Kafka',
+      'RabbitMQ',
+      'load average at start',
+    ],
+    [
+      [
+        r.date.slice(0, 16).replace('T', ' ') + ' UTC',
+        m.cpu,
+        String(m.cores),
+        `${m.memoryGiB} GiB`,
+        m.kernel,
+        m.node,
+        m.postgres,
+        m.kafka,
+        m.rabbitmq,
+        m.loadAverageAtStart.join(' '),
+      ],
+    ],
+  );
+}
