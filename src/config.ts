@@ -169,6 +169,16 @@ const envSchema = z.object({
 
 type Env = z.infer<typeof envSchema>;
 
+/**
+ * Every environment variable the relay reads, in schema order, with its default as text (undefined:
+ * required or unset). docs/configuration.md is tested against this list, so it cannot drift.
+ */
+export const CONFIG_VARIABLES: readonly { readonly name: string; readonly default: string | undefined }[] =
+  Object.entries(envSchema.shape).map(([name, schema]) => ({
+    name,
+    default: schema instanceof z.ZodDefault ? String(schema.def.defaultValue) : undefined,
+  }));
+
 /** Reads the configuration from an environment (process.env by default). Throws ConfigError. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const defined = Object.fromEntries(
