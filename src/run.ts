@@ -14,6 +14,7 @@ import { startSlotMonitor } from './observability/slot-monitor.js';
 import { Relay } from './relay.js';
 import { defaultRoutes, Router } from './routing/router.js';
 import { KafkaSink } from './sinks/kafka.js';
+import { RabbitMqSink } from './sinks/rabbitmq.js';
 import { preflight } from './wal/slot.js';
 import type { Sink, SinkName } from './sinks/sink.js';
 import { readTlsFiles } from './tls.js';
@@ -110,6 +111,17 @@ function createSink(name: SinkName, config: Config, logger: Logger, metrics: Pro
           logger.info({ sink: 'kafka' }, ready ? 'broker connected' : 'broker connection lost'),
       });
     case 'rabbitmq':
-      throw new ConfigError('RABBITMQ_URL', 'the RabbitMQ sink is not available yet');
+      if (config.rabbitmqUrl === undefined)
+        throw new ConfigError('RABBITMQ_URL', 'required: a route sends to RabbitMQ');
+      return new RabbitMqSink({
+        url: config.rabbitmqUrl,
+        tls: config.rabbitmqTls && readTlsFiles(config.rabbitmqTls),
+        maxUnconfirmed: config.rabbitmqMaxUnconfirmed,
+        maxMessageBytes: config.rabbitmqMaxMessageBytes,
+        logger,
+        onPublishError: () => metrics.publishError('rabbitmq'),
+        onReadyChange: (ready) =>
+          logger.info({ sink: 'rabbitmq' }, ready ? 'broker connected' : 'broker connection lost'),
+      });
   }
 }
