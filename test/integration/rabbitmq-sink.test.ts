@@ -1,0 +1,256 @@
+// The RabbitMQ sink against a real broker, for what the default route cannot reach: exchanges that
+// must exist, declared exchange types, refused messages. Each test names its own exchanges.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { RabbitMqSink } from '../../src/sinks/rabbitmq.js';
+import type { RabbitMqSinkOptions } from '../../src/sinks/rabbitmq.js';
+import { UndeliverableError } from '../../src/sinks/sink.js';
+import type { ExchangeType, ResolvedDestination } from '../../src/sinks/sink.js';
+import type { OutboxEvent } from '../../src/wal/event.js';
+import { QueueReader, withChannel } from '../support/rabbitmq.js';
+import { ensureServices, localService, RABBITMQ_URL, uniqueName } from '../support/services.js';
+
+const logger = pino({ level: 'silent' });
+
+function event(payload: unknown = { n: 1 }): OutboxEvent {
+  return {
+    id: randomUUID(),
+    aggregateType: 'sink_test',
+    aggregateId: 'a-1',
+    eventType: 'Tested',
+    payload: JSON.stringify(payload),
+    headers: {},
+    createdAt: new Date().toISOString(),
+  };
+}
+
+function to(exchange: string, routingKey: string, assertExchange?: ExchangeType): ResolvedDestination {
+  return { sink: 'rabbitmq', exchange, routingKey, assertExchange, label: exchange };
+}
+
+async function refusal(promise: Promise<void>): Promise<UndeliverableError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof UndeliverableError, `expected an UndeliverableError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('the publish was confirmed');
+}
+
+async function startSink(options: Partial<RabbitMqSinkOptions> = {}): Promise<RabbitMqSink> {
+  const sink = new RabbitMqSink({
+    url: RABBITMQ_URL,
+    maxUnconfirmed: 100,
+    maxMessageBytes: 134_217_728,
+    logger,
+    ...options,
+  });
+  await sink.connect();
+  return sink;
+}
+
+describe('RabbitMqSink', () => {
+  const exchanges: string[] = [];
+  const readers: QueueReader[] = [];
+
+  /** A durable exchange of this test's own, with a queue bound to it for every routing key. */
+  async function exchangeWithQueue(type: ExchangeType = 'topic'): Promise<[string, QueueReader]> {
+    const exchange = uniqueName('sink_exchange');
+    exchanges.push(exchange);
+    const reader = await QueueReader.start([
+      { exchange, routingKey: type === 'topic' ? '#' : '', declare: type },
+    ]);
+    readers.push(reader);
+    return [exchange, reader];
+  }
+
+  before(async () => {
+    await ensureServices();
+  });
+  after(async () => {
+    for (const reader of readers) await reader.stop();
+    for (const exchange of exchanges)
+      await withChannel((channel) => channel.deleteExchange(exchange)).catch(() => undefined);
+  });
+
+  test('a missing exchange without assert is refused as exchange_not_found; the next publish still goes', async () => {
+    const [existing, reader] = await exchangeWithQueue();
+    const missing = uniqueName('missing_exchange');
+    const sink = await startSink();
+    try {
+      const refused = await refusal(sink.publish({ event: event(), destination: to(missing, 'k') }));
+      assert.equal(refused.reason, 'exchange_not_found');
+      assert.match(refused.message, new RegExp(`exchange "${missing}" does not exist`));
+      const delivered = event({ after: 'refusal' });
+      await sink.publish({ event: delivered, destination: to(existing, 'k') });
+      assert.equal(sink.ready, true);
+      const [message] = await reader.waitForCount(1);
+      assert.equal(message!.messageId, delivered.id);
+      // Asked again, not remembered as missing: once it exists, it is used.
+      exchanges.push(missing);
+      await withChannel((channel) => channel.assertExchange(missing, 'topic', { durable: true }));
+      const later = await refusal(sink.publish({ event: event(), destination: to(missing, 'k') }));
+      assert.equal(later.reason, 'unroutable');
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('publishes to one exchange stay in call order while its check is pending', async () => {
+    const [exchange, reader] = await exchangeWithQueue();
+    const sink = await startSink();
+    try {
+      const events = Array.from({ length: 50 }, (_, i) => event({ i }));
+      await Promise.all(events.map((e) => sink.publish({ event: e, destination: to(exchange, 'k') })));
+      await reader.waitForCount(50);
+      assert.deepEqual(
+        reader.ids(),
+        events.map((e) => e.id),
+      );
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('a message above maxMessageBytes is refused as too_large, and nothing closes', async () => {
+    const [exchange, reader] = await exchangeWithQueue();
+    const sink = await startSink({ maxMessageBytes: 1_000 });
+    try {
+      const refused = await refusal(
+        sink.publish({ event: event({ pad: 'x'.repeat(2_000) }), destination: to(exchange, 'k') }),
+      );
+      assert.equal(refused.reason, 'too_large');
+      const delivered = event({ small: true });
+      await sink.publish({ event: delivered, destination: to(exchange, 'k') });
+      await reader.waitForCount(1);
+      assert.deepEqual(reader.ids(), [delivered.id]);
+      assert.equal(sink.ready, true);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test("a message above the broker's max_message_size is refused as too_large once the broker said so", async () => {
+    const [exchange, reader] = await exchangeWithQueue();
+    await localService('rabbitmq', 'ctl', 'eval', 'application:set_env(rabbit, max_message_size, 4096).');
+    const sink = await startSink();
+    try {
+      const big = event({ pad: 'x'.repeat(8_000) });
+      const refused = await refusal(sink.publish({ event: big, destination: to(exchange, 'k') }));
+      assert.equal(refused.reason, 'too_large');
+      // The broker closed the channel once; now the sink knows the limit and refuses at once.
+      const again = await refusal(sink.publish({ event: big, destination: to(exchange, 'k') }));
+      assert.match(again.message, /4096-byte limit/);
+      const delivered = event({ small: true });
+      await sink.publish({ event: delivered, destination: to(exchange, 'k') });
+      await reader.waitForCount(1);
+      assert.deepEqual(reader.ids(), [delivered.id]);
+    } finally {
+      await sink.close();
+      await localService(
+        'rabbitmq',
+        'ctl',
+        'eval',
+        'application:set_env(rabbit, max_message_size, 134217728).',
+      );
+    }
+  });
+
+  test('assert with type fanout declares a durable fanout exchange', async () => {
+    const exchange = uniqueName('fanout_exchange');
+    exchanges.push(exchange);
+    const sink = await startSink();
+    try {
+      // Declared by the sink, but no queue is bound yet: the message is unroutable.
+      const refused = await refusal(
+        sink.publish({ event: event(), destination: to(exchange, 'any', 'fanout') }),
+      );
+      assert.equal(refused.reason, 'unroutable');
+      assert.match(refused.message, /no queue bound to exchange ".*" for routing key "any"/);
+      // An equivalent declaration succeeds; another type is refused by the broker.
+      await withChannel((channel) => channel.assertExchange(exchange, 'fanout', { durable: true }));
+      await assert.rejects(
+        withChannel((channel) => channel.assertExchange(exchange, 'topic', { durable: true })),
+        /PRECONDITION_FAILED/,
+      );
+      const reader = await QueueReader.start([{ exchange, routingKey: '' }]);
+      readers.push(reader);
+      const delivered = event();
+      await sink.publish({ event: delivered, destination: to(exchange, 'ignored by fanout', 'fanout') });
+      await reader.waitForCount(1);
+      assert.deepEqual(reader.ids(), [delivered.id]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('assert on an exchange of another type is refused as exchange_mismatch', async () => {
+    const [exchange, reader] = await exchangeWithQueue('fanout');
+    const sink = await startSink();
+    try {
+      const refused = await refusal(
+        sink.publish({ event: event(), destination: to(exchange, 'k', 'topic') }),
+      );
+      assert.equal(refused.reason, 'exchange_mismatch');
+      const delivered = event();
+      await sink.publish({ event: delivered, destination: to(exchange, 'k') });
+      await reader.waitForCount(1);
+      assert.deepEqual(reader.ids(), [delivered.id]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('an exchange deleted under the stream: its messages are refused, the others flow', async () => {
+    const [kept, keptReader] = await exchangeWithQueue();
+    const [deleted] = await exchangeWithQueue();
+    const sink = await startSink();
+    try {
+      await sink.publish({ event: event(), destination: to(deleted, 'k') });
+      await withChannel((channel) => channel.deleteExchange(deleted));
+      // Known to exist on this connection, so sent: the broker closes the channel (404), the sink
+      // reconnects, checks again and refuses it.
+      const refused = await refusal(sink.publish({ event: event(), destination: to(deleted, 'k') }));
+      assert.equal(refused.reason, 'exchange_not_found');
+      const delivered = event();
+      await sink.publish({ event: delivered, destination: to(kept, 'k') });
+      await keptReader.waitForCount(1);
+      assert.deepEqual(keptReader.ids(), [delivered.id]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('messages carry the contract properties', async () => {
+    const [exchange, reader] = await exchangeWithQueue();
+    const sink = await startSink();
+    try {
+      const sent: OutboxEvent = {
+        ...event({ total: 12.5, note: 'é' }),
+        headers: { traceparent: '00-abc-01' },
+      };
+      await sink.publish({ event: sent, destination: to(exchange, 'order.Placed') });
+      const [message] = await reader.waitForCount(1);
+      assert.equal(message!.routingKey, 'order.Placed');
+      assert.equal(message!.messageId, sent.id);
+      assert.equal(message!.type, 'Tested');
+      assert.equal(message!.contentType, 'application/json');
+      assert.equal(message!.deliveryMode, 2);
+      assert.equal(message!.timestamp, Math.floor(Date.parse(sent.createdAt) / 1000));
+      assert.equal(message!.body, sent.payload);
+      assert.deepEqual(message!.headers, {
+        traceparent: '00-abc-01',
+        id: sent.id,
+        aggregate_type: 'sink_test',
+        aggregate_id: 'a-1',
+        event_type: 'Tested',
+        created_at: sent.createdAt,
+      });
+    } finally {
+      await sink.close();
+    }
+  });
+});
