@@ -164,7 +164,7 @@ export class RabbitMqSink implements Sink {
         continue;
       }
       if (failures > 0 || this.lossesInARow > 0)
-        this.log.info({ resending: this.outgoing.length, attempts: failures }, 'rabbitmq: reconnected');
+        this.log.info({ attempts: failures, queued: this.outgoing.length }, 'rabbitmq: reconnected');
       failures = 0;
       this.link = link;
       this.blocked = false;
@@ -174,7 +174,8 @@ export class RabbitMqSink implements Sink {
       await this.pump(link);
 
       this.link = undefined;
-      this.outgoing.putBack(link.unconfirmed.reset());
+      const unconfirmed = link.unconfirmed.reset();
+      this.outgoing.putBack(unconfirmed);
       // Only the channel may have died (e.g. an exchange deleted under a publish): start afresh.
       const closed = closeConnection(link.connection);
       if (this.closing) {
@@ -184,7 +185,10 @@ export class RabbitMqSink implements Sink {
       const error = link.error ?? new Error('connection closed');
       this.lossesInARow += 1;
       this.options.onPublishError?.(error);
-      this.log.warn({ err: error, unsent: this.outgoing.length }, 'rabbitmq: connection lost, reconnecting');
+      this.log.warn(
+        { err: error, resending: unconfirmed.length, queued: this.outgoing.length },
+        'rabbitmq: connection lost, reconnecting',
+      );
       this.setConnected(false);
       this.learnSizeLimit(error);
       await closed;

@@ -157,20 +157,22 @@ export class QueueReader {
 
 /**
  * An EventCounter (per-key order, duplicates) fed from a queue bound to the default route of an
- * aggregate type. A redelivery to the reader itself also counts as a duplicate: `reader` tells them.
+ * aggregate type. The broker redelivering to this reader (its connection closed before its ack) also
+ * makes duplicates; `readerDuplicates` counts those, so the relay's are the rest.
  */
 export async function countQueue(
   aggregateType: string,
-): Promise<{ counter: EventCounter; reader: QueueReader; redeliveries: () => number }> {
-  let redeliveries = 0;
+): Promise<{ counter: EventCounter; reader: QueueReader; readerDuplicates: () => number }> {
+  let readerDuplicates = 0;
   let reader: QueueReader | undefined;
   const counter = new EventCounter(async () => reader?.stop());
   reader = await QueueReader.start([outboxBinding(aggregateType)], {
     keep: false,
     onMessage: (message) => {
-      if (message.redelivered) redeliveries += 1;
+      const duplicates = counter.duplicates;
       counter.count(message.messageId ?? '', message.headers['aggregate_id'] ?? '', message.body);
+      if (message.redelivered && counter.duplicates > duplicates) readerDuplicates += 1;
     },
   });
-  return { counter, reader, redeliveries: () => redeliveries };
+  return { counter, reader, readerDuplicates: () => readerDuplicates };
 }
