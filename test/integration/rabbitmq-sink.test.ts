@@ -1,8 +1,16 @@
 // The RabbitMQ sink against a real broker, for what the default route cannot reach: exchanges that
 // must exist, declared exchange types, refused messages. Each test names its own exchanges.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createServer as createTlsServer } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { pino } from 'pino';
 import { RabbitMqSink } from '../../src/sinks/rabbitmq.js';
 import type { RabbitMqSinkOptions } from '../../src/sinks/rabbitmq.js';
@@ -11,6 +19,8 @@ import type { ExchangeType, ResolvedDestination } from '../../src/sinks/sink.js'
 import type { OutboxEvent } from '../../src/wal/event.js';
 import { QueueReader, withChannel } from '../support/rabbitmq.js';
 import { ensureServices, localService, RABBITMQ_URL, uniqueName } from '../support/services.js';
+import { waitFor } from '../support/wait.js';
+import { readTlsFiles } from '../../src/tls.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -253,4 +263,151 @@ describe('RabbitMqSink', () => {
       await sink.close();
     }
   });
+
+  test('a broker that blocks publishing (memory alarm): not ready, messages wait, then confirmed', async () => {
+    const [exchange, reader] = await exchangeWithQueue();
+    const sink = await startSink();
+    const delivered = event();
+    let published: Promise<void> | undefined;
+    await localService('rabbitmq', 'ctl', 'set_vm_memory_high_watermark', '0');
+    try {
+      // The broker blocks a connection when it next publishes.
+      published = sink.publish({ event: delivered, destination: to(exchange, 'k') });
+      await waitFor('the sink to report the block', () => !sink.ready);
+    } finally {
+      await localService('rabbitmq', 'ctl', 'set_vm_memory_high_watermark', '0.4');
+    }
+    try {
+      await published;
+      await waitFor('ready again', () => sink.ready);
+      await reader.waitForCount(1);
+      assert.deepEqual(reader.ids(), [delivered.id]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('close() during connection attempts ends them; connect() rejects', async () => {
+    const sink = new RabbitMqSink({
+      url: 'amqp://127.0.0.1:1',
+      maxUnconfirmed: 10,
+      maxMessageBytes: 1_000,
+      logger,
+    });
+    const connecting = sink.connect();
+    const publishing = sink.publish({ event: event(), destination: to('outbox', 'k') });
+    assert.equal(sink.ready, false);
+    await sink.close();
+    await assert.rejects(connecting, /closed/);
+    // Unsettled: the relay never completes it, the next start publishes it again.
+    const settled = await Promise.race([publishing.then(() => 'settled'), Promise.resolve('pending')]);
+    assert.equal(settled, 'pending');
+  });
+
+  test('amqps:// with a CA and a client certificate (TLS terminated in front of the broker)', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'outbox-relay-tls-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const files = makeCertificates(dir);
+    let clientAuthorized: boolean | undefined;
+    // Terminates TLS and forwards to the broker's plain port, requiring a client certificate of the CA.
+    const proxy = createTlsServer(
+      {
+        key: readFileSync(files.serverKey),
+        cert: readFileSync(files.serverCert),
+        ca: readFileSync(files.ca),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (socket: TLSSocket) => {
+        clientAuthorized = socket.authorized;
+        const upstream = netConnect(Number(new URL(RABBITMQ_URL).port), '127.0.0.1');
+        socket.pipe(upstream).pipe(socket);
+        socket.on('error', () => upstream.destroy());
+        upstream.on('error', () => socket.destroy());
+      },
+    );
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+    const { port } = proxy.address() as AddressInfo;
+
+    const [exchange, reader] = await exchangeWithQueue();
+    const sink = await startSink({
+      url: `amqps://guest:guest@localhost:${port}/`,
+      tls: readTlsFiles({ caFile: files.ca, certFile: files.clientCert, keyFile: files.clientKey }),
+    });
+    try {
+      const delivered = event();
+      await sink.publish({ event: delivered, destination: to(exchange, 'k') });
+      await reader.waitForCount(1);
+      assert.deepEqual(reader.ids(), [delivered.id]);
+      assert.equal(clientAuthorized, true, 'the client presented the certificate');
+    } finally {
+      await sink.close();
+    }
+  });
 });
+
+interface CertificateFiles {
+  readonly ca: string;
+  readonly serverCert: string;
+  readonly serverKey: string;
+  readonly clientCert: string;
+  readonly clientKey: string;
+}
+
+/** A throwaway CA, a server certificate for localhost and a client certificate, made by openssl. */
+function makeCertificates(dir: string): CertificateFiles {
+  const file = (name: string): string => join(dir, name);
+  const openssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
+  const key = ['-newkey', 'rsa:2048', '-nodes'];
+  openssl(
+    'req',
+    '-x509',
+    ...key,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=test-ca',
+    '-keyout',
+    file('ca.key'),
+    '-out',
+    file('ca.pem'),
+  );
+  const certificates = [
+    ['server', '/CN=localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+    ['client', '/CN=outbox-relay', 'extendedKeyUsage=clientAuth'],
+  ] as const;
+  for (const [name, subject, extension] of certificates) {
+    writeFileSync(file(`${name}.ext`), `${extension}\n`);
+    openssl(
+      'req',
+      '-new',
+      ...key,
+      '-subj',
+      subject,
+      '-keyout',
+      file(`${name}.key`),
+      '-out',
+      file(`${name}.csr`),
+    );
+    openssl(
+      ...['x509', '-req', '-in', file(`${name}.csr`), '-days', '1', '-out', file(`${name}.pem`)],
+      ...[
+        '-CA',
+        file('ca.pem'),
+        '-CAkey',
+        file('ca.key'),
+        '-CAcreateserial',
+        '-extfile',
+        file(`${name}.ext`),
+      ],
+    );
+  }
+  return {
+    ca: file('ca.pem'),
+    serverCert: file('server.pem'),
+    serverKey: file('server.key'),
+    clientCert: file('client.pem'),
+    clientKey: file('client.key'),
+  };
+}
