@@ -10,7 +10,7 @@ import type { TestEvent } from '../support/outbox.js';
 import { countQueue, outboxBinding, QueueReader, rabbitRelayEnv } from '../support/rabbitmq.js';
 import { startRelayProcess } from '../support/relay.js';
 import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, localService, uniqueName } from '../support/services.js';
+import { createTestDatabase, localService, RABBITMQ_URL, uniqueName } from '../support/services.js';
 import type { TestDatabase } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
 
@@ -212,5 +212,32 @@ describe('relay with RabbitMQ', () => {
     assert.deepEqual(counter.missing(load), []);
     assert.deepEqual(counter.orderViolations.slice(0, 10), []);
     assert.equal(relay.child.exitCode, null, 'the same relay process delivered everything');
+  });
+
+  test('a refused login is retried and logged without the password; SIGTERM still exits 0', async () => {
+    const password = 'pw-' + uniqueName('secret');
+    const refused = startRelayProcess(
+      rabbitRelayEnv(db, {
+        RABBITMQ_URL: RABBITMQ_URL.replace('guest:guest@', `guest:${password}@`),
+        OUTBOX_SLOT: `${db.slot}_refused`,
+        LOG_LEVEL: 'debug',
+      }),
+    );
+    try {
+      await waitFor(
+        'two failed connection attempts',
+        () =>
+          refused.output.filter((line) => line.includes('rabbitmq: connect failed, retrying')).length >= 2,
+        { timeoutMs: 60_000 },
+      );
+      assert.ok(
+        refused.output.some((line) => line.includes('ACCESS_REFUSED')),
+        refused.output.join('\n'),
+      );
+      assert.equal(await refused.stop('SIGTERM'), 0);
+    } finally {
+      await refused.stop('SIGKILL');
+    }
+    assert.ok(!refused.output.some((line) => line.includes(password)), 'the password appears nowhere');
   });
 });
