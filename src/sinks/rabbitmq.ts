@@ -163,8 +163,8 @@ export class RabbitMqSink implements Sink {
         await sleep(backoffDelay(failures + this.lossesInARow, 200, 5_000), this.closed.signal);
         continue;
       }
-      if (failures > 0 || this.lossesInARow > 0)
-        this.log.info({ attempts: failures, queued: this.outgoing.length }, 'rabbitmq: reconnected');
+      if (this.lossesInARow > 0)
+        this.log.info({ attempts: failures + 1, queued: this.outgoing.length }, 'rabbitmq: reconnected');
       failures = 0;
       this.link = link;
       this.blocked = false;
@@ -204,9 +204,12 @@ export class RabbitMqSink implements Sink {
       clientProperties: { connection_name: 'outbox-relay' },
     });
     let channel: ConfirmChannel;
+    let closedEarly = false;
     try {
       // Until the link exists, an 'error' must still have a listener (an unhandled one kills Node).
       connection.on('error', () => undefined);
+      // A close read in the same chunk as the channel's opening fires before this function resumes.
+      connection.once('close', () => (closedEarly = true));
       channel = await connection.createConfirmChannel();
       if (this.closing) throw new Error('the RabbitMQ sink closed');
     } catch (error) {
@@ -251,6 +254,7 @@ export class RabbitMqSink implements Sink {
     channel.on('nack', ({ deliveryTag, multiple }: { deliveryTag: number; multiple: boolean }) =>
       this.onNack(link, deliveryTag, multiple),
     );
+    if (closedEarly) this.lose(link, new Error('connection closed while opening the channel'));
     return link;
   }
 
