@@ -131,8 +131,7 @@ export class QueueReader {
   private receive(channel: Channel, message: ConsumeMessage): void {
     const { fields, properties } = message;
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries((properties.headers ?? {}) as Record<string, unknown>))
-      headers[name] = String(value);
+    for (const [name, value] of Object.entries(properties.headers ?? {})) headers[name] = String(value);
     const received: AmqpMessage = {
       exchange: fields.exchange,
       routingKey: fields.routingKey,
@@ -164,9 +163,8 @@ export async function countQueue(
   aggregateType: string,
 ): Promise<{ counter: EventCounter; reader: QueueReader; readerDuplicates: () => number }> {
   let readerDuplicates = 0;
-  let reader: QueueReader | undefined;
-  const counter = new EventCounter(async () => reader?.stop());
-  reader = await QueueReader.start([outboxBinding(aggregateType)], {
+  const counter = new EventCounter(() => reader.stop());
+  const reader = await QueueReader.start([outboxBinding(aggregateType)], {
     keep: false,
     onMessage: (message) => {
       const duplicates = counter.duplicates;
