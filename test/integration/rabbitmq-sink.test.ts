@@ -264,6 +264,48 @@ describe('RabbitMqSink', () => {
     }
   });
 
+  test('messages the broker nacks (a full queue with reject-publish) are published again until taken', async () => {
+    const exchange = uniqueName('nack_exchange');
+    const queue = uniqueName('nack_queue');
+    exchanges.push(exchange);
+    await withChannel(async (channel) => {
+      await channel.assertExchange(exchange, 'topic', { durable: true });
+      await channel.assertQueue(queue, {
+        durable: false,
+        arguments: { 'x-max-length': 2, 'x-overflow': 'reject-publish' },
+      });
+      await channel.bindQueue(queue, exchange, '#');
+    });
+    let errors = 0;
+    const sink = await startSink({ onPublishError: () => (errors += 1) });
+    try {
+      const events = Array.from({ length: 5 }, (_, i) => event({ i }));
+      const published = Promise.all(
+        events.map((e) => sink.publish({ event: e, destination: to(exchange, 'k') })),
+      );
+      await waitFor('nacks', () => errors >= 3);
+      // Drain the queue while the sink keeps trying: every message gets in, none is refused for good.
+      const received: string[] = [];
+      await withChannel((channel) =>
+        waitFor(
+          'all five through the full queue',
+          async () => {
+            const message = await channel.get(queue, { noAck: true });
+            if (message) received.push(String(message.properties.messageId));
+            return received.length === 5;
+          },
+          { timeoutMs: 60_000, intervalMs: 10 },
+        ),
+      );
+      await published;
+      assert.deepEqual([...received].sort(), events.map((e) => e.id).sort());
+      assert.equal(sink.ready, true);
+    } finally {
+      await sink.close();
+      await withChannel((channel) => channel.deleteQueue(queue)).catch(() => undefined);
+    }
+  });
+
   test('a broker that blocks publishing (memory alarm): not ready, messages wait, then confirmed', async () => {
     const [exchange, reader] = await exchangeWithQueue();
     const sink = await startSink();
