@@ -143,6 +143,23 @@ describe('RabbitMqSink', () => {
     }
   });
 
+  test('headers too large for an AMQP frame are refused as too_large, and nothing closes', async () => {
+    const [exchange, reader] = await exchangeWithQueue();
+    const sink = await startSink();
+    try {
+      const huge: OutboxEvent = { ...event(), headers: { baggage: 'x'.repeat(70_000) } };
+      const refused = await refusal(sink.publish({ event: huge, destination: to(exchange, 'k') }));
+      assert.equal(refused.reason, 'too_large');
+      const delivered = event();
+      await sink.publish({ event: delivered, destination: to(exchange, 'k') });
+      await reader.waitForCount(1);
+      assert.deepEqual(reader.ids(), [delivered.id]);
+      assert.equal(sink.ready, true);
+    } finally {
+      await sink.close();
+    }
+  });
+
   test("a message above the broker's max_message_size is refused as too_large once the broker said so", async () => {
     const [exchange, reader] = await exchangeWithQueue();
     await localService('rabbitmq', 'ctl', 'eval', 'application:set_env(rabbit, max_message_size, 4096).');
