@@ -8,7 +8,7 @@
 // checked on a short-lived channel of its own (a failed declaration closes its channel); everything
 // behind waits for that one round trip, so call order is publish order.
 // A message no queue takes comes back (basic.return) before its ack; that ack rejects it as
-// unroutable. A nack puts the message back for another try (see putBack). A lost channel or
+// unroutable. A nack puts the message back for another try (see onNack). A lost channel or
 // connection puts every unconfirmed message back at the head of `outgoing`, in its order, so after
 // reconnecting they are sent again before anything newer: a key's messages never overtake each other
 // (a resend may duplicate one).
@@ -382,7 +382,7 @@ export class RabbitMqSink implements Sink {
     this.brokerMaxBytes = Number(match[1]);
     this.log.warn(
       { maxMessageBytes: this.brokerMaxBytes },
-      'rabbitmq: the broker refuses larger messages than RABBITMQ_MAX_MESSAGE_BYTES allows; lower it',
+      "rabbitmq: the broker's max_message_size is below RABBITMQ_MAX_MESSAGE_BYTES: lower the latter to match",
     );
     for (const pending of this.outgoing.removeWhere((p) => p.body.length > this.brokerMaxBytes))
       pending.reject(tooLarge(pending.body.length, this.brokerMaxBytes, pending.exchange));
@@ -417,7 +417,7 @@ export function exchangeRefusal(
   exchange: string,
   assertExchange: ExchangeType | undefined,
 ): UndeliverableError | undefined {
-  const code = (error as { code?: unknown }).code;
+  const code = (error as { code?: unknown } | undefined)?.code;
   const detail = error instanceof Error ? error.message : String(error);
   switch (code) {
     case 404:
