@@ -67,7 +67,7 @@ export async function startRelay(config: Config, logger: Logger): Promise<Runnin
     config.metricsHost,
     config.metricsPort,
     metrics.registry,
-    { notReadyReason: () => relay.notReadyReason() },
+    { notReadyReason: () => relay.notReadyReason(), isStandby: () => relay.isStandby },
     loopHealth,
   );
   const slotMonitor = startSlotMonitor({

@@ -387,15 +387,14 @@ describe('deploy/kubernetes', () => {
     assert.deepEqual(migrate.envFrom, relay.envFrom, 'migrate sees the same configuration');
   });
 
-  test('liveness on /healthz; readiness on /healthz too, so a waiting standby counts as available', () => {
-    // /readyz is 503 on a healthy standby (docs/monitoring.md). As a readiness probe it would keep one
-    // of the two pods unavailable for good: rollouts would never complete, and the budget below would
-    // never let the leader be evicted. deployment.yaml and docs/deploy.md explain.
+  test('liveness on /healthz; readiness on /readyz?standby=ready, so a waiting standby counts as available', () => {
+    // Plain /readyz is 503 on a healthy standby (docs/monitoring.md). As a readiness probe it would keep
+    // one of the two pods unavailable for good: rollouts would never complete, and the budget below
+    // would never let the leader be evicted. deployment.yaml and docs/deploy.md explain.
     const { metricsPort } = config();
     assert.equal(relay.ports?.find((p) => p.name === 'metrics')?.containerPort, metricsPort);
-    for (const probe of [relay.livenessProbe, relay.readinessProbe]) {
-      assert.deepEqual(probe?.httpGet, { path: '/healthz', port: 'metrics' });
-    }
+    assert.deepEqual(relay.livenessProbe?.httpGet, { path: '/healthz', port: 'metrics' });
+    assert.deepEqual(relay.readinessProbe?.httpGet, { path: '/readyz?standby=ready', port: 'metrics' });
     assert.equal(pod.metadata?.annotations?.['prometheus.io/port'], String(metricsPort));
     assert.equal(pod.metadata?.annotations?.['prometheus.io/path'], '/metrics');
   });
