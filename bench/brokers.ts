@@ -3,8 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { SinkName } from '../src/sinks/sink.js';
-import { KAFKA_BROKER } from '../test/support/services.js';
+import { KAFKA_BROKER, RABBITMQ_URL } from '../test/support/services.js';
 import { KafkaBenchBroker } from './kafka.js';
+import { RabbitBenchBroker } from './rabbitmq.js';
 
 /** A message as the relay sends it: payload body, aggregate id as key, and the contract's headers. */
 export interface RawMessage {
@@ -74,6 +75,6 @@ export async function createBroker(name: SinkName, runDir: string): Promise<Benc
     case 'kafka':
       return KafkaBenchBroker.create(KAFKA_BROKER, pidFromFile(`${runDir}/kafka/kafka.pid`));
     case 'rabbitmq':
-      throw new Error('the RabbitMQ sink is not available in this build');
+      return RabbitBenchBroker.create(RABBITMQ_URL, pidFromFile(`${runDir}/rabbitmq/rabbitmq.pid`));
   }
 }
