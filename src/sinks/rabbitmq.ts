@@ -23,6 +23,7 @@ import type { TlsMaterial } from '../tls.js';
 import { OutgoingQueue, UnconfirmedMessages } from './rabbitmq-queues.js';
 import { messageHeaders, UndeliverableError } from './sink.js';
 import type { ExchangeType, Sink, SinkMessage } from './sink.js';
+import type { OutboxEvent } from '../wal/event.js';
 
 export interface RabbitMqSinkOptions {
   /** amqp:// or amqps:// URL; its password is never logged. */
@@ -38,14 +39,16 @@ export interface RabbitMqSinkOptions {
   readonly onReadyChange?: (ready: boolean) => void;
 }
 
+// The body and properties are built when the message is sent (and again if it is resent): the many
+// messages waiting in `outgoing` (up to the relay's in-flight window) hold no copy of them.
 interface Pending {
   readonly seq: number;
   readonly exchange: string;
   readonly routingKey: string;
   readonly messageId: string;
   readonly assertExchange: ExchangeType | undefined;
-  readonly body: Buffer;
-  readonly properties: Options.Publish;
+  readonly event: OutboxEvent;
+  readonly bodyBytes: number;
   readonly resolve: () => void;
   readonly reject: (error: UndeliverableError) => void;
 }
@@ -107,10 +110,9 @@ export class RabbitMqSink implements Sink {
     const { event, destination } = message;
     if (destination.sink !== 'rabbitmq')
       throw new Error(`rabbitmq sink got a ${destination.sink} destination`);
-    const body = Buffer.from(event.payload, 'utf8');
+    const bodyBytes = Buffer.byteLength(event.payload, 'utf8');
     const limit = Math.min(this.options.maxMessageBytes, this.brokerMaxBytes);
-    if (body.length > limit) return Promise.reject(tooLarge(body.length, limit, destination.exchange));
-    const createdAtMs = Date.parse(event.createdAt);
+    if (bodyBytes > limit) return Promise.reject(tooLarge(bodyBytes, limit, destination.exchange));
     return new Promise((resolve, reject) => {
       this.outgoing.push({
         seq: this.seq++,
@@ -118,16 +120,8 @@ export class RabbitMqSink implements Sink {
         routingKey: destination.routingKey,
         messageId: event.id,
         assertExchange: destination.assertExchange,
-        body,
-        properties: {
-          persistent: true,
-          mandatory: true,
-          messageId: event.id,
-          type: event.eventType,
-          contentType: 'application/json',
-          ...(Number.isNaN(createdAtMs) ? {} : { timestamp: Math.floor(createdAtMs / 1000) }),
-          headers: messageHeaders(event),
-        },
+        event,
+        bodyBytes,
         resolve,
         reject,
       });
@@ -283,7 +277,12 @@ export class RabbitMqSink implements Sink {
   private send(link: Link, pending: Pending): void {
     let writable: boolean;
     try {
-      writable = link.channel.publish(pending.exchange, pending.routingKey, pending.body, pending.properties);
+      writable = link.channel.publish(
+        pending.exchange,
+        pending.routingKey,
+        Buffer.from(pending.event.payload, 'utf8'),
+        publishProperties(pending.event),
+      );
     } catch (error) {
       // amqplib refuses headers that do not fit its encoding buffer before sending anything.
       if (error instanceof RangeError) {
@@ -384,8 +383,8 @@ export class RabbitMqSink implements Sink {
       { maxMessageBytes: this.brokerMaxBytes },
       "rabbitmq: the broker's max_message_size is below RABBITMQ_MAX_MESSAGE_BYTES: lower the latter to match",
     );
-    for (const pending of this.outgoing.removeWhere((p) => p.body.length > this.brokerMaxBytes))
-      pending.reject(tooLarge(pending.body.length, this.brokerMaxBytes, pending.exchange));
+    for (const pending of this.outgoing.removeWhere((p) => p.bodyBytes > this.brokerMaxBytes))
+      pending.reject(tooLarge(pending.bodyBytes, this.brokerMaxBytes, pending.exchange));
   }
 
   private notify(): void {
@@ -439,6 +438,20 @@ export function exchangeRefusal(
     default:
       return undefined;
   }
+}
+
+/** Persistent, mandatory, and the contract's properties and headers. */
+function publishProperties(event: OutboxEvent): Options.Publish {
+  const createdAtMs = Date.parse(event.createdAt);
+  return {
+    persistent: true,
+    mandatory: true,
+    messageId: event.id,
+    type: event.eventType,
+    contentType: 'application/json',
+    ...(Number.isNaN(createdAtMs) ? {} : { timestamp: Math.floor(createdAtMs / 1000) }),
+    headers: messageHeaders(event),
+  };
 }
 
 function tooLarge(size: number, limit: number, exchange: string): UndeliverableError {
