@@ -109,7 +109,9 @@ export function timestamptzToIso(text: string): string {
   const utc = UTC_TIMESTAMPTZ.exec(text);
   if (utc) {
     const fraction = utc[3] ?? '';
-    return `${utc[1]}T${utc[2]}.${fraction.length >= 3 ? fraction.slice(0, 3) : fraction.padEnd(3, '0')}Z`;
+    const millis = fraction.length >= 3 ? fraction.slice(0, 3) : fraction.padEnd(3, '0');
+    // join() builds one flat string; `+` or a template would keep a tree of pieces alive with the event.
+    return [utc[1], 'T', utc[2], '.', millis, 'Z'].join('');
   }
   const match = TIMESTAMPTZ.exec(text);
   if (!match) return text;
