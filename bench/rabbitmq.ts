@@ -78,7 +78,7 @@ export class RabbitBenchBroker implements BenchBroker {
         const pump = (): void => {
           while (sent < count && sent - confirmed < this.maxUnconfirmed && writable) {
             writable = publish(channel, routingKey, message(sent++), (error) => {
-              if (error) return reject(error instanceof Error ? error : new Error(String(error)));
+              if (error) return reject(asError(error));
               confirmed += 1;
               if (confirmed === count) resolve();
               else pump();
@@ -136,6 +136,12 @@ function publish(
 
 function publishConfirmed(channel: ConfirmChannel, routingKey: string, message: RawMessage): Promise<void> {
   return new Promise((resolve, reject) =>
-    publish(channel, routingKey, message, (error) => (error ? reject(error as Error) : resolve())),
+    publish(channel, routingKey, message, (error) => (error ? reject(asError(error)) : resolve())),
   );
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error
+    ? error
+    : new Error(`the broker refused the message: ${JSON.stringify(error)}`);
 }

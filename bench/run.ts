@@ -3,6 +3,7 @@
 // results. See bench/README.md and `npm run bench -- --help`.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { format, resolveConfig } from 'prettier';
 import type { SinkName } from '../src/sinks/sink.js';
 import { adminQuery, ensureServices, ROOT } from '../test/support/services.js';
 import { createBroker } from './brokers.js';
@@ -219,7 +220,10 @@ async function main(): Promise<number> {
   process.stdout.write(`\n${markdown}\n`);
   if (options.readme) {
     const readme = `${ROOT}/bench/README.md`;
-    writeFileSync(readme, updateReadme(readFileSync(readme, 'utf8'), { results, day, command, markdown }));
+    const text = updateReadme(readFileSync(readme, 'utf8'), { results, day, command, markdown });
+    // Formatted as `npm run lint` expects (prettier --check), tables aligned.
+    const config = await resolveConfig(readme);
+    writeFileSync(readme, await format(text, { ...config, filepath: readme }));
     progress('updated bench/README.md');
   }
   progress('done');

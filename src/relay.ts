@@ -424,7 +424,9 @@ export class Relay {
       // The first attempt costs one promise per event; the retry loop starts only after a failure.
       sink
         .publish(message)
-        .then(delivered, (error: unknown) => this.redeliver(sink, message, error, maxRefusals).then(delivered, failed));
+        .then(delivered, (error: unknown) =>
+          this.redeliver(sink, message, error, maxRefusals).then(delivered, failed),
+        );
     }
   }
 
