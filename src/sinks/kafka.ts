@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { SerialBatcher } from '../pipeline/batcher.js';
 import { sleep } from '../pipeline/sleep.js';
+import { installRecordEncoder } from './kafkajs-record.js';
 import { messageHeaders, UndeliverableError } from './sink.js';
 import type { Sink, SinkMessage } from './sink.js';
 import type { OutboxEvent } from '../wal/event.js';
@@ -71,6 +72,8 @@ export class KafkaSink implements Sink {
   private readonly unknownTopics = new Map<string, { at: number; refusal: UndeliverableError }>();
 
   constructor(private readonly options: KafkaSinkOptions) {
+    // Before kafkajs' first produce, which loads the record encoder (see kafkajs-record.ts).
+    installRecordEncoder();
     const log = options.logger.child({ sink: 'kafka' });
     const connection: KafkaConfig = {
       clientId: options.clientId,

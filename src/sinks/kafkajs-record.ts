@@ -1,0 +1,156 @@
+// A faster encoder for kafkajs' record format (v0, the only one kafkajs 2.x writes): the same bytes
+// in one buffer per record.
+//
+// kafkajs encodes each record's headers with a new Encoder apiece (a zero-filled 512-byte
+// Buffer.alloc each) and every varint through Buffer.from([...]): about fifteen Buffer allocations
+// per message, which made up most of the relay's CPU with the contract's six headers (see
+// bench/README.md, "Where the relay's CPU goes"). This module computes the record's size first, as
+// kafkajs does, then writes everything into one Encoder of that size.
+//
+// kafkajs loads its produce request (which takes the record encoder) on the first produce;
+// installRecordEncoder() puts this encoder in its place in the module cache before that. Installed
+// later, or with a kafkajs whose files moved, it changes nothing: kafkajs' own encoder, which writes
+// the same bytes, stays in use. test/unit/kafkajs-record.test.ts compares the bytes of both.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+/** What kafkajs' Encoder offers that this module uses (kafkajs/src/protocol/encoder.js). */
+interface KafkajsEncoder {
+  buf: Buffer;
+  offset: number;
+  ensureAvailable(length: number): void;
+  writeInt8(value: number): KafkajsEncoder;
+  writeVarLong(value: number): KafkajsEncoder;
+  readonly buffer: Buffer;
+}
+
+interface EncoderClass {
+  new (initialSize?: number): KafkajsEncoder;
+  sizeOfVarInt(value: number): number;
+  sizeOfVarLong(value: number): number;
+}
+
+type HeaderValue = string | Buffer | null | undefined;
+
+export interface RecordInput {
+  readonly offsetDelta?: number;
+  readonly timestampDelta?: number;
+  readonly key?: string | Buffer | null;
+  readonly value: string | Buffer | null;
+  readonly headers?: Readonly<Record<string, HeaderValue | readonly HeaderValue[]>>;
+}
+
+export type RecordEncoder = (record: RecordInput) => KafkajsEncoder;
+
+const ENCODER_MODULE = 'kafkajs/src/protocol/encoder';
+const RECORD_MODULE = 'kafkajs/src/protocol/recordBatch/record/v0';
+
+let installed = false;
+
+/** kafkajs' own record encoder, or undefined when its files are not where this module expects. */
+export function kafkajsRecordEncoder(): RecordEncoder | undefined {
+  try {
+    return require(RECORD_MODULE) as RecordEncoder;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Creates this module's encoder on top of kafkajs' Encoder class. */
+export function createRecordEncoder(): RecordEncoder | undefined {
+  let Encoder: EncoderClass;
+  try {
+    Encoder = require(ENCODER_MODULE) as EncoderClass;
+  } catch {
+    return undefined;
+  }
+  return ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }) => {
+    const pairs: [string, HeaderValue][] = [];
+    for (const name of Object.keys(headers)) {
+      const entry = headers[name];
+      if (Array.isArray(entry)) for (const item of entry as HeaderValue[]) pairs.push([name, item]);
+      else pairs.push([name, entry as HeaderValue]);
+    }
+    let headersSize = Encoder.sizeOfVarInt(pairs.length);
+    for (const [name, item] of pairs) {
+      const nameSize = Buffer.byteLength(name);
+      headersSize += Encoder.sizeOfVarInt(nameSize) + nameSize + sizeOfBytes(Encoder, item);
+    }
+    const bodySize =
+      1 + // attributes
+      Encoder.sizeOfVarLong(timestampDelta) +
+      Encoder.sizeOfVarInt(offsetDelta) +
+      sizeOfBytes(Encoder, key) +
+      sizeOfBytes(Encoder, value) +
+      headersSize;
+    const encoder = new Encoder(bodySize + Encoder.sizeOfVarInt(bodySize));
+    writeVarInt(encoder, bodySize);
+    encoder.writeInt8(0);
+    if (Math.abs(timestampDelta) < 2 ** 30) writeVarInt(encoder, timestampDelta);
+    else encoder.writeVarLong(timestampDelta);
+    writeVarInt(encoder, offsetDelta);
+    writeBytes(encoder, key);
+    writeBytes(encoder, value);
+    writeVarInt(encoder, pairs.length);
+    for (const [name, item] of pairs) {
+      writeBytes(encoder, name);
+      writeBytes(encoder, item);
+    }
+    return encoder;
+  };
+}
+
+/**
+ * Makes kafkajs encode records with createRecordEncoder() from its next produce on. Idempotent;
+ * returns whether this encoder is (now) the one kafkajs will load.
+ */
+export function installRecordEncoder(): boolean {
+  if (installed) return true;
+  const encode = createRecordEncoder();
+  if (!encode || !kafkajsRecordEncoder()) return false;
+  const cached = require.cache[require.resolve(RECORD_MODULE)];
+  if (!cached) return false;
+  cached.exports = encode;
+  installed = true;
+  return true;
+}
+
+function sizeOfBytes(Encoder: EncoderClass, value: string | Buffer | null | undefined): number {
+  if (value === null || value === undefined) return Encoder.sizeOfVarInt(-1);
+  const size = Buffer.isBuffer(value) ? value.length : Buffer.byteLength(String(value));
+  return Encoder.sizeOfVarInt(size) + size;
+}
+
+// Zigzag, then LEB128: kafkajs' writeVarInt, written in place instead of through Buffer.from.
+function writeVarInt(encoder: KafkajsEncoder, value: number): void {
+  let rest = ((value << 1) ^ (value >> 31)) >>> 0;
+  encoder.ensureAvailable(5);
+  const { buf } = encoder;
+  while ((rest & 0xffffff80) !== 0) {
+    buf[encoder.offset++] = (rest & 0x7f) | 0x80;
+    rest >>>= 7;
+  }
+  buf[encoder.offset++] = rest;
+}
+
+// kafkajs' writeVarIntBytes (and writeVarIntString, the same bytes for a string).
+function writeBytes(encoder: KafkajsEncoder, value: string | Buffer | null | undefined): void {
+  if (value === null || value === undefined) {
+    writeVarInt(encoder, -1);
+    return;
+  }
+  if (Buffer.isBuffer(value)) {
+    writeVarInt(encoder, value.length);
+    encoder.ensureAvailable(value.length);
+    value.copy(encoder.buf, encoder.offset);
+    encoder.offset += value.length;
+    return;
+  }
+  const text = String(value);
+  const length = Buffer.byteLength(text, 'utf8');
+  writeVarInt(encoder, length);
+  encoder.ensureAvailable(length);
+  encoder.buf.write(text, encoder.offset, length, 'utf8');
+  encoder.offset += length;
+}
