@@ -1,6 +1,7 @@
 // Markdown tables of the results, for the console and bench/README.md. Pure.
 import type { SinkResults, ScalingPoint } from './results.js';
-import type { Throughput } from './scenarios.js';
+import type { RawPublish, Throughput } from './scenarios.js';
+import { round } from './stats.js';
 import type { Cost } from './meter.js';
 
 const n = (value: number | undefined): string => (value === undefined ? '–' : value.toLocaleString('en-US'));
@@ -36,6 +37,7 @@ export function sinkMarkdown(r: SinkResults): string {
         'outbox-relay',
         'pg_recvlogical',
         `${r.sink === 'kafka' ? 'kafkajs' : 'amqplib'} alone`,
+        ...(r.sink === 'kafka' ? ["kafkajs alone, the sink's record encoder"] : []),
         'polling relay',
         'ours / pg_recvlogical',
         'ours / client alone',
@@ -48,6 +50,7 @@ export function sinkMarkdown(r: SinkResults): string {
           n(b?.relay.eventsPerSecond),
           n(b?.recvlogical?.eventsPerSecond),
           n(r.raw?.eventsPerSecond),
+          ...(r.sink === 'kafka' ? [n(r.rawOurEncoder?.eventsPerSecond)] : []),
           n(b?.poller?.eventsPerSecond),
           x(r.ratios.backlogToRecvlogical),
           x(r.ratios.backlogToRaw),
@@ -59,6 +62,7 @@ export function sinkMarkdown(r: SinkResults): string {
           n(l?.relay.eventsPerSecond),
           '',
           '',
+          ...(r.sink === 'kafka' ? [''] : []),
           n(l?.poller.eventsPerSecond),
           x(r.ratios.liveToRecvlogical),
           x(r.ratios.liveToRaw),
@@ -73,17 +77,32 @@ export function sinkMarkdown(r: SinkResults): string {
     ms(t?.per100k.processCpuSeconds),
     ms(t?.cost.processPeakRssMiB),
     ms(t?.per100k.postgresCpuSeconds),
+    ms(
+      t?.cost.brokerCpuSeconds === undefined
+        ? undefined
+        : round((t.cost.brokerCpuSeconds * 100_000) / t.events, 3),
+    ),
+  ];
+  const client = r.sink === 'kafka' ? 'kafkajs' : 'amqplib';
+  const rawRow = (label: string, raw: RawPublish | undefined): string[] => [
+    label,
+    ms(raw?.clientCpuSecondsPer100k),
+    '–',
+    '–',
+    ms(raw?.brokerCpuSecondsPer100k),
   ];
   parts.push(
     'Cost per 100,000 events (CPU seconds; PostgreSQL = its server processes, the load writers excluded):',
     table(
-      ['run', 'process CPU s', 'process peak RSS MiB', 'PostgreSQL CPU s'],
+      ['run', 'process CPU s', 'process peak RSS MiB', 'PostgreSQL CPU s', 'broker CPU s'],
       [
         costRow('outbox-relay, backlog', b?.relay),
         costRow('polling relay, backlog', b?.poller),
         costRow('pg_recvlogical, backlog', b?.recvlogical),
         costRow('outbox-relay, live', l?.relay),
         costRow('polling relay, live', l?.poller),
+        rawRow(`${client} alone`, r.raw),
+        ...(r.rawOurEncoder ? [rawRow("kafkajs alone, the sink's record encoder", r.rawOurEncoder)] : []),
       ],
     ),
   );

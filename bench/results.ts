@@ -5,15 +5,8 @@ import type { LoadResult } from './load.js';
 import type { Machine } from './machine.js';
 import type { BenchOptions } from './options.js';
 import type { ProfileSummary } from './profile.js';
-import type { BacklogResult, LatencyRun, Throughput } from './scenarios.js';
+import type { BacklogResult, LatencyRun, RawPublish, Throughput } from './scenarios.js';
 import { ratio } from './stats.js';
-
-export interface RawPublish {
-  readonly events: number;
-  readonly seconds: number;
-  readonly eventsPerSecond: number;
-  readonly benchCpuSeconds: number;
-}
 
 export interface ScalingPoint {
   readonly events: number;
@@ -37,6 +30,8 @@ export interface SinkResults {
   readonly backlog?: BacklogResult;
   readonly live?: { load: LoadResult; relay: Throughput; poller: Throughput; pollerLoad: LoadResult };
   readonly raw?: RawPublish;
+  /** Kafka only: kafkajs alone with the Kafka sink's record encoder (src/sinks/kafkajs-record.ts). */
+  readonly rawOurEncoder?: RawPublish;
   readonly latency?: readonly { offeredRate: number; relay: LatencyRun; poller: LatencyRun }[];
   readonly scaling?: { backlogs: ScalingPoint[]; txSizes: ScalingPoint[]; windows: ScalingPoint[] };
   readonly profile?: ProfileSummary & { events: number; eventsPerSecond: number };
@@ -47,9 +42,11 @@ export interface SinkResults {
 export interface Ratios {
   readonly backlogToRecvlogical?: number;
   readonly backlogToRaw?: number;
+  readonly backlogToRawOurEncoder?: number;
   readonly backlogToPoller?: number;
   readonly liveToRecvlogical?: number;
   readonly liveToRaw?: number;
+  readonly liveToRawOurEncoder?: number;
   readonly liveToPoller?: number;
   /** PostgreSQL CPU per event, ours / the polling relay's. */
   readonly backlogPostgresCpuToPoller?: number;
@@ -72,9 +69,11 @@ export function computeRatios(r: Omit<SinkResults, 'ratios' | 'targets'>): Ratio
   return {
     backlogToRecvlogical: ratio(r.backlog?.relay.eventsPerSecond, recv),
     backlogToRaw: ratio(r.backlog?.relay.eventsPerSecond, raw),
+    backlogToRawOurEncoder: ratio(r.backlog?.relay.eventsPerSecond, r.rawOurEncoder?.eventsPerSecond),
     backlogToPoller: ratio(r.backlog?.relay.eventsPerSecond, r.backlog?.poller?.eventsPerSecond),
     liveToRecvlogical: ratio(r.live?.relay.eventsPerSecond, recv),
     liveToRaw: ratio(r.live?.relay.eventsPerSecond, raw),
+    liveToRawOurEncoder: ratio(r.live?.relay.eventsPerSecond, r.rawOurEncoder?.eventsPerSecond),
     liveToPoller: ratio(r.live?.relay.eventsPerSecond, r.live?.poller.eventsPerSecond),
     backlogPostgresCpuToPoller: ratio(
       r.backlog?.relay.per100k.postgresCpuSeconds,

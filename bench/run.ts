@@ -155,6 +155,12 @@ async function benchSink(
     ctx.progress(`${sink} client alone: ${options.events} messages`);
     const raw = await rawPublish(ctx, options.events);
     ctx.progress(`  ${raw.eventsPerSecond} messages/s`);
+    let rawOurEncoder;
+    if (sink === 'kafka') {
+      ctx.progress(`kafkajs alone with the sink's record encoder: ${options.events} messages`);
+      rawOurEncoder = await rawPublish(ctx, options.events, true);
+      ctx.progress(`  ${rawOurEncoder.eventsPerSecond} messages/s`);
+    }
     const latencies = [];
     for (const rate of options.rates) {
       ctx.progress(`latency at ${rate} events/s: outbox-relay`);
@@ -171,6 +177,7 @@ async function benchSink(
       backlog: backlogResult,
       live: liveResult,
       raw,
+      rawOurEncoder,
       latency: latencies,
       scaling: scaled,
       profile: profiled,

@@ -2,9 +2,11 @@
 // offered rate, and the baselines (pg_recvlogical, the broker client alone, the polling relay), each
 // on a fresh database and destination with the same generated events.
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ROOT } from '../test/support/services.js';
 import { waitFor } from '../test/support/wait.js';
 import type { BenchBroker } from './brokers.js';
-import { rawMessageFactory } from './brokers.js';
 import { createBenchDatabase, createSlot, currentLsn, dropSlot, outboxRows } from './database.js';
 import type { BenchDatabase } from './database.js';
 import { transactionOf, Writers } from './load.js';
@@ -20,6 +22,8 @@ import { bucketDelta, histogramQuantile, per100k, rate, round, shareAtMost, summ
 import type { LatencySummary } from './stats.js';
 
 export const PUBLICATION = 'outbox_relay_pub';
+
+const run = promisify(execFile);
 
 export interface BenchContext {
   readonly options: BenchOptions;
@@ -330,26 +334,40 @@ export async function live(
   }
 }
 
-/** The broker's client alone publishing the same number of messages shaped like the relay's. */
-export async function rawPublish(
-  ctx: BenchContext,
-  events: number,
-): Promise<{ events: number; seconds: number; eventsPerSecond: number; benchCpuSeconds: number }> {
+export interface RawPublish {
+  readonly events: number;
+  readonly seconds: number;
+  readonly eventsPerSecond: number;
+  /** CPU seconds of the publishing process per 100,000 messages. */
+  readonly clientCpuSecondsPer100k: number | undefined;
+  readonly brokerCpuSecondsPer100k: number | undefined;
+}
+
+/**
+ * The broker's client alone publishing as many messages shaped like the relay's, in a process of its
+ * own (bench/raw-publish.ts). `ourEncoder`: with the Kafka sink's record encoder installed.
+ */
+export async function rawPublish(ctx: BenchContext, events: number, ourEncoder = false): Promise<RawPublish> {
   const type = uniqueType('raw');
   await ctx.broker.prepare(type);
   try {
-    const meter = new Meter({ benchBackends: () => [] });
-    const seconds = await ctx.broker.rawPublish(
-      type,
-      events,
-      rawMessageFactory(type, ctx.options.payloadBytes),
-    );
+    const args = ['--sink', ctx.broker.name, '--type', type, '--count', String(events)];
+    args.push('--payload-bytes', String(ctx.options.payloadBytes), ...(ourEncoder ? ['--our-encoder'] : []));
+    const meter = new Meter({ brokerPid: ctx.broker.pid, benchBackends: () => [] });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/raw-publish.ts', ...args], {
+      cwd: ROOT,
+      env: process.env,
+    });
     const cost = await meter.stop();
+    const { seconds, cpuSeconds } = JSON.parse(stdout) as { seconds: number; cpuSeconds: number };
     return {
       events,
       seconds: round(seconds, 3)!,
       eventsPerSecond: rate(events, seconds),
-      benchCpuSeconds: cost.benchCpuSeconds,
+      clientCpuSecondsPer100k: per100k(cpuSeconds, events),
+      // The broker's CPU over the whole window (process start included: it is idle then).
+      brokerCpuSecondsPer100k:
+        cost.brokerCpuSeconds === undefined ? undefined : per100k(cost.brokerCpuSeconds, events),
     };
   } finally {
     await ctx.broker.remove(type);
