@@ -160,6 +160,9 @@ export function sinkMarkdown(r: SinkResults): string {
       n(p.relay.eventsPerSecond),
       x(p.recvlogicalEventsPerSecond ? p.relay.eventsPerSecond / p.recvlogicalEventsPerSecond : undefined),
       ms(p.relay.cost.processPeakRssMiB),
+      p.relay.memory
+        ? `${p.relay.memory.heapTotalMiB} / ${p.relay.memory.heapUsedMinMiB} / ${p.relay.memory.externalMiB}`
+        : '–',
       ms(p.relay.per100k.processCpuSeconds),
       ms(p.relay.startupSeconds),
       otherLoad(p.relay.cost, cores),
@@ -180,6 +183,7 @@ export function sinkMarkdown(r: SinkResults): string {
           'outbox-relay/s',
           'ours / pg_recvlogical',
           'peak RSS MiB',
+          'V8 heap peak / heap in use, least / external MiB',
           'relay CPU s /100k',
           'start s',
           'other load',

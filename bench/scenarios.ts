@@ -18,6 +18,7 @@ import type { BenchOptions } from './options.js';
 import { BenchPoller } from './poller-process.js';
 import { startRecvLogical } from './recvlogical.js';
 import { BenchRelay } from './relay-process.js';
+import type { MemorySample } from './relay-process.js';
 import { bucketDelta, histogramQuantile, per100k, rate, round, shareAtMost, summarize } from './stats.js';
 import type { LatencySummary } from './stats.js';
 
@@ -44,6 +45,8 @@ export interface Throughput {
   /** Relay only: spawn to streaming, and the CPU that took. */
   readonly startupSeconds?: number;
   readonly startupCpuSeconds?: number;
+  /** Relay only: memory peaks from its own metrics. */
+  readonly memory?: MemorySample;
 }
 
 export interface BacklogResult {
@@ -153,9 +156,11 @@ async function runRelay(
       brokerPid: ctx.broker.pid,
       benchBackends: () => [db.monitorPid, ...(extra.benchBackends?.() ?? [])],
     });
+    const memory = relay.sampleMemory();
     await extra.beforeWait?.();
     await until();
     const cost = await meter.stop();
+    const memorySample = await memory();
     const problems = relay.problems();
     if (problems.length > 0) ctx.progress(`  relay warnings:\n    ${problems.slice(0, 5).join('\n    ')}`);
     const left = await outboxRows(db);
@@ -169,6 +174,7 @@ async function runRelay(
       delivered: await ctx.broker.delivered(aggregateType),
       startupSeconds: round(startupSeconds, 3),
       startupCpuSeconds: round(startupCpu, 2),
+      memory: memorySample,
     };
   } finally {
     await relay.stop();
