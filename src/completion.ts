@@ -64,8 +64,13 @@ const INSERT_DEAD_LETTERS = `
   insert into outbox_dead_letter
     (id, aggregate_type, aggregate_id, event_type, payload, headers, created_at, error, destination,
      attempts)
-  select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[],
-                       $7::timestamptz[], $8::text[], $9::text[], $10::int[])
+  select id, aggregate_type, aggregate_id, event_type, payload, headers, created_at, error,
+         destination, attempts
+    from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[],
+                $7::timestamptz[], $8::text[], $9::text[], $10::int[])
+      with ordinality as d(id, aggregate_type, aggregate_id, event_type, payload, headers, created_at,
+                           error, destination, attempts, n)
+   order by n -- seq numbers the rows in the batch's order
   on conflict (id) do update set
     error = excluded.error, destination = excluded.destination,
     attempts = outbox_dead_letter.attempts + excluded.attempts, dead_lettered_at = now()`;

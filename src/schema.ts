@@ -39,6 +39,9 @@ export const outboxDeadLetter = pgTable('outbox_dead_letter', {
   attempts: integer('attempts').notNull().default(1),
   deadLetteredAt: timestamp('dead_lettered_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   destination: text('destination'),
+  // Dead-lettering order, which `outbox-relay dead-letters retry` puts events back in: one batch's
+  // rows share dead_lettered_at (and a transaction's created_at).
+  seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity(),
 });
 
 /**
