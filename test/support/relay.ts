@@ -12,11 +12,18 @@ export interface RelayProcess {
   readonly exited: Promise<number | string>;
   /** Waits for a JSON log line whose msg matches. */
   waitForLog(msg: string | RegExp, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Waits for an output line (stdout or stderr) that matches. */
+  waitForLine(line: RegExp, timeoutMs?: number): Promise<string>;
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
 export function startRelayProcess(env: Record<string, string>, args: string[] = ['run']): RelayProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+  return startScript('src/cli.ts', args, env);
+}
+
+/** Runs a TypeScript file of the repository (e.g. an example) the same way, with only `env` set. */
+export function startScript(script: string, args: string[], env: Record<string, string>): RelayProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -52,6 +59,10 @@ export function startRelayProcess(env: Record<string, string>, args: string[] = 
           ),
         { timeoutMs },
       ),
+    waitForLine: (pattern, timeoutMs = 60_000) =>
+      waitFor(`output line ${String(pattern)}`, () => output.find((line) => pattern.test(line)), {
+        timeoutMs,
+      }),
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

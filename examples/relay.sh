@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `npm run example:relay`: the relay for the examples' database, against the local services (started
+# when not running; `npm run services:down` stops them), until Ctrl-C. The same as
+# `outbox-relay run` with DATABASE_URL and KAFKA_BROKERS set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source deploy/local/env.sh
+bash deploy/local/up.sh
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:$OUTBOX_PG_PORT/outbox_example}"
+export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:$OUTBOX_KAFKA_PORT}"
+export METRICS_PORT="${METRICS_PORT:-0}"
+exec node --import tsx src/cli.ts run

@@ -1,0 +1,203 @@
+// The examples run as a user runs them: the orders app writes orders and their events, the relay
+// publishes them, and each consumer handles every event once, even when a message arrives twice.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import amqp from 'amqplib';
+import { Kafka, logLevel } from 'kafkajs';
+import { createTopics, TopicReader } from '../support/kafka.js';
+import { outboxCount } from '../support/outbox.js';
+import { startRelayProcess, startScript } from '../support/relay.js';
+import type { RelayProcess } from '../support/relay.js';
+import { createTestDatabase, KAFKA_BROKER, RABBITMQ_URL, uniqueName } from '../support/services.js';
+import type { TestDatabase } from '../support/services.js';
+import { waitFor } from '../support/wait.js';
+
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+
+interface AppEvent {
+  readonly eventType: string;
+  readonly id: string;
+}
+
+/** Runs the orders app to completion; returns the events it reports, in order. */
+async function runOrdersApp(db: TestDatabase): Promise<AppEvent[]> {
+  const app = startScript('examples/orders-app/main.ts', [], { DATABASE_URL: db.url });
+  assert.equal(await app.exited, 0, app.output.join('\n'));
+  const events = app.output.flatMap((line) => {
+    const match = new RegExp(`event (\\w+) (${UUID})$`).exec(line);
+    return match ? [{ eventType: match[1]!, id: match[2]! }] : [];
+  });
+  assert.deepEqual(
+    events.map((event) => event.eventType),
+    ['OrderPlaced', 'OrderPlaced', 'OrderPlaced', 'OrderCancelled'],
+  );
+  return events;
+}
+
+/** How often the consumer printed `handled … <id>` for each id. */
+function handledCounts(consumer: RelayProcess): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of consumer.output) {
+    const id = new RegExp(`^handled \\w+ (${UUID})`).exec(line)?.[1];
+    if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return counts;
+}
+
+describe('examples', () => {
+  let db: TestDatabase;
+  let dir: string;
+  const processes: RelayProcess[] = [];
+
+  before(async () => {
+    db = await createTestDatabase('examples');
+    dir = mkdtempSync(join(tmpdir(), 'outbox-examples-'));
+  });
+  after(async () => {
+    for (const child of processes) await child.stop('SIGKILL');
+    await db.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function start(script: string, env: Record<string, string>): RelayProcess {
+    const child = script === 'relay' ? startRelayProcess(env) : startScript(script, [], env);
+    processes.push(child);
+    return child;
+  }
+
+  test('orders app -> relay -> Kafka consumer: each event handled once, a redelivered one skipped', async () => {
+    // The routes file sends the app's `order` events to a topic of this test's own.
+    const topic = uniqueName('orders');
+    const routes = join(dir, 'kafka-routes.yaml');
+    writeFileSync(
+      routes,
+      `routes:\n  - aggregateType: order\n    destinations:\n      - kafka: { topic: ${topic} }\n`,
+    );
+    await createTopics([topic], 1);
+    const reader = await TopicReader.start([topic]);
+    const consumer = start('examples/consumers/kafka-consumer.ts', {
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: KAFKA_BROKER,
+      EXAMPLE_TOPIC: topic,
+      EXAMPLE_GROUP_ID: uniqueName('shipping'),
+    });
+    const relay = start('relay', {
+      DATABASE_URL: db.url,
+      OUTBOX_SLOT: db.slot,
+      KAFKA_BROKERS: KAFKA_BROKER,
+      OUTBOX_ROUTES: routes,
+    });
+    try {
+      await consumer.waitForLine(/^consuming /);
+      await relay.waitForLog('streaming');
+
+      const events = await runOrdersApp(db);
+      await waitFor('every event handled', () =>
+        events.every((event) => handledCounts(consumer).has(event.id)),
+      );
+
+      // Deliver the first event again, exactly as the relay sent it.
+      const [original] = await reader.waitForCount(events.length);
+      assert.equal(original!.headers['id'], events[0]!.id);
+      const kafka = new Kafka({ brokers: [KAFKA_BROKER], logLevel: logLevel.NOTHING });
+      const producer = kafka.producer();
+      await producer.connect();
+      await producer.send({
+        topic,
+        messages: [{ key: original!.key, value: original!.value, headers: original!.headers }],
+      });
+      await producer.disconnect();
+      await consumer.waitForLine(new RegExp(`^skipped duplicate ${events[0]!.id}$`));
+
+      assert.deepEqual([...handledCounts(consumer)].sort(), events.map((event) => [event.id, 1]).sort());
+      const { rows: shipments } = await db.pool.query<{ order_id: number; status: string }>(
+        'select order_id, status from shipments order by order_id',
+      );
+      assert.deepEqual(shipments, [
+        { order_id: 1, status: 'pending' },
+        { order_id: 2, status: 'pending' },
+        { order_id: 3, status: 'cancelled' },
+      ]);
+      await waitFor('the outbox emptied', async () => (await outboxCount(db.pool)) === 0);
+      assert.equal(await consumer.stop('SIGTERM'), 0);
+    } finally {
+      await reader.stop();
+      await relay.stop('SIGTERM');
+    }
+  });
+
+  test('RabbitMQ consumer: each event handled once, a redelivered one skipped', async () => {
+    await db.pool.query('truncate outbox, orders, processed_events restart identity');
+    const exchange = uniqueName('outbox_example');
+    const queue = uniqueName('notifications');
+    const consumer = start('examples/consumers/rabbitmq-consumer.ts', {
+      DATABASE_URL: db.url,
+      RABBITMQ_URL,
+      EXAMPLE_EXCHANGE: exchange,
+      EXAMPLE_QUEUE: queue,
+    });
+    const connection = await amqp.connect(RABBITMQ_URL);
+    try {
+      const channel = await connection.createConfirmChannel();
+      await consumer.waitForLine(/^consuming /);
+      const events = await runOrdersApp(db);
+
+      // The messages the relay publishes (contract: body the payload, messageId the event id, type
+      // the event type, routing key aggregateType.eventType), then the first one again.
+      const { rows } = await db.pool.query<{
+        id: string;
+        aggregate_type: string;
+        aggregate_id: string;
+        event_type: string;
+        payload: unknown;
+        created_at: Date;
+      }>('select id, aggregate_type, aggregate_id, event_type, payload, created_at from outbox order by seq');
+      for (const row of [...rows, rows[0]!]) {
+        channel.publish(
+          exchange,
+          `${row.aggregate_type}.${row.event_type}`,
+          Buffer.from(JSON.stringify(row.payload)),
+          {
+            persistent: true,
+            mandatory: true,
+            messageId: row.id,
+            type: row.event_type,
+            contentType: 'application/json',
+            timestamp: Math.floor(row.created_at.getTime() / 1000),
+            headers: {
+              id: row.id,
+              aggregate_type: row.aggregate_type,
+              aggregate_id: row.aggregate_id,
+              event_type: row.event_type,
+              created_at: row.created_at.toISOString(),
+            },
+          },
+        );
+      }
+      await channel.waitForConfirms();
+
+      await consumer.waitForLine(new RegExp(`^skipped duplicate ${events[0]!.id}$`));
+      await waitFor('every event handled', () =>
+        events.every((event) => handledCounts(consumer).has(event.id)),
+      );
+      assert.deepEqual([...handledCounts(consumer)].sort(), events.map((event) => [event.id, 1]).sort());
+      const { rows: notes } = await db.pool.query<{ order_id: number; text: string }>(
+        'select order_id, text from notifications order by id',
+      );
+      assert.deepEqual(notes, [
+        { order_id: 1, text: 'thank you for your order, ada' },
+        { order_id: 2, text: 'thank you for your order, grace' },
+        { order_id: 3, text: 'thank you for your order, linus' },
+        { order_id: 3, text: 'your order was cancelled: customer changed their mind' },
+      ]);
+      assert.equal(await consumer.stop('SIGTERM'), 0);
+      await channel.deleteQueue(queue);
+      await channel.deleteExchange(exchange);
+    } finally {
+      await connection.close();
+    }
+  });
+});
