@@ -117,6 +117,7 @@ function createSink(name: SinkName, config: Config, logger: Logger, metrics: Pro
         maxMessageBytes: config.kafkaMaxMessageBytes,
         maxBatchMessages: config.kafkaBatchSize,
         autoCreateTopics: config.kafkaAutoCreateTopics,
+        idleProbeIntervalMs: 5_000,
         logger,
         onPublishError: () => metrics.publishError('kafka'),
         onReadyChange: (ready) =>

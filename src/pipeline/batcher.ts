@@ -17,6 +17,11 @@ export class SerialBatcher<T> {
     return this.queue.length;
   }
 
+  /** True while a batch is being flushed or items wait for one. */
+  get busy(): boolean {
+    return this.running;
+  }
+
   push(item: T): void {
     this.queue.push(item);
     if (!this.running) {

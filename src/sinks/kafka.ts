@@ -5,11 +5,13 @@
 // each other (a retry may duplicate a message; it cannot reorder two). A batch refused for good is
 // split into single messages to find the culprit, which is rejected and dead-lettered. A topic the
 // cluster does not have (auto-creation off) is remembered for a while, so its events fail fast
-// instead of holding up the other topics' batches.
+// instead of holding up the other topics' batches. While nothing is being sent, a cheap metadata
+// request every few seconds tells whether the cluster is still there, so /readyz reports a broker
+// that went away from an idle relay.
 // close() ends the retrying: messages still unconfirmed then stay unsettled (neither confirmed nor
 // dead-lettered), so the relay never completes them and the next start publishes them again.
 import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
-import type { KafkaConfig, LogEntry, Message, Producer, TopicMessages } from 'kafkajs';
+import type { Admin, KafkaConfig, LogEntry, Message, Producer, TopicMessages } from 'kafkajs';
 import type { Logger } from 'pino';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { SerialBatcher } from '../pipeline/batcher.js';
@@ -26,6 +28,8 @@ export interface KafkaSinkOptions {
   readonly maxMessageBytes: number;
   readonly maxBatchMessages: number;
   readonly autoCreateTopics: boolean;
+  /** How often an idle sink checks the cluster is reachable; 0 turns the check off. */
+  readonly idleProbeIntervalMs: number;
   readonly logger: Logger;
   readonly onPublishError?: (error: unknown) => void;
   readonly onReadyChange?: (ready: boolean) => void;
@@ -55,6 +59,8 @@ const UNKNOWN_TOPIC_MEMORY_MS = 10_000;
 export class KafkaSink implements Sink {
   readonly name = 'kafka';
   private readonly producer: Producer;
+  private readonly admin: Admin;
+  private idleProbe: NodeJS.Timeout | undefined;
   private readonly outgoing: SerialBatcher<Pending>;
   private closing = false;
   private readonly closed = new AbortController();
@@ -64,11 +70,14 @@ export class KafkaSink implements Sink {
 
   constructor(private readonly options: KafkaSinkOptions) {
     const log = options.logger.child({ sink: 'kafka' });
-    const kafka = new Kafka({
+    const connection: KafkaConfig = {
       clientId: options.clientId,
       brokers: [...options.brokers],
       ssl: options.ssl,
       sasl: options.sasl,
+    };
+    const kafka = new Kafka({
+      ...connection,
       logLevel: logLevel.WARN,
       logCreator: () => (entry: LogEntry) => logKafkajs(log, entry),
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
@@ -82,6 +91,9 @@ export class KafkaSink implements Sink {
       // Retries are ours (forever, with backoff); kafkajs' own are a short first line.
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
+    // Silent, one quick attempt per probe: the next probe is the retry, and the outcome is reported
+    // once, as a readiness change.
+    this.admin = new Kafka({ ...connection, logLevel: logLevel.NOTHING }).admin({ retry: { retries: 0 } });
     this.producer.on(this.producer.events.DISCONNECT, () => this.setConnected(false));
     this.producer.on(this.producer.events.CONNECT, () => this.setConnected(true));
     this.outgoing = new SerialBatcher(options.maxBatchMessages, (batch) => this.sendWithRetry(batch));
@@ -96,6 +108,7 @@ export class KafkaSink implements Sink {
       try {
         await this.producer.connect();
         this.setConnected(true);
+        this.startIdleProbe();
         return;
       } catch (error) {
         if (this.closing) throw error;
@@ -126,7 +139,35 @@ export class KafkaSink implements Sink {
   async close(): Promise<void> {
     this.closing = true;
     this.closed.abort();
-    await this.producer.disconnect();
+    clearInterval(this.idleProbe);
+    await Promise.all([this.producer.disconnect(), this.admin.disconnect()]);
+  }
+
+  private startIdleProbe(): void {
+    const interval = this.options.idleProbeIntervalMs;
+    if (interval === 0 || this.idleProbe) return;
+    let probing = false;
+    this.idleProbe = setInterval(() => {
+      // While batches are sent, their outcome says whether the cluster is reachable.
+      if (probing || this.outgoing.busy || this.closing) return;
+      probing = true;
+      void this.probeCluster()
+        .then((reachable) => {
+          if (!this.outgoing.busy && !this.closing) this.setConnected(reachable);
+        })
+        .finally(() => (probing = false));
+    }, interval);
+    this.idleProbe.unref();
+  }
+
+  private async probeCluster(): Promise<boolean> {
+    try {
+      await this.admin.connect();
+      await this.admin.describeCluster();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private async sendWithRetry(batch: Pending[]): Promise<void> {

@@ -235,6 +235,28 @@ describe('observability of the relay with Kafka', () => {
     );
   });
 
+  test('an idle relay reports Kafka going away on /readyz, and ready again when it is back', async () => {
+    await waitFor('/readyz 200 before', async () => (await readyz(base)).status === 200);
+    await localService('kafka', 'stop');
+    try {
+      // Nothing is published: only the sink's idle probe can notice.
+      const notReady = await waitFor(
+        '/readyz 503 with nothing to publish',
+        async () => {
+          const answer = await readyz(base);
+          return answer.status === 503 ? answer.body : undefined;
+        },
+        { timeoutMs: 30_000 },
+      );
+      assert.match(notReady.reason ?? '', /kafka/);
+    } finally {
+      await localService('kafka', 'start');
+    }
+    await waitFor('/readyz 200 after', async () => (await readyz(base)).status === 200, {
+      timeoutMs: 60_000,
+    });
+  });
+
   test('replication lag bytes grow while the relay is stopped and return near zero after it catches up', async () => {
     assert.equal(await relay!.stop('SIGTERM'), 0);
     relay = undefined;
