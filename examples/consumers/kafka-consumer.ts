@@ -4,7 +4,7 @@
 //
 //   npm run example:kafka-consumer       runs until Ctrl-C
 //
-// EXAMPLE_TOPIC (default outbox.order, the relay's default topic for aggregate type `order`) and
+// EXAMPLE_TOPIC (default example.orders, where examples/routes.yaml sends `order` events) and
 // EXAMPLE_GROUP_ID (default shipping) choose what it reads; DATABASE_URL and KAFKA_BROKERS where.
 import { Kafka, logLevel } from 'kafkajs';
 import type { KafkaMessage } from 'kafkajs';
@@ -13,9 +13,11 @@ import type { ShopEvent } from '../orders-app/schema.js';
 import { DATABASE_URL, KAFKA_BROKERS, say } from '../env.js';
 import { CREATE_PROCESSED_EVENTS, handleOnce } from './dedup.js';
 
-const TOPIC = process.env.EXAMPLE_TOPIC ?? 'outbox.order';
+const TOPIC = process.env.EXAMPLE_TOPIC ?? 'example.orders';
 const GROUP_ID = process.env.EXAMPLE_GROUP_ID ?? 'shipping';
-const CONSUMER = `kafka:${GROUP_ID}`;
+// The dedup key's owner is the service, not the group: a new group re-reading the topic from the
+// start (offsets lost, a replay) finds every event handled already.
+const CONSUMER = 'shipping';
 
 // The consumer's own state; in a real system it lives in the shipping service's database.
 const CREATE_SHIPMENTS = `

@@ -17,7 +17,7 @@ import { CREATE_PROCESSED_EVENTS, handleOnce } from './dedup.js';
 
 const EXCHANGE = process.env.EXAMPLE_EXCHANGE ?? 'outbox';
 const QUEUE = process.env.EXAMPLE_QUEUE ?? 'notifications';
-const CONSUMER = `rabbitmq:${QUEUE}`;
+const CONSUMER = 'notifications';
 
 const CREATE_NOTIFICATIONS = `
   create table if not exists notifications (

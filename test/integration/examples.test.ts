@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
+import { loadRoutesFile } from '../../src/routing/routes-file.js';
 import { createTopics, TopicReader } from '../support/kafka.js';
 import { outboxCount } from '../support/outbox.js';
 import { startRelayProcess, startScript } from '../support/relay.js';
 import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, KAFKA_BROKER, RABBITMQ_URL, uniqueName } from '../support/services.js';
+import { createTestDatabase, KAFKA_BROKER, RABBITMQ_URL, ROOT, uniqueName } from '../support/services.js';
 import type { TestDatabase } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
 
@@ -67,6 +68,11 @@ describe('examples', () => {
     processes.push(child);
     return child;
   }
+
+  test('the routes file of `npm run example:relay` is valid', () => {
+    const spec = loadRoutesFile(join(ROOT, 'examples/routes.yaml'), { kafka: true, rabbitmq: true });
+    assert.deepEqual(spec.routes[0]?.destinations[0], { kafka: { topic: 'example.orders' } });
+  });
 
   test('orders app -> relay -> Kafka consumer: each event handled once, a redelivered one skipped', async () => {
     // The routes file sends the app's `order` events to a topic of this test's own.
