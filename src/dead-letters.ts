@@ -43,6 +43,7 @@ export class DeadLetterRetryError extends Error {
 /** Events per transaction when retrying. */
 export const RETRY_BATCH_SIZE = 500;
 
+/** The parked events, oldest first (dead-lettering order), at most `limit`, and how many there are. */
 export async function listDeadLetters(pool: Pool, limit: number): Promise<DeadLetterList> {
   const { rows } = await pool.query<{
     id: string;
