@@ -21,6 +21,10 @@ export interface Config {
   /** Ask the broker to create a missing topic (when its auto.create.topics.enable allows it). */
   readonly kafkaAutoCreateTopics: boolean;
   readonly rabbitmqUrl: string | undefined;
+  /** Messages published to RabbitMQ and not yet confirmed, at most. */
+  readonly rabbitmqMaxUnconfirmed: number;
+  /** Largest RabbitMQ message body sent; larger ones are dead-lettered (keep <= the broker's max_message_size). */
+  readonly rabbitmqMaxMessageBytes: number;
   readonly metricsPort: number;
   readonly metricsHost: string;
   readonly logLevel: LogLevel;
@@ -128,6 +132,9 @@ const envSchema = z.object({
     .string()
     .regex(/^amqps?:\/\//, 'expected an amqp:// or amqps:// URL')
     .optional(),
+  RABBITMQ_MAX_UNCONFIRMED: integer(1, 1_000_000).default(1_000),
+  // RabbitMQ's own ceiling for max_message_size is 512 MiB; its default is 128 MiB.
+  RABBITMQ_MAX_MESSAGE_BYTES: integer(1, 536_870_912).default(134_217_728),
   METRICS_PORT: integer(0, 65_535).default(9464),
   METRICS_HOST: z.string().min(1, 'expected a bind address').default('0.0.0.0'),
   LOG_LEVEL: z
@@ -169,6 +176,16 @@ const envSchema = z.object({
 
 type Env = z.infer<typeof envSchema>;
 
+/**
+ * Every environment variable the relay reads, in schema order, with its default as text (undefined:
+ * required or unset). docs/configuration.md is tested against this list, so it cannot drift.
+ */
+export const CONFIG_VARIABLES: readonly { readonly name: string; readonly default: string | undefined }[] =
+  Object.entries(envSchema.shape).map(([name, schema]) => ({
+    name,
+    default: schema instanceof z.ZodDefault ? String(schema.def.defaultValue) : undefined,
+  }));
+
 /** Reads the configuration from an environment (process.env by default). Throws ConfigError. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const defined = Object.fromEntries(
@@ -196,6 +213,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kafkaBatchSize: e.KAFKA_BATCH_SIZE,
     kafkaAutoCreateTopics: e.KAFKA_AUTO_CREATE_TOPICS,
     rabbitmqUrl: e.RABBITMQ_URL,
+    rabbitmqMaxUnconfirmed: e.RABBITMQ_MAX_UNCONFIRMED,
+    rabbitmqMaxMessageBytes: e.RABBITMQ_MAX_MESSAGE_BYTES,
     metricsPort: e.METRICS_PORT,
     metricsHost: e.METRICS_HOST,
     logLevel: e.LOG_LEVEL,

@@ -88,6 +88,7 @@ export class Relay {
   private readonly catchUp = new CatchUpTracker();
   private session: Session | undefined;
   private leadership: Leadership | undefined;
+  private waitingForSlot = false;
   private inFlightEvents = 0;
   private inFlightBytes = 0;
   private paused = false;
@@ -147,6 +148,11 @@ export class Relay {
     return this.leadership !== undefined;
   }
 
+  /** Waiting for the slot that another instance holds. */
+  get isStandby(): boolean {
+    return this.waitingForSlot;
+  }
+
   private async run(): Promise<void> {
     const { config, logger, metrics } = this.deps;
     const signal = this.stopController.signal;
@@ -161,8 +167,14 @@ export class Relay {
           config.slot,
           LEADER_POLL_MS,
           signal,
-          () => logger.info({ slot: config.slot }, 'standby: another instance holds the slot, waiting'),
+          (first) => {
+            this.waitingForSlot = true;
+            if (first)
+              logger.info({ slot: config.slot }, 'standby: another instance holds the slot, waiting');
+          },
+          () => (this.waitingForSlot = false),
         );
+        this.waitingForSlot = false;
         if (!this.leadership) break;
         metrics.setLeader(true);
         logger.info({ slot: config.slot }, 'slot acquired: this instance is the leader');

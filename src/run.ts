@@ -16,6 +16,7 @@ import { defaultRoutes, Router } from './routing/router.js';
 import type { RoutesSpec } from './routing/router.js';
 import { loadRoutesFile, RoutesFileError } from './routing/routes-file.js';
 import { KafkaSink } from './sinks/kafka.js';
+import { RabbitMqSink } from './sinks/rabbitmq.js';
 import { preflight } from './wal/slot.js';
 import type { Sink, SinkName } from './sinks/sink.js';
 import { readTlsFiles } from './tls.js';
@@ -66,7 +67,7 @@ export async function startRelay(config: Config, logger: Logger): Promise<Runnin
     config.metricsHost,
     config.metricsPort,
     metrics.registry,
-    { notReadyReason: () => relay.notReadyReason() },
+    { notReadyReason: () => relay.notReadyReason(), isStandby: () => relay.isStandby },
     loopHealth,
   );
   const slotMonitor = startSlotMonitor({
@@ -124,6 +125,17 @@ function createSink(name: SinkName, config: Config, logger: Logger, metrics: Pro
           logger.info({ sink: 'kafka' }, ready ? 'broker connected' : 'broker connection lost'),
       });
     case 'rabbitmq':
-      throw new ConfigError('RABBITMQ_URL', 'the RabbitMQ sink is not available yet');
+      if (config.rabbitmqUrl === undefined)
+        throw new ConfigError('RABBITMQ_URL', 'required: a route sends to RabbitMQ');
+      return new RabbitMqSink({
+        url: config.rabbitmqUrl,
+        tls: config.rabbitmqTls && readTlsFiles(config.rabbitmqTls),
+        maxUnconfirmed: config.rabbitmqMaxUnconfirmed,
+        maxMessageBytes: config.rabbitmqMaxMessageBytes,
+        logger,
+        onPublishError: () => metrics.publishError('rabbitmq'),
+        onReadyChange: (ready) =>
+          logger.info({ sink: 'rabbitmq' }, ready ? 'broker connected' : 'broker connection lost'),
+      });
   }
 }

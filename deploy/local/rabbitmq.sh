@@ -2,7 +2,7 @@
 # A RabbitMQ node of the project's own (node name, port, data outside git), run from the system's
 # RabbitMQ installation beside the machine's own broker, so tests can stop, kill and restart it
 # without touching anyone else's.
-# Usage: rabbitmq.sh start|stop|kill|status|close-connections
+# Usage: rabbitmq.sh start|stop|kill|status|close-connections|ctl <rabbitmqctl arguments>
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/env.sh"
@@ -61,9 +61,14 @@ case "${1:-}" in
     # Every client connection is closed by the broker, as when it restarts a listener.
     ctl close_all_connections "closed by outbox-relay tests" >/dev/null
     ;;
+  ctl)
+    # rabbitmqctl against this node, e.g. ctl eval 'application:set_env(rabbit, max_message_size, 4096).'
+    shift
+    ctl "$@"
+    ;;
   status) running ;;
   *)
-    echo "usage: $0 start|stop|kill|status|close-connections" >&2
+    echo "usage: $0 start|stop|kill|status|close-connections|ctl ARGS..." >&2
     exit 2
     ;;
 esac

@@ -1,5 +1,7 @@
 // /metrics, /healthz (the process and its event loop answer), /readyz (the relay streams and its
-// brokers are connected; otherwise 503 with the reason).
+// brokers are connected; otherwise 503 with the reason). `/readyz?standby=ready` also answers 200 for
+// a standby waiting for the slot: an orchestrator's readiness probe, for which a healthy standby must
+// count as available (or rolling updates and disruption budgets would wait on it forever).
 import { createServer } from 'node:http';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +10,8 @@ import type { Registry } from 'prom-client';
 export interface Readiness {
   /** undefined when ready, else a short reason. */
   notReadyReason(): string | undefined;
+  /** True while another instance holds the slot and this one waits to take over. */
+  isStandby(): boolean;
 }
 
 export interface Liveness {
@@ -28,7 +32,7 @@ export async function startProbeServer(
   liveness: Liveness,
 ): Promise<ProbeServer> {
   const server: Server = createServer((request, response) => {
-    const path = (request.url ?? '/').split('?')[0];
+    const { pathname: path, searchParams } = new URL(request.url ?? '/', 'http://probe');
     if (path === '/metrics') {
       registry
         .metrics()
@@ -48,6 +52,10 @@ export async function startProbeServer(
         reason === undefined ? { status: 'ok' } : { status: 'unhealthy', reason },
       );
     } else if (path === '/readyz') {
+      if (searchParams.get('standby') === 'ready' && readiness.isStandby()) {
+        json(response, 200, { status: 'standby' });
+        return;
+      }
       const reason = readiness.notReadyReason();
       json(
         response,

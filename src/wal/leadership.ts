@@ -15,7 +15,9 @@ export async function acquireLeadership(
   slot: string,
   pollMs: number,
   signal: AbortSignal,
-  onWaiting: () => void,
+  /** Called at each poll that finds another instance holding the lock; `first` once per call. */
+  onWaiting: (first: boolean) => void,
+  onUnreachable: () => void,
 ): Promise<Leadership | undefined> {
   let announced = false;
   while (!signal.aborted) {
@@ -33,15 +35,14 @@ export async function acquireLeadership(
         if (rows[0]?.locked) {
           return { lost: lost.signal, release: () => client.end().catch(() => undefined) };
         }
-        if (!announced) {
-          announced = true;
-          onWaiting();
-        }
+        onWaiting(!announced);
+        announced = true;
         await sleep(pollMs, signal);
         if (signal.aborted || lost.signal.aborted) break;
       }
     } catch {
       // The database is unreachable: try again after a pause.
+      onUnreachable();
       await sleep(pollMs, signal);
     }
     await client.end().catch(() => undefined);

@@ -34,6 +34,9 @@ test('two relays on one slot: one leads, the standby takes over from a killed le
     assert.equal(await standbyProbes.metric('outbox_relay_leader'), 0);
     assert.equal(await leaderProbes.readyStatus(), 200);
     assert.equal(await standbyProbes.readyStatus(), 503);
+    // What a Kubernetes readiness probe asks: a waiting standby counts as available.
+    assert.equal(await standbyProbes.readyStatus('?standby=ready'), 200);
+    assert.equal(await leaderProbes.readyStatus('?standby=ready'), 200);
 
     load = await OutboxLoad.start(db.url, { aggregateType: type, eventsPerSecond: 1_000 });
     await waitFor('delivery under way', () => counter.delivered > 1_000, { timeoutMs: 60_000 });

@@ -12,7 +12,9 @@ import { commitEvents, outboxCount } from '../support/outbox.js';
 import type { TestEvent } from '../support/outbox.js';
 import { startRelayProcess } from '../support/relay.js';
 import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, KAFKA_BROKER, uniqueName } from '../support/services.js';
+import { QueueReader } from '../support/rabbitmq.js';
+import type { AmqpMessage } from '../support/rabbitmq.js';
+import { createTestDatabase, KAFKA_BROKER, RABBITMQ_URL, uniqueName } from '../support/services.js';
 import type { TestDatabase } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
 
@@ -42,6 +44,24 @@ function sequencesByKey(messages: readonly ReceivedMessage[]): Map<string, numbe
 
 function increasing(values: readonly number[]): boolean {
   return values.every((value, index) => index === 0 || value > values[index - 1]!);
+}
+
+/** The same, for messages read from a RabbitMQ queue. */
+function amqpSequencesByKey(messages: readonly AmqpMessage[]): Map<string, number[]> {
+  const byKey = new Map<string, number[]>();
+  for (const message of messages) {
+    const seq = (JSON.parse(message.body) as { seq: number }).seq;
+    const key = `${message.exchange}/${message.headers['aggregate_id']}`;
+    byKey.set(key, [...(byKey.get(key) ?? []), seq]);
+  }
+  return byKey;
+}
+
+async function parkedRows(db: TestDatabase): Promise<DeadLetterRow[]> {
+  const { rows } = await db.pool.query<DeadLetterRow>(
+    `select id::text, aggregate_type, error, destination from outbox_dead_letter`,
+  );
+  return rows;
 }
 
 describe('routing on Kafka', () => {
@@ -153,9 +173,7 @@ default: deadLetter
       assert.ok(increasing(sequence), `key ${key} in commit order: ${sequence.join(',')}`);
     }
 
-    const { rows } = await db.pool.query<DeadLetterRow>(
-      `select id::text, aggregate_type, error, destination from outbox_dead_letter`,
-    );
+    const rows = await parkedRows(db);
     assert.equal(rows.length, parked.size, 'each parked event has one dead-letter row');
     for (const row of rows) {
       const kind = parked.get(row.id);
@@ -183,6 +201,187 @@ default: deadLetter
       9,
       'one log line each',
     );
+    assert.equal(await relay.stop('SIGTERM'), 0);
+    relay = undefined;
+  });
+});
+
+describe('routing on Kafka and RabbitMQ together', () => {
+  let db: TestDatabase;
+  let relay: RelayProcess | undefined;
+  const readers: { stop(): Promise<void> }[] = [];
+
+  before(async () => {
+    db = await createTestDatabase('routing2');
+  });
+  after(async () => {
+    for (const reader of readers) await reader.stop();
+    await relay?.stop('SIGKILL');
+    await db.drop();
+  });
+
+  test('mixed stream: topics, exchanges, fan-out to both, order per key on each; refusals parked', async () => {
+    const run = uniqueName('m');
+    const [orders, userTopic, users, audit] = [
+      `orders_${run}`,
+      `outbox.user_${run}`,
+      `users_${run}`,
+      `audit_${run}`,
+    ];
+    await createTopics([orders, userTopic]);
+    const routes = writeRoutesFile(`
+routes:
+  - aggregateType: order_${run}
+    destinations:
+      - kafka: { topic: ${orders} }
+  - aggregateType: user_${run}
+    destinations:
+      - rabbitmq: { exchange: ${users}, routingKey: "user.\${eventType}", assert: true, type: topic }
+      - kafka: { topic: "outbox.\${aggregateType}" }
+  - aggregateType: "audit_${run}.*"
+    destinations:
+      - rabbitmq: { exchange: ${audit}, routingKey: "\${aggregateType}", assert: true, type: direct }
+  - aggregateType: nobody_${run}
+    destinations:
+      - rabbitmq: { exchange: ${users}, routingKey: "nobody.\${eventType}" }
+  - aggregateType: ghost_${run}
+    destinations:
+      - rabbitmq: { exchange: ghost_${run}, routingKey: x }
+  - aggregateType: blob_${run}
+    destinations:
+      - rabbitmq: { exchange: ${users}, routingKey: user.Blob }
+`);
+    const kafkaReader = await TopicReader.start([orders, userTopic]);
+    readers.push(kafkaReader);
+    const userQueue = await QueueReader.start([{ exchange: users, routingKey: 'user.*', declare: 'topic' }]);
+    readers.push(userQueue);
+    const auditQueue = await QueueReader.start([
+      { exchange: audit, routingKey: `audit_${run}.login`, declare: 'direct' },
+    ]);
+    readers.push(auditQueue);
+    relay = startRelayProcess({
+      DATABASE_URL: db.url,
+      OUTBOX_SLOT: db.slot,
+      KAFKA_BROKERS: KAFKA_BROKER,
+      RABBITMQ_URL,
+      OUTBOX_ROUTES: routes,
+      RABBITMQ_MAX_MESSAGE_BYTES: '4000',
+      OUTBOX_MAX_ATTEMPTS: '1',
+    });
+    await relay.waitForLog('streaming');
+
+    const expected = { orders: [] as string[], users: [] as string[], audit: [] as string[] };
+    const parked = new Map<string, string>();
+    for (let tx = 0; tx < 40; tx++) {
+      const events: TestEvent[] = [];
+      const kinds: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const seq = tx * 6 + i;
+        events.push({
+          aggregateType: `order_${run}`,
+          aggregateId: `o${seq % 5}`,
+          eventType: 'Placed',
+          payload: { seq },
+        });
+        events.push({
+          aggregateType: `user_${run}`,
+          aggregateId: `u${seq % 3}`,
+          eventType: seq % 2 ? 'Renamed' : 'Created',
+          payload: { seq },
+        });
+        events.push({
+          aggregateType: `audit_${run}.login`,
+          aggregateId: `a${seq % 2}`,
+          eventType: 'LoggedIn',
+          payload: { seq },
+        });
+        kinds.push('orders', 'users', 'audit');
+      }
+      if (tx % 10 === 3) {
+        events.push({
+          aggregateType: `nobody_${run}`,
+          aggregateId: 'n',
+          eventType: 'Lost',
+          payload: { seq: tx },
+        });
+        events.push({
+          aggregateType: `ghost_${run}`,
+          aggregateId: 'g',
+          eventType: 'Boo',
+          payload: { seq: tx },
+        });
+        events.push({
+          aggregateType: `blob_${run}`,
+          aggregateId: 'b',
+          eventType: 'Blob',
+          payload: { seq: tx, pad: 'x'.repeat(5000) },
+        });
+        kinds.push('unroutable', 'exchange_not_found', 'too_large');
+      }
+      const ids = await commitEvents(db.pool, events);
+      ids.forEach((id, index) => {
+        const kind = kinds[index]!;
+        if (kind === 'orders' || kind === 'users' || kind === 'audit') expected[kind].push(id);
+        else parked.set(id, kind);
+      });
+    }
+
+    await waitFor('every event completed', async () => (await outboxCount(db.pool)) === 0, {
+      timeoutMs: 120_000,
+    });
+    await kafkaReader.waitForCount(expected.orders.length + expected.users.length);
+    await userQueue.waitForCount(expected.users.length);
+    await auditQueue.waitForCount(expected.audit.length);
+
+    // Kafka: orders to their topic; users fanned out to outbox.<type> as well.
+    const onTopic = (topic: string): string[] =>
+      kafkaReader.messages
+        .filter((message) => message.topic === topic)
+        .map((message) => message.headers['id']!);
+    assert.deepEqual(new Set(onTopic(orders)), new Set(expected.orders));
+    assert.deepEqual(new Set(onTopic(userTopic)), new Set(expected.users));
+    for (const [key, sequence] of sequencesByKey(kafkaReader.messages)) {
+      assert.ok(increasing(sequence), `kafka ${key} in commit order: ${sequence.join(',')}`);
+    }
+    // RabbitMQ: the same user events on the topic exchange, audit events on the direct one.
+    assert.deepEqual(new Set(userQueue.ids()), new Set(expected.users));
+    assert.deepEqual(new Set(auditQueue.ids()), new Set(expected.audit));
+    for (const message of userQueue.messages) {
+      assert.equal(message.exchange, users);
+      assert.equal(message.routingKey, `user.${message.type}`);
+      assert.equal(message.headers['aggregate_type'], `user_${run}`);
+    }
+    for (const message of auditQueue.messages) assert.equal(message.routingKey, `audit_${run}.login`);
+    for (const [key, sequence] of amqpSequencesByKey([...userQueue.messages, ...auditQueue.messages])) {
+      assert.ok(increasing(sequence), `rabbitmq ${key} in commit order: ${sequence.join(',')}`);
+    }
+
+    const rows = await parkedRows(db);
+    assert.equal(rows.length, parked.size, 'each refused event has one dead-letter row');
+    for (const row of rows) {
+      const kind = parked.get(row.id);
+      if (kind === 'unroutable') {
+        assert.match(row.error, /unroutable: no queue bound/);
+        assert.equal(row.destination, `rabbitmq:${users}/nobody.Lost`);
+      } else if (kind === 'exchange_not_found') {
+        assert.match(row.error, /exchange "ghost_.*" does not exist/);
+        assert.equal(row.destination, `rabbitmq:ghost_${run}/x`);
+      } else {
+        assert.equal(kind, 'too_large', `row ${row.id} was not expected to be parked`);
+        assert.equal(row.destination, `rabbitmq:${users}/user.Blob`);
+      }
+    }
+
+    const { samples } = await scrape(await probeUrl(relay));
+    const published = (sink: string, destination: string): number | undefined =>
+      sampleValue(samples, 'outbox_relay_events_published_total', { sink, destination });
+    assert.equal(published('kafka', orders), expected.orders.length);
+    assert.equal(published('kafka', userTopic), expected.users.length);
+    assert.equal(published('rabbitmq', users), expected.users.length);
+    assert.equal(published('rabbitmq', audit), expected.audit.length);
+    for (const reason of ['unroutable', 'exchange_not_found', 'too_large']) {
+      assert.equal(sampleValue(samples, 'outbox_relay_events_dead_lettered_total', { reason }), 4, reason);
+    }
     assert.equal(await relay.stop('SIGTERM'), 0);
     relay = undefined;
   });

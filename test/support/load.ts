@@ -7,7 +7,6 @@
 // `load_commits`, written in the same transaction, to know whether the events exist.
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import type { Consumer } from 'kafkajs';
 import pg from 'pg';
 import { KAFKA_BROKER, uniqueName } from './services.js';
 import { waitFor } from './wait.js';
@@ -155,7 +154,8 @@ const kafka = new Kafka({
 
 /**
  * Reads a topic from the beginning and checks, per key, that first deliveries come in seq order.
- * Deduplicates by the `id` header, counting the duplicates.
+ * Deduplicates by the `id` header, counting the duplicates. Readers of other brokers feed count()
+ * (test/support/rabbitmq.ts).
  */
 export class EventCounter {
   duplicates = 0;
@@ -164,11 +164,12 @@ export class EventCounter {
   private readonly seen = new Set<string>();
   private readonly nextSeq = new Map<string, number>();
 
-  private constructor(private readonly consumer: Consumer) {}
+  /** `close` ends the reader that feeds this counter. */
+  constructor(private readonly close: () => Promise<void>) {}
 
   static async start(topic: string): Promise<EventCounter> {
     const consumer = kafka.consumer({ groupId: uniqueName('count'), maxWaitTimeInMs: 100 });
-    const counter = new EventCounter(consumer);
+    const counter = new EventCounter(() => consumer.disconnect());
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
@@ -220,10 +221,11 @@ export class EventCounter {
   }
 
   async stop(): Promise<void> {
-    await this.consumer.disconnect();
+    await this.close();
   }
 
-  private count(id: string, key: string, value: string): void {
+  /** One message received: its event id, key (aggregate id) and payload. */
+  count(id: string, key: string, value: string): void {
     if (this.seen.has(id)) {
       this.duplicates += 1;
       return;

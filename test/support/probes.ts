@@ -10,8 +10,8 @@ export function relayEnv(db: TestDatabase, extra: Record<string, string> = {}): 
 }
 
 export interface Probes {
-  /** HTTP status of /readyz. */
-  readyStatus(): Promise<number>;
+  /** HTTP status of /readyz, or of the orchestrators' /readyz?standby=ready. */
+  readyStatus(query?: string): Promise<number>;
   /** The sum of a metric's samples (all label sets); undefined when absent. */
   metric(name: string): Promise<number | undefined>;
 }
@@ -22,8 +22,8 @@ export async function probesOf(relay: RelayProcess): Promise<Probes> {
     .replace('0.0.0.0', '127.0.0.1')
     .replace(/\/metrics$/, '');
   return {
-    async readyStatus() {
-      const response = await fetch(`${base}/readyz`);
+    async readyStatus(query = '') {
+      const response = await fetch(`${base}/readyz${query}`);
       await response.body?.cancel();
       return response.status;
     },

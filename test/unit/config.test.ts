@@ -25,6 +25,18 @@ describe('loadConfig', () => {
     assert.equal(config.metricsPort, 9464);
     assert.equal(config.metricsHost, '0.0.0.0');
     assert.equal(config.logLevel, 'info');
+    assert.equal(config.rabbitmqMaxUnconfirmed, 1_000);
+    assert.equal(config.rabbitmqMaxMessageBytes, 134_217_728);
+  });
+
+  test('reads the RabbitMQ limits', () => {
+    const config = loadConfig({
+      ...BASE,
+      RABBITMQ_MAX_UNCONFIRMED: '250',
+      RABBITMQ_MAX_MESSAGE_BYTES: '1048576',
+    });
+    assert.equal(config.rabbitmqMaxUnconfirmed, 250);
+    assert.equal(config.rabbitmqMaxMessageBytes, 1_048_576);
   });
 
   test('reads a schema-qualified table', () => {
@@ -59,6 +71,16 @@ describe('loadConfig', () => {
       /^KAFKA_BROKERS: expected a comma-separated list of host:port/,
     ],
     ['an http RabbitMQ URL', { ...BASE, RABBITMQ_URL: 'http://x' }, /^RABBITMQ_URL: expected an amqp/],
+    [
+      'no unconfirmed RabbitMQ messages allowed',
+      { ...BASE, RABBITMQ_MAX_UNCONFIRMED: '0' },
+      /^RABBITMQ_MAX_UNCONFIRMED: expected an integer from 1 to 1000000$/,
+    ],
+    [
+      'a RabbitMQ message limit above the broker ceiling',
+      { ...BASE, RABBITMQ_MAX_MESSAGE_BYTES: '1073741824' },
+      /^RABBITMQ_MAX_MESSAGE_BYTES: expected an integer from 1 to 536870912$/,
+    ],
     [
       'a port out of range',
       { ...BASE, METRICS_PORT: '70000' },

@@ -10,12 +10,13 @@ describe('observability/http startProbeServer', () => {
   test('serves metrics, readiness with its reason, and fails liveness after the loop was blocked', async () => {
     const metrics = createMetrics({ lagSeconds: () => 0, inFlightEvents: () => 0, sinks: [] });
     let notReady: string | undefined = 'not streaming';
+    let standby = false;
     const loop = monitorLoopHealth(200);
     const server = await startProbeServer(
       '127.0.0.1',
       0,
       metrics.registry,
-      { notReadyReason: () => notReady },
+      { notReadyReason: () => notReady, isStandby: () => standby },
       loop,
     );
     const base = `http://127.0.0.1:${server.port}`;
@@ -28,8 +29,16 @@ describe('observability/http startProbeServer', () => {
       const notReadyResponse = await fetch(`${base}/readyz`);
       assert.equal(notReadyResponse.status, 503);
       assert.deepEqual(await notReadyResponse.json(), { status: 'not ready', reason: 'not streaming' });
-      notReady = undefined;
+      assert.equal((await fetch(`${base}/readyz?standby=ready`)).status, 503, 'not a standby: no exception');
+      notReady = 'standby: another instance holds the slot';
+      standby = true;
+      assert.equal((await fetch(`${base}/readyz`)).status, 503);
+      const standbyResponse = await fetch(`${base}/readyz?standby=ready`);
+      assert.equal(standbyResponse.status, 200);
+      assert.deepEqual(await standbyResponse.json(), { status: 'standby' });
+      [notReady, standby] = [undefined, false];
       assert.equal((await fetch(`${base}/readyz`)).status, 200);
+      assert.equal((await fetch(`${base}/readyz?standby=ready`)).status, 200);
 
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
       // Block the loop for real, longer than the threshold.
