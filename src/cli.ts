@@ -50,13 +50,14 @@ than 1 GiB behind (see docs/monitoring.md).`,
 Events the relay could not deliver (too large, refused, no route) wait in outbox_dead_letter with
 their error.
 
-  list    the parked events, oldest first: id, when, attempts, aggregate, event type, destination
-          and error. --limit (default 100) caps how many are shown; --json prints one
-          JSON object {"total": n, "deadLetters": [...]} with payloads and headers.
+  list    the parked events in their original outbox order (the order retry uses): id, when
+          parked, attempts, aggregate, event type, destination and error. --limit (default 100)
+          caps how many are shown; --json prints one JSON object {"total": n, "deadLetters": [...]}
+          with payloads and headers.
   retry   moves events back into the outbox table with their original ids (consumers deduplicate
-          on them), in the order they were parked, one transaction per 500 events; the
-          running relay then publishes them. --id (repeatable) names events, all of which must be
-          parked, else none is moved; --all takes every event parked when the retry starts.
+          on them), in their original order, one transaction per 500 events; the running relay
+          then publishes them. --id (repeatable) names events, all of which must be parked, else
+          none is moved; --all takes every event parked when the retry starts.
           Fix the cause first (the route, the topic, KAFKA_MAX_MESSAGE_BYTES), or they come back.
 
 Exit status 0 ok, 1 when an id is not parked or still in the outbox, 2 bad usage.`,

@@ -1,11 +1,15 @@
 // `outbox-relay dead-letters`: inspect the events the relay parked, and put them back into the outbox.
 // A retried event is inserted with its original id (consumers that saw an earlier copy deduplicate
 // on it) and created_at, and its dead-letter row is deleted in the same transaction, so it is always
-// in exactly one of the two tables. Events go back in dead-lettering order (seq), one transaction per
-// batch; the relay then publishes them as any new insert, in that order.
+// in exactly one of the two tables. Events go back in their original outbox order (outbox_seq,
+// recorded when they were parked), one transaction per batch; the relay then publishes them as any
+// new insert, in that order.
 import type { Pool, PoolClient } from 'pg';
 import { quoteTable } from './db/identifiers.js';
 import type { TableName } from './wal/decode.js';
+
+// Rows parked before outbox_seq existed have none: they go first, by the time of their event.
+const ORIGINAL_ORDER = 'outbox_seq nulls first, created_at, dead_lettered_at, id';
 
 /** One parked event, as `dead-letters list` shows it. */
 export interface DeadLetterEntry {
@@ -23,12 +27,14 @@ export interface DeadLetterEntry {
   readonly deadLetteredAt: string;
   /** The destination that refused it (`kafka:orders`), or null when no route matched. */
   readonly destination: string | null;
+  /** Its position in the outbox when it was parked (null for rows parked by older versions). */
+  readonly outboxSeq: number | null;
 }
 
 export interface DeadLetterList {
   /** All parked events, however many are listed. */
   readonly total: number;
-  /** The oldest first (dead-lettering order), at most the limit asked for. */
+  /** In their original outbox order (the order `retry` puts them back in), at most the limit. */
   readonly deadLetters: DeadLetterEntry[];
 }
 
@@ -43,7 +49,7 @@ export class DeadLetterRetryError extends Error {
 /** Events per transaction when retrying. */
 export const RETRY_BATCH_SIZE = 500;
 
-/** The parked events, oldest first (dead-lettering order), at most `limit`, and how many there are. */
+/** The parked events in their original order, at most `limit`, and how many there are. */
 export async function listDeadLetters(pool: Pool, limit: number): Promise<DeadLetterList> {
   const { rows } = await pool.query<{
     id: string;
@@ -57,10 +63,11 @@ export async function listDeadLetters(pool: Pool, limit: number): Promise<DeadLe
     attempts: number;
     dead_lettered_at: Date;
     destination: string | null;
+    outbox_seq: string | null;
   }>(
     `select id, aggregate_type, aggregate_id, event_type, payload, headers, created_at, error, attempts,
-            dead_lettered_at, destination
-       from outbox_dead_letter order by seq limit $1`,
+            dead_lettered_at, destination, outbox_seq::text
+       from outbox_dead_letter order by ${ORIGINAL_ORDER} limit $1`,
     [limit],
   );
   const { rows: count } = await pool.query<{ total: string }>(
@@ -80,12 +87,13 @@ export async function listDeadLetters(pool: Pool, limit: number): Promise<DeadLe
       attempts: row.attempts,
       deadLetteredAt: row.dead_lettered_at.toISOString(),
       destination: row.destination,
+      outboxSeq: row.outbox_seq === null ? null : Number(row.outbox_seq),
     })),
   };
 }
 
 /**
- * Moves the selected dead letters back into the outbox table, in dead-lettering order, one
+ * Moves the selected dead letters back into the outbox table, in their original order, one
  * transaction per batch; returns the ids moved, in that order. With ids, every one must be parked,
  * else nothing is moved. `all` takes the events parked when it starts: events the relay parks again
  * meanwhile wait for the next retry, so a retry never chases its own failures.
@@ -96,14 +104,8 @@ export async function retryDeadLetters(
   selection: RetrySelection,
   batchSize = RETRY_BATCH_SIZE,
 ): Promise<string[]> {
-  const { rows: bounds } = await pool.query<{ last: string | null }>(
-    'select max(seq)::text as last from outbox_dead_letter',
-  );
-  const last = bounds[0]?.last;
-  if (last === null || last === undefined) {
-    if ('ids' in selection) throw notParked(selection.ids);
-    return [];
-  }
+  const { rows: bounds } = await pool.query<{ started: string }>('select now()::text as started');
+  const started = bounds[0]!.started;
   const ids = 'ids' in selection ? [...new Set(selection.ids)] : null;
   if (ids) {
     const { rows } = await pool.query<{ id: string }>(
@@ -116,14 +118,14 @@ export async function retryDeadLetters(
   }
   const moved: string[] = [];
   for (;;) {
-    const batch = await inTransaction(pool, (client) => moveBatch(client, table, last, ids, batchSize)).catch(
-      (error: unknown) => {
-        if (!(error instanceof DeadLetterRetryError) || moved.length === 0) throw error;
-        throw new DeadLetterRetryError(`${error.message}; ${moved.length} retried before it`, {
-          cause: error.cause,
-        });
-      },
-    );
+    const batch = await inTransaction(pool, (client) =>
+      moveBatch(client, table, started, ids, batchSize),
+    ).catch((error: unknown) => {
+      if (!(error instanceof DeadLetterRetryError) || moved.length === 0) throw error;
+      throw new DeadLetterRetryError(`${error.message}; ${moved.length} retried before it`, {
+        cause: error.cause,
+      });
+    });
     moved.push(...batch);
     if (batch.length < batchSize) return moved;
   }
@@ -132,16 +134,16 @@ export async function retryDeadLetters(
 async function moveBatch(
   client: PoolClient,
   table: TableName,
-  lastSeq: string,
+  parkedBy: string,
   ids: readonly string[] | null,
   batchSize: number,
 ): Promise<string[]> {
   // Locked, so two retries running at once cannot both move an event.
   const { rows } = await client.query<{ id: string }>(
     `select id from outbox_dead_letter
-      where seq <= $1::bigint and ($2::uuid[] is null or id = any($2::uuid[]))
-      order by seq limit $3 for update`,
-    [lastSeq, ids, batchSize],
+      where dead_lettered_at <= $1::timestamptz and ($2::uuid[] is null or id = any($2::uuid[]))
+      order by ${ORIGINAL_ORDER} limit $3 for update`,
+    [parkedBy, ids, batchSize],
   );
   if (rows.length === 0) return [];
   const batch = rows.map((row) => row.id);
@@ -155,7 +157,7 @@ async function moveBatch(
       `with moved as (delete from outbox_dead_letter where id = any($1::uuid[]) returning *)
        insert into ${quoteTable(table)} (id, aggregate_type, aggregate_id, event_type, payload, headers, created_at)
        select id, aggregate_type, aggregate_id, event_type, payload, headers, created_at
-         from moved order by seq
+         from moved order by ${ORIGINAL_ORDER}
        returning id`,
       [batch],
     );
@@ -216,7 +218,7 @@ export function formatDeadLetters(list: DeadLetterList): string {
   const shown = list.deadLetters.length;
   const summary =
     shown < list.total
-      ? `${list.total} dead letters, the oldest ${shown} shown (--limit to see more)`
+      ? `${list.total} dead letters, the first ${shown} shown (--limit to see more)`
       : `${list.total} dead letter${list.total === 1 ? '' : 's'}`;
   return [line(header), ...rows.map(line), summary].join('\n');
 }

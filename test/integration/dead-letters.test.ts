@@ -1,9 +1,14 @@
-// `outbox-relay dead-letters list|retry`: parked events are listed oldest first and put back into
-// the outbox with their ids, in dead-lettering order; the relay then publishes them.
+// `outbox-relay dead-letters list|retry`: parked events are listed and put back into the outbox with
+// their ids, in their original outbox order (not the order they were parked in); the relay then
+// publishes them.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { createTopics, TopicReader } from '../support/kafka.js';
 import { commitEvents, outboxCount } from '../support/outbox.js';
+import { QueueReader, rabbitRelayEnv, withChannel } from '../support/rabbitmq.js';
 import { startRelayProcess } from '../support/relay.js';
 import type { RelayProcess } from '../support/relay.js';
 import { createTestDatabase, KAFKA_BROKER, uniqueName } from '../support/services.js';
@@ -15,6 +20,8 @@ interface Parked {
   aggregateType: string;
   aggregateId: string;
   payload: unknown;
+  /** The event's outbox.seq when it was parked; null as on rows parked by older versions. */
+  outboxSeq: number | null;
 }
 
 interface ListedDeadLetter {
@@ -28,6 +35,7 @@ interface ListedDeadLetter {
   error: string;
   attempts: number;
   destination: string | null;
+  outboxSeq: number | null;
 }
 
 async function cli(
@@ -50,16 +58,19 @@ async function cli(
 async function park(db: TestDatabase, events: Omit<Parked, 'id'>[]): Promise<Parked[]> {
   const { rows } = await db.pool.query<{ id: string }>(
     `insert into outbox_dead_letter
-       (id, aggregate_type, aggregate_id, event_type, payload, headers, created_at, error, destination, attempts)
+       (id, aggregate_type, aggregate_id, event_type, payload, headers, created_at, error, destination, attempts,
+        outbox_seq)
      select gen_random_uuid(), t, a, 'Parked', p, '{"traceparent":"tp"}', now() - interval '1 hour',
-            'message of 9000 bytes exceeds the 4000-byte limit for topic outbox.' || t, 'kafka:outbox.' || t, 3
-       from unnest($1::text[], $2::text[], $3::jsonb[]) with ordinality as e(t, a, p, n)
+            'message of 9000 bytes exceeds the 4000-byte limit for topic outbox.' || t, 'kafka:outbox.' || t, 3,
+            s
+       from unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[]) with ordinality as e(t, a, p, s, n)
       order by n
      returning id`,
     [
       events.map((event) => event.aggregateType),
       events.map((event) => event.aggregateId),
       events.map((event) => JSON.stringify(event.payload)),
+      events.map((event) => event.outboxSeq),
     ],
   );
   return events.map((event, i) => ({ ...event, id: rows[i]!.id }));
@@ -82,43 +93,53 @@ async function outboxIds(db: TestDatabase): Promise<string[]> {
 
 describe('outbox-relay dead-letters', () => {
   let db: TestDatabase;
+  let dir: string;
   before(async () => {
     db = await createTestDatabase('deadletters');
+    dir = mkdtempSync(join(tmpdir(), 'outbox-dead-letters-'));
   });
   after(async () => {
     await db.drop();
+    rmSync(dir, { recursive: true, force: true });
   });
   beforeEach(async () => {
     await db.pool.query('truncate outbox, outbox_dead_letter');
   });
 
-  test('list shows the parked events oldest first, as text and JSON, with a limit', async () => {
+  test('list shows the parked events in their original order, as text and JSON, with a limit', async () => {
+    // Parked out of order: a refused event is retried while its successors flow.
     const first = await park(db, [
-      { aggregateType: 'order', aggregateId: 'o1', payload: { n: 1 } },
-      { aggregateType: 'order', aggregateId: 'o1', payload: { n: 2 } },
+      { aggregateType: 'order', aggregateId: 'o1', payload: { n: 2 }, outboxSeq: 11 },
+      { aggregateType: 'order', aggregateId: 'o1', payload: { n: 3 }, outboxSeq: 12 },
     ]);
-    const later = await park(db, [{ aggregateType: 'user', aggregateId: 'u1', payload: { n: 3 } }]);
+    const later = await park(db, [
+      { aggregateType: 'order', aggregateId: 'o1', payload: { n: 1 }, outboxSeq: 10 },
+    ]);
+    const legacy = await park(db, [
+      { aggregateType: 'user', aggregateId: 'u1', payload: { n: 0 }, outboxSeq: null },
+    ]);
 
     const all = await list(db);
-    assert.equal(all.total, 3);
+    assert.equal(all.total, 4);
     assert.deepEqual(
       all.deadLetters.map((entry) => entry.id),
-      [...first, ...later].map((event) => event.id),
+      [...legacy, ...later, ...first].map((event) => event.id),
     );
-    const [entry] = all.deadLetters;
-    assert.equal(entry!.aggregateType, 'order');
-    assert.equal(entry!.eventType, 'Parked');
-    assert.deepEqual(entry!.payload, { n: 1 });
-    assert.deepEqual(entry!.headers, { traceparent: 'tp' });
-    assert.equal(entry!.attempts, 3);
-    assert.equal(entry!.destination, 'kafka:outbox.order');
-    assert.match(entry!.error, /exceeds the 4000-byte limit/);
+    const entry = all.deadLetters[1]!;
+    assert.equal(entry.aggregateType, 'order');
+    assert.equal(entry.eventType, 'Parked');
+    assert.deepEqual(entry.payload, { n: 1 });
+    assert.deepEqual(entry.headers, { traceparent: 'tp' });
+    assert.equal(entry.attempts, 3);
+    assert.equal(entry.destination, 'kafka:outbox.order');
+    assert.equal(entry.outboxSeq, 10);
+    assert.match(entry.error, /exceeds the 4000-byte limit/);
 
     const limited = await list(db, '--limit', '1');
-    assert.equal(limited.total, 3);
+    assert.equal(limited.total, 4);
     assert.deepEqual(
       limited.deadLetters.map((e) => e.id),
-      [first[0]!.id],
+      [legacy[0]!.id],
     );
 
     const text = await cli(db, ['dead-letters', 'list', '--limit', '2']);
@@ -126,22 +147,24 @@ describe('outbox-relay dead-letters', () => {
     const lines = text.stdout.split('\n');
     assert.match(lines[0]!, /^ID +DEAD-LETTERED AT +ATTEMPTS +AGGREGATE +EVENT TYPE +DESTINATION +ERROR$/);
     assert.match(
-      lines[1]!,
-      new RegExp(`^${first[0]!.id} .* 3 +order/o1 +Parked +kafka:outbox.order +message of`),
+      lines[2]!,
+      new RegExp(`^${later[0]!.id} .* 3 +order/o1 +Parked +kafka:outbox.order +message of`),
     );
-    assert.equal(lines[3], '3 dead letters, the oldest 2 shown (--limit to see more)');
+    assert.equal(lines[3], '4 dead letters, the first 2 shown (--limit to see more)');
 
     await db.pool.query('truncate outbox_dead_letter');
     assert.equal((await cli(db, ['dead-letters', 'list'])).stdout, 'no dead letters');
   });
 
-  test('retry --id moves the named events back with their ids; --all the rest, in parking order', async () => {
+  test('retry --id moves the named events back with their ids; --all the rest, in original order', async () => {
     const parked = await park(db, [
-      { aggregateType: 'order', aggregateId: 'o1', payload: { n: 1 } },
-      { aggregateType: 'order', aggregateId: 'o1', payload: { n: 2 } },
-      { aggregateType: 'order', aggregateId: 'o1', payload: { n: 3 } },
+      { aggregateType: 'order', aggregateId: 'o1', payload: { n: 1 }, outboxSeq: 20 },
+      { aggregateType: 'order', aggregateId: 'o1', payload: { n: 2 }, outboxSeq: 21 },
+      { aggregateType: 'order', aggregateId: 'o1', payload: { n: 4 }, outboxSeq: 23 },
     ]);
-    const more = await park(db, [{ aggregateType: 'user', aggregateId: 'u1', payload: { n: 4 } }]);
+    const earlier = await park(db, [
+      { aggregateType: 'order', aggregateId: 'o1', payload: { n: 3 }, outboxSeq: 22 },
+    ]);
     const { rows: before } = await db.pool.query<{ id: string; created_at: Date }>(
       'select id, created_at from outbox_dead_letter',
     );
@@ -179,31 +202,33 @@ describe('outbox-relay dead-letters', () => {
     const all = await cli(db, ['dead-letters', 'retry', '--all']);
     assert.equal(all.code, 0, all.stderr);
     assert.equal(all.stdout, '3 dead letters put back into the outbox');
-    assert.deepEqual(await outboxIds(db), [parked[1]!.id, parked[0]!.id, parked[2]!.id, more[0]!.id]);
+    assert.deepEqual(await outboxIds(db), [parked[1]!.id, parked[0]!.id, earlier[0]!.id, parked[2]!.id]);
     assert.equal((await list(db)).total, 0);
     assert.equal((await cli(db, ['dead-letters', 'retry', '--all'])).stdout, 'no dead letters to retry');
   });
 
-  test('retry in batches keeps the parking order across transactions', async () => {
-    // 1,200 events: three transactions of at most 500.
+  test('retry in batches keeps the original order across transactions', async () => {
+    // 1,200 events parked in a shuffled order: three transactions of at most 500.
+    const seqs = Array.from({ length: 1_200 }, (_, i) => (i * 7919) % 1_200);
     const parked = await park(
       db,
-      Array.from({ length: 1_200 }, (_, i) => ({
+      seqs.map((outboxSeq) => ({
         aggregateType: 'order',
-        aggregateId: `o${i % 7}`,
-        payload: { i },
+        aggregateId: `o${outboxSeq % 7}`,
+        payload: {},
+        outboxSeq,
       })),
     );
     const all = await cli(db, ['dead-letters', 'retry', '--all']);
     assert.equal(all.code, 0, all.stderr);
     assert.deepEqual(
       await outboxIds(db),
-      parked.map((event) => event.id),
+      [...parked].sort((x, y) => x.outboxSeq! - y.outboxSeq!).map((event) => event.id),
     );
   });
 
   test('an unknown id moves nothing and exits 1 naming it', async () => {
-    const parked = await park(db, [{ aggregateType: 'order', aggregateId: 'o1', payload: {} }]);
+    const parked = await park(db, [{ aggregateType: 'order', aggregateId: 'o1', payload: {}, outboxSeq: 1 }]);
     const unknown = '00000000-0000-4000-8000-000000000000';
     const result = await cli(db, ['dead-letters', 'retry', '--id', parked[0]!.id, '--id', unknown]);
     assert.equal(result.code, 1);
@@ -216,7 +241,7 @@ describe('outbox-relay dead-letters', () => {
   });
 
   test('an id still pending in the outbox is refused with a clear error, its dead letter kept', async () => {
-    const parked = await park(db, [{ aggregateType: 'order', aggregateId: 'o1', payload: {} }]);
+    const parked = await park(db, [{ aggregateType: 'order', aggregateId: 'o1', payload: {}, outboxSeq: 1 }]);
     await db.pool.query(
       `insert into outbox (id, aggregate_type, aggregate_id, event_type, payload) values ($1, 'order', 'o1', 'E', '{}')`,
       [parked[0]!.id],
@@ -234,7 +259,9 @@ describe('outbox-relay dead-letters', () => {
   });
 
   test('in mark mode the finished row of the same id is replaced by a pending one', async () => {
-    const parked = await park(db, [{ aggregateType: 'order', aggregateId: 'o1', payload: { n: 1 } }]);
+    const parked = await park(db, [
+      { aggregateType: 'order', aggregateId: 'o1', payload: { n: 1 }, outboxSeq: 1 },
+    ]);
     await db.pool.query(
       `insert into outbox (id, aggregate_type, aggregate_id, event_type, payload, processed_at)
        values ($1, 'order', 'o1', 'Parked', '{"n":1}', now())`,
@@ -283,6 +310,7 @@ describe('outbox-relay dead-letters', () => {
       const [parked] = (await list(db)).deadLetters;
       assert.equal(parked!.id, large);
       assert.match(parked!.error, /exceeds the 4000-byte limit/);
+      assert.equal(typeof parked!.outboxSeq, 'number');
       await reader.waitForCount(1);
       assert.deepEqual(reader.ids(), [small]);
 
@@ -301,6 +329,47 @@ describe('outbox-relay dead-letters', () => {
     } finally {
       await reader.stop();
       await relay.stop('SIGTERM');
+    }
+  });
+
+  test('one aggregate parked out of order (RabbitMQ exchange without a queue) comes back in commit order', async () => {
+    const type = uniqueName('unbound');
+    const exchange = uniqueName('dl_exchange');
+    const routes = join(dir, `${type}.yaml`);
+    writeFileSync(
+      routes,
+      `routes:\n  - aggregateType: ${type}\n    destinations:\n` +
+        `      - rabbitmq: { exchange: ${exchange}, routingKey: k, assert: true, type: topic }\n`,
+    );
+    const relay = startRelayProcess(rabbitRelayEnv(db, { OUTBOX_ROUTES: routes, OUTBOX_MAX_ATTEMPTS: '2' }));
+    let reader: QueueReader | undefined;
+    try {
+      await relay.waitForLog('streaming');
+      const committed: string[] = [];
+      for (let n = 0; n < 6; n++) {
+        committed.push(
+          ...(await commitEvents(db.pool, [
+            { aggregateType: type, aggregateId: 'k', eventType: 'E', payload: { n } },
+          ])),
+        );
+      }
+      await waitFor('all six parked', async () => (await list(db)).total === 6, { timeoutMs: 120_000 });
+      assert.deepEqual(
+        (await list(db)).deadLetters.map((entry) => entry.id),
+        committed,
+      );
+
+      reader = await QueueReader.start([{ exchange, routingKey: '#' }]);
+      const retried = await cli(db, ['dead-letters', 'retry', '--all']);
+      assert.equal(retried.code, 0, retried.stderr);
+      await reader.waitForCount(6);
+      assert.deepEqual(reader.ids(), committed);
+      await waitFor('the retried rows completed', async () => (await outboxCount(db.pool)) === 0);
+      assert.equal((await list(db)).total, 0);
+    } finally {
+      await reader?.stop();
+      await relay.stop('SIGTERM');
+      await withChannel((channel) => channel.deleteExchange(exchange)).catch(() => undefined);
     }
   });
 });

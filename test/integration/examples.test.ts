@@ -10,6 +10,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { loadRoutesFile } from '../../src/routing/routes-file.js';
 import { createTopics, TopicReader } from '../support/kafka.js';
 import { outboxCount } from '../support/outbox.js';
+import { outboxBinding, QueueReader, rabbitRelayEnv, withChannel } from '../support/rabbitmq.js';
 import { startRelayProcess, startScript } from '../support/relay.js';
 import type { RelayProcess } from '../support/relay.js';
 import { createTestDatabase, KAFKA_BROKER, RABBITMQ_URL, ROOT, uniqueName } from '../support/services.js';
@@ -71,7 +72,17 @@ describe('examples', () => {
 
   test('the routes file of `npm run example:relay` is valid', () => {
     const spec = loadRoutesFile(join(ROOT, 'examples/routes.yaml'), { kafka: true, rabbitmq: true });
-    assert.deepEqual(spec.routes[0]?.destinations[0], { kafka: { topic: 'example.orders' } });
+    assert.deepEqual(spec.routes[0]?.destinations, [
+      { kafka: { topic: 'example.orders' } },
+      {
+        rabbitmq: {
+          exchange: 'outbox',
+          routingKey: '${aggregateType}.${eventType}',
+          assert: true,
+          type: 'topic',
+        },
+      },
+    ]);
   });
 
   test('orders app -> relay -> Kafka consumer: each event handled once, a redelivered one skipped', async () => {
@@ -135,60 +146,46 @@ describe('examples', () => {
     }
   });
 
-  test('RabbitMQ consumer: each event handled once, a redelivered one skipped', async () => {
+  test('orders app -> relay -> RabbitMQ consumer: each event handled once, a redelivered one skipped', async () => {
     await db.pool.query('truncate outbox, orders, processed_events restart identity');
-    const exchange = uniqueName('outbox_example');
+    // The relay's default route on RabbitMQ: topic exchange `outbox`, routing key order.<eventType>.
     const queue = uniqueName('notifications');
     const consumer = start('examples/consumers/rabbitmq-consumer.ts', {
       DATABASE_URL: db.url,
       RABBITMQ_URL,
-      EXAMPLE_EXCHANGE: exchange,
       EXAMPLE_QUEUE: queue,
     });
-    const connection = await amqp.connect(RABBITMQ_URL);
+    // A second queue on the same binding keeps what the relay sent, to deliver one message again.
+    const sent = await QueueReader.start([outboxBinding('order')]);
+    const relay = start('relay', rabbitRelayEnv(db));
     try {
-      const channel = await connection.createConfirmChannel();
       await consumer.waitForLine(/^consuming /);
+      await relay.waitForLog('streaming');
+
       const events = await runOrdersApp(db);
-
-      // The messages the relay publishes (contract: body the payload, messageId the event id, type
-      // the event type, routing key aggregateType.eventType), then the first one again.
-      const { rows } = await db.pool.query<{
-        id: string;
-        aggregate_type: string;
-        aggregate_id: string;
-        event_type: string;
-        payload: unknown;
-        created_at: Date;
-      }>('select id, aggregate_type, aggregate_id, event_type, payload, created_at from outbox order by seq');
-      for (const row of [...rows, rows[0]!]) {
-        channel.publish(
-          exchange,
-          `${row.aggregate_type}.${row.event_type}`,
-          Buffer.from(JSON.stringify(row.payload)),
-          {
-            persistent: true,
-            mandatory: true,
-            messageId: row.id,
-            type: row.event_type,
-            contentType: 'application/json',
-            timestamp: Math.floor(row.created_at.getTime() / 1000),
-            headers: {
-              id: row.id,
-              aggregate_type: row.aggregate_type,
-              aggregate_id: row.aggregate_id,
-              event_type: row.event_type,
-              created_at: row.created_at.toISOString(),
-            },
-          },
-        );
-      }
-      await channel.waitForConfirms();
-
-      await consumer.waitForLine(new RegExp(`^skipped duplicate ${events[0]!.id}$`));
       await waitFor('every event handled', () =>
         events.every((event) => handledCounts(consumer).has(event.id)),
       );
+
+      const [original] = await sent.waitForCount(events.length);
+      assert.equal(original!.messageId, events[0]!.id);
+      const connection = await amqp.connect(RABBITMQ_URL);
+      try {
+        const confirms = await connection.createConfirmChannel();
+        confirms.publish(original!.exchange, original!.routingKey, Buffer.from(original!.body), {
+          persistent: true,
+          messageId: original!.messageId,
+          type: original!.type,
+          contentType: original!.contentType,
+          timestamp: original!.timestamp,
+          headers: original!.headers,
+        });
+        await confirms.waitForConfirms();
+      } finally {
+        await connection.close();
+      }
+      await consumer.waitForLine(new RegExp(`^skipped duplicate ${events[0]!.id}$`));
+
       assert.deepEqual([...handledCounts(consumer)].sort(), events.map((event) => [event.id, 1]).sort());
       const { rows: notes } = await db.pool.query<{ order_id: number; text: string }>(
         'select order_id, text from notifications order by id',
@@ -199,11 +196,12 @@ describe('examples', () => {
         { order_id: 3, text: 'thank you for your order, linus' },
         { order_id: 3, text: 'your order was cancelled: customer changed their mind' },
       ]);
+      await waitFor('the outbox emptied', async () => (await outboxCount(db.pool)) === 0);
       assert.equal(await consumer.stop('SIGTERM'), 0);
-      await channel.deleteQueue(queue);
-      await channel.deleteExchange(exchange);
     } finally {
-      await connection.close();
+      await relay.stop('SIGTERM');
+      await sent.stop();
+      await withChannel((channel) => channel.deleteQueue(queue)).catch(() => undefined);
     }
   });
 });
