@@ -1,5 +1,7 @@
 // Runs the real relay CLI as a child process, so tests can signal and kill it.
 import { spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { ROOT } from './services.js';
@@ -17,6 +19,9 @@ export interface RelayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
+const LOG_DIR = `${tmpdir()}/outbox-relay-test-logs`;
+mkdirSync(LOG_DIR, { recursive: true });
+
 export function startRelayProcess(env: Record<string, string>, args: string[] = ['run']): RelayProcess {
   return startScript('src/cli.ts', args, env);
 }
@@ -30,7 +35,10 @@ export function startScript(script: string, args: string[], env: Record<string, 
   });
   const output: string[] = [];
   let partial = '';
+  // Every process's log is kept on disk too, for reading after a failed run (CI keeps the folder).
+  const logFile = `${LOG_DIR}/${new Date().toISOString().replace(/[:.]/g, '-')}-${child.pid ?? 'x'}.log`;
   const collect = (chunk: Buffer): void => {
+    appendFileSync(logFile, chunk);
     const lines = (partial + chunk.toString()).split('\n');
     partial = lines.pop() ?? '';
     output.push(...lines);
