@@ -1,6 +1,6 @@
 // Our relay under test: `node dist/cli.js run` as a child process (built code, no tsx), watched
 // through its own /metrics.
-import { startRelayProcess } from '../test/support/relay.js';
+import { startNode } from '../test/support/relay.js';
 import type { RelayProcess } from '../test/support/relay.js';
 import { probeUrl, scrape } from '../test/support/metrics.js';
 import type { Sample } from '../test/support/metrics.js';
@@ -40,17 +40,13 @@ export class BenchRelay {
     const entry = options.cpuProfileDir
       ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, 'dist/cli.js']
       : ['dist/cli.js'];
-    this.process = startRelayProcess(
-      {
-        DATABASE_URL: options.databaseUrl,
-        OUTBOX_SLOT: options.slot,
-        METRICS_HOST: '127.0.0.1',
-        LOG_LEVEL: 'info',
-        ...options.env,
-      },
-      ['run'],
-      entry,
-    );
+    this.process = startNode([...entry, 'run'], {
+      DATABASE_URL: options.databaseUrl,
+      OUTBOX_SLOT: options.slot,
+      METRICS_HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ...options.env,
+    });
     this.pid = this.process.child.pid!;
   }
 

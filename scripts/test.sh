@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 bash scripts/ensure-promtool.sh
 bash deploy/local/with-services.sh \
-  node --import tsx --test --test-concurrency=1 --test-timeout=600000 test/unit/*.test.ts test/integration/*.test.ts
+  node --import tsx --test --test-force-exit --test-concurrency=1 --test-timeout=600000 test/unit/*.test.ts test/integration/*.test.ts

@@ -4,6 +4,9 @@
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { ConfigError, loadConfig } from './config.js';
+import type { Config } from './config.js';
+import { formatDeadLetters, listDeadLetters, retryDeadLetters } from './dead-letters.js';
+import type { RetrySelection } from './dead-letters.js';
 import { migrateDatabase } from './migrate.js';
 import { createLogger, redactUrl } from './observability/logger.js';
 import { startRelay } from './run.js';
@@ -23,6 +26,7 @@ Commands:
   migrate          create or update the outbox tables and publication (idempotent)
   run              run the relay until SIGTERM or SIGINT
   status [--json]  show the slot, its lag, pending rows and dead letters
+  dead-letters     list the events the relay parked, or retry them (put them back into the outbox)
 
 Configuration comes from the environment (DATABASE_URL, KAFKA_BROKERS, RABBITMQ_URL, ...);
 see the README. Exit status: 0 ok, 1 runtime failure, 2 bad configuration or usage.`,
@@ -40,6 +44,23 @@ Prints the slot, whether it is active (and the PID serving it), its confirmed LS
 lag, WAL status, pending rows, dead letters, and the running relay's last error. --json prints one
 JSON object for scripts. Exit status 0 healthy, 1 when the slot is missing, lost its WAL or is more
 than 1 GiB behind (see docs/monitoring.md).`,
+  'dead-letters': `Usage: outbox-relay dead-letters list [--json] [--limit <n>]
+       outbox-relay dead-letters retry (--id <uuid> [--id <uuid>...] | --all)
+
+Events the relay could not deliver (too large, refused, no route) wait in outbox_dead_letter with
+their error.
+
+  list    the parked events in their original outbox order (the order retry uses): id, when
+          parked, attempts, aggregate, event type, destination and error. --limit (default 100)
+          caps how many are shown; --json prints one JSON object {"total": n, "deadLetters": [...]}
+          with payloads and headers.
+  retry   moves events back into the outbox table with their original ids (consumers deduplicate
+          on them), in their original order, one transaction per 500 events; the running relay
+          then publishes them. --id (repeatable) names events, all of which must be parked, else
+          none is moved; --all takes every event parked when the retry starts.
+          Fix the cause first (the route, the topic, KAFKA_MAX_MESSAGE_BYTES), or they come back.
+
+Exit status 0 ok, 1 when an id is not parked or still in the outbox, 2 bad usage.`,
 };
 
 class UsageError extends Error {}
@@ -49,7 +70,13 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     strict: false,
-    options: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } },
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      json: { type: 'boolean' },
+      limit: { type: 'string' },
+      id: { type: 'string', multiple: true },
+      all: { type: 'boolean' },
+    },
   });
   const command = positionals[0];
   if (command === undefined || command === 'help') {
@@ -58,13 +85,24 @@ async function main(argv: string[]): Promise<number> {
   }
   const help = HELP[command];
   if (!help || command === 'main')
-    throw new UsageError(`unknown command ${JSON.stringify(command)} (expected migrate, run or status)`);
+    throw new UsageError(
+      `unknown command ${JSON.stringify(command)} (expected migrate, run, status or dead-letters)`,
+    );
   if (values['help']) {
     process.stdout.write(`${help}\n`);
     return EXIT_OK;
   }
-  const unknown = Object.keys(values).filter((flag) => flag !== 'json' || command !== 'status');
-  if (unknown.length > 0) throw new UsageError(`unknown option --${unknown[0]} for ${command}`);
+  const subcommand = command === 'dead-letters' ? deadLetterSubcommand(positionals) : undefined;
+  const allowed = ALLOWED_OPTIONS[subcommand ? `${command} ${subcommand}` : command] ?? [];
+  const unknown = Object.keys(values).filter((flag) => !allowed.includes(flag));
+  if (unknown.length > 0)
+    throw new UsageError(
+      `unknown option --${unknown[0]} for ${subcommand ? `${command} ${subcommand}` : command}`,
+    );
+  // Parsed before the configuration is read, so a usage mistake is reported as one.
+  const retry = subcommand === 'retry' ? retrySelection(values) : undefined;
+  const limit = subcommand === 'list' ? listLimit(values['limit']) : undefined;
+  if (values['json'] !== undefined && values['json'] !== true) throw new UsageError('--json takes no value');
 
   const config = loadConfig();
   switch (command) {
@@ -74,8 +112,82 @@ async function main(argv: string[]): Promise<number> {
       return EXIT_OK;
     case 'status':
       return status(config, values['json'] === true);
+    case 'dead-letters':
+      return deadLetters(config, retry, limit ?? DEFAULT_LIST_LIMIT, values['json'] === true);
     default:
       return run(config);
+  }
+}
+
+const ALLOWED_OPTIONS: Record<string, string[]> = {
+  status: ['json'],
+  'dead-letters list': ['json', 'limit'],
+  'dead-letters retry': ['id', 'all'],
+};
+const DEFAULT_LIST_LIMIT = 100;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+type ParsedValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+function deadLetterSubcommand(positionals: string[]): 'list' | 'retry' {
+  const [, subcommand, extra] = positionals;
+  if (subcommand !== 'list' && subcommand !== 'retry')
+    throw new UsageError(
+      `dead-letters: expected list or retry${subcommand === undefined ? '' : `, not ${JSON.stringify(subcommand)}`}`,
+    );
+  if (extra !== undefined)
+    throw new UsageError(`dead-letters ${subcommand}: unexpected argument ${JSON.stringify(extra)}`);
+  return subcommand;
+}
+
+function retrySelection(values: ParsedValues): RetrySelection {
+  const ids = (values['id'] as (string | boolean)[] | undefined) ?? [];
+  if (values['all'] !== undefined && values['all'] !== true) throw new UsageError('--all takes no value');
+  if (ids.length > 0 && values['all'] === true)
+    throw new UsageError('dead-letters retry: give either --id or --all, not both');
+  if (values['all'] === true) return { all: true };
+  if (ids.length === 0)
+    throw new UsageError('dead-letters retry: expected --id <uuid> (repeatable) or --all');
+  for (const id of ids) {
+    if (typeof id !== 'string' || !UUID.test(id))
+      throw new UsageError(
+        `--id: expected an event id (a UUID)${typeof id === 'string' ? `, not ${JSON.stringify(id)}` : ''}`,
+      );
+  }
+  return { ids: ids as string[] };
+}
+
+function listLimit(value: ParsedValues[string]): number | undefined {
+  if (value === undefined) return undefined;
+  const limit = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : 0;
+  if (limit < 1) throw new UsageError('--limit: expected a positive integer');
+  return limit;
+}
+
+async function deadLetters(
+  config: Config,
+  retry: RetrySelection | undefined,
+  limit: number,
+  json: boolean,
+): Promise<number> {
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
+  try {
+    if (retry) {
+      const ids = await retryDeadLetters(pool, config.table, retry);
+      // The ids only when named: --all may move many thousands.
+      const named = 'ids' in retry ? `: ${ids.join(', ')}` : '';
+      process.stdout.write(
+        ids.length === 0
+          ? 'no dead letters to retry\n'
+          : `${ids.length} dead letter${ids.length === 1 ? '' : 's'} put back into the outbox${named}\n`,
+      );
+      return EXIT_OK;
+    }
+    const list = await listDeadLetters(pool, limit);
+    process.stdout.write(json ? `${JSON.stringify(list)}\n` : `${formatDeadLetters(list)}\n`);
+    return EXIT_OK;
+  } finally {
+    await pool.end();
   }
 }
 

@@ -25,12 +25,14 @@ export interface CompletionStore {
 
 export class PgCompletionStore implements CompletionStore {
   private readonly finishSql: string;
+  private readonly insertDeadLettersSql: string;
 
   constructor(
     private readonly pool: Pool,
     table: TableName,
     mode: CompletionMode,
   ) {
+    this.insertDeadLettersSql = insertDeadLettersSql(table);
     this.finishSql =
       mode === 'delete'
         ? `delete from ${quoteTable(table)} where id = any($1::uuid[])`
@@ -48,7 +50,7 @@ export class PgCompletionStore implements CompletionStore {
     let failed = true;
     try {
       await client.query('begin');
-      await client.query(INSERT_DEAD_LETTERS, deadLetterColumns(deadLetters));
+      await client.query(this.insertDeadLettersSql, deadLetterColumns(deadLetters));
       await client.query(this.finishSql, [ids]);
       await client.query('commit');
       failed = false;
@@ -59,16 +61,25 @@ export class PgCompletionStore implements CompletionStore {
   }
 }
 
-// A replayed event that fails again keeps one dead-letter row, with all its attempts counted.
-const INSERT_DEAD_LETTERS = `
+// A replayed event that fails again keeps one dead-letter row, with all its attempts counted. The
+// outbox row is still there (it is completed after this, in the same transaction): its seq records
+// the event's original position, for `outbox-relay dead-letters retry`.
+function insertDeadLettersSql(table: TableName): string {
+  return `
   insert into outbox_dead_letter
     (id, aggregate_type, aggregate_id, event_type, payload, headers, created_at, error, destination,
-     attempts)
-  select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[],
-                       $7::timestamptz[], $8::text[], $9::text[], $10::int[])
+     attempts, outbox_seq)
+  select d.*, o.seq
+    from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[],
+                $7::timestamptz[], $8::text[], $9::text[], $10::int[])
+           as d(id, aggregate_type, aggregate_id, event_type, payload, headers, created_at, error,
+                destination, attempts)
+    left join ${quoteTable(table)} o on o.id = d.id
   on conflict (id) do update set
     error = excluded.error, destination = excluded.destination,
-    attempts = outbox_dead_letter.attempts + excluded.attempts, dead_lettered_at = now()`;
+    attempts = outbox_dead_letter.attempts + excluded.attempts, dead_lettered_at = now(),
+    outbox_seq = coalesce(excluded.outbox_seq, outbox_dead_letter.outbox_seq)`;
+}
 
 function deadLetterColumns(entries: readonly CompletedEvent[]): unknown[][] {
   return [

@@ -1,7 +1,7 @@
 // The library: the drizzle tables and the application-side API, plus the relay for embedding.
 export { outbox, outboxDeadLetter, outboxRelaySlot } from './schema.js';
-export { enqueue, enqueueMany } from './enqueue.js';
-export type { OutboxEventInput, OutboxExecutor } from './enqueue.js';
+export { defineEvents, enqueue, enqueueMany, OutboxEventError } from './enqueue.js';
+export type { EventShape, OutboxEventInput, OutboxExecutor } from './enqueue.js';
 export { loadConfig, ConfigError } from './config.js';
 export type { Config } from './config.js';
 export { migrateDatabase } from './migrate.js';

@@ -17,7 +17,7 @@ import type { RoutesSpec } from './routing/router.js';
 import { loadRoutesFile, RoutesFileError } from './routing/routes-file.js';
 import { KafkaSink } from './sinks/kafka.js';
 import { RabbitMqSink } from './sinks/rabbitmq.js';
-import { preflight } from './wal/slot.js';
+import { preflight, readSlot } from './wal/slot.js';
 import type { Sink, SinkName } from './sinks/sink.js';
 import { readTlsFiles } from './tls.js';
 
@@ -49,7 +49,9 @@ export async function startRelay(config: Config, logger: Logger): Promise<Runnin
   });
   pool.on('error', (error) => logger.warn({ err: error }, 'database connection lost'));
   // A database that is not set up for the relay is a configuration problem: fail before starting.
-  await preflight(pool, config.table, config.publication).catch(async (error: unknown) => {
+  // A slot of another database or plugin is a configuration problem too (slot names are cluster-wide).
+  const checks = preflight(pool, config.table, config.publication).then(() => readSlot(pool, config.slot));
+  await checks.catch(async (error: unknown) => {
     await pool.end();
     throw error;
   });

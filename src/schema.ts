@@ -39,6 +39,11 @@ export const outboxDeadLetter = pgTable('outbox_dead_letter', {
   attempts: integer('attempts').notNull().default(1),
   deadLetteredAt: timestamp('dead_lettered_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   destination: text('destination'),
+  // The event's outbox.seq when it was parked: `outbox-relay dead-letters retry` puts events back in
+  // their original order, which neither dead_lettered_at (a refused event is retried while its
+  // successors flow) nor created_at (shared by a transaction's events) keeps. Null on rows parked
+  // before this column existed.
+  outboxSeq: bigint('outbox_seq', { mode: 'number' }),
 });
 
 /**

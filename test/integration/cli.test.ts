@@ -130,10 +130,31 @@ describe('outbox-relay command line', () => {
     });
   }
 
+  test('a slot of the same name in another database exits 2 naming it', async () => {
+    const other = await createTestDatabase('cliother');
+    try {
+      await other.pool.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [db.slot]);
+      const { code, stderr } = await cli(
+        { DATABASE_URL: db.url, KAFKA_BROKERS: KAFKA_BROKER, OUTBOX_SLOT: db.slot },
+        ['run'],
+      );
+      assert.equal(code, 2);
+      assertOneLine(
+        stderr,
+        new RegExp(
+          `replication slot ${db.slot} belongs to plugin pgoutput in database ${other.name}: choose another OUTBOX_SLOT or drop that slot`,
+        ),
+      );
+    } finally {
+      await adminQuery(`select pg_drop_replication_slot($1)`, [db.slot]);
+      await other.drop();
+    }
+  });
+
   test('an unknown command exits 2', async () => {
     const { code, stderr } = await cli({}, ['publish']);
     assert.equal(code, 2);
-    assertOneLine(stderr, /unknown command "publish" \(expected migrate, run or status\)/);
+    assertOneLine(stderr, /unknown command "publish" \(expected migrate, run, status or dead-letters\)/);
   });
 
   test('a database whose wal_level is not logical exits 2 and says how to fix it', async () => {

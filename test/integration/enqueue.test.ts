@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { drizzle } from 'drizzle-orm/node-postgres';
-import { enqueue, enqueueMany } from '../../src/enqueue.js';
+import { defineEvents, enqueue, enqueueMany } from '../../src/enqueue.js';
 import { createTestDatabase } from '../support/services.js';
 import type { TestDatabase } from '../support/services.js';
 
@@ -86,10 +86,36 @@ describe('enqueue', () => {
     assert.equal(found.length, 0);
   });
 
-  test('rejects an event without an aggregate type before touching the database', async () => {
+  test('rejects an invalid event before touching the database, naming the field', async () => {
     await assert.rejects(
       enqueue(db.pool, { aggregateType: '', aggregateId: 'x', eventType: 'E', payload: {} }),
-      /event 0: aggregateType must be a non-empty string/,
+      { name: 'OutboxEventError', message: 'aggregateType must be a non-empty string' },
     );
+    const before = await db.pool.query('select count(*)::int as n from outbox');
+    await assert.rejects(
+      enqueueMany(db.pool, [
+        { aggregateType: 'order', aggregateId: '1', eventType: 'E', payload: {} },
+        { aggregateType: 'order', aggregateId: '1', eventType: 'E', payload: {}, headers: { n: 1 as never } },
+      ]),
+      { message: 'events[1].headers.n must be a string, not a number' },
+    );
+    const after = await db.pool.query('select count(*)::int as n from outbox');
+    assert.deepEqual(after.rows, before.rows);
+  });
+
+  test('typed events from defineEvents go in like untyped ones', async () => {
+    type Shop = { aggregateType: 'order'; eventType: 'OrderPlaced'; payload: { orderId: number } };
+    const shop = defineEvents<Shop>();
+    const id = await drizzle(db.pool).transaction((tx) =>
+      shop.enqueue(tx, {
+        aggregateType: 'order',
+        aggregateId: '7',
+        eventType: 'OrderPlaced',
+        payload: { orderId: 7 },
+      }),
+    );
+    const [row] = await rows([id]);
+    assert.deepEqual(row!.payload, { orderId: 7 });
+    assert.deepEqual(row!.headers, {});
   });
 });

@@ -17,6 +17,13 @@ import { waitFor } from '../support/wait.js';
 describe('relay with RabbitMQ', () => {
   let db: TestDatabase;
   let relay: RelayProcess;
+  // A test that fails before stopping its reader must not leave it consuming (and the process alive).
+  const readers: QueueReader[] = [];
+  const startReader = async (type: string): Promise<QueueReader> => {
+    const reader = await QueueReader.start([outboxBinding(type)]);
+    readers.push(reader);
+    return reader;
+  };
 
   before(async () => {
     db = await createTestDatabase('rabbit');
@@ -24,13 +31,14 @@ describe('relay with RabbitMQ', () => {
     await relay.waitForLog('streaming');
   });
   after(async () => {
+    for (const reader of readers) await reader.stop();
     await relay.stop('SIGKILL');
     await db.drop();
   });
 
   test('publishes each committed event once to exchange outbox, with the contract properties', async () => {
     const type = uniqueName('order');
-    const reader = await QueueReader.start([outboxBinding(type)]);
+    const reader = await startReader(type);
     const events: TestEvent[] = [
       {
         aggregateType: type,
@@ -71,7 +79,7 @@ describe('relay with RabbitMQ', () => {
 
   test('publishes nothing from a rolled-back transaction', async () => {
     const type = uniqueName('rollback');
-    const reader = await QueueReader.start([outboxBinding(type)]);
+    const reader = await startReader(type);
     const [rolledBack] = await commitEvents(
       db.pool,
       [{ aggregateType: type, aggregateId: 'r', eventType: 'Lost', payload: {} }],
@@ -89,7 +97,7 @@ describe('relay with RabbitMQ', () => {
 
   test('keeps commit order per aggregate across many concurrent transactions', async () => {
     const type = uniqueName('ordered');
-    const reader = await QueueReader.start([outboxBinding(type)]);
+    const reader = await startReader(type);
     const transactionsPerWriter = 40;
     // Four writers commit concurrently; each owns three aggregates and numbers its events.
     await Promise.all(
@@ -129,7 +137,7 @@ describe('relay with RabbitMQ', () => {
   test('an event no queue takes is dead-lettered as unroutable while the others flow', async () => {
     const type = uniqueName('routed');
     const nobody = uniqueName('unbound');
-    const reader = await QueueReader.start([outboxBinding(type)]);
+    const reader = await startReader(type);
     const base = await probeUrl(relay);
     const before = sampleValue((await scrape(base)).samples, 'outbox_relay_events_dead_lettered_total', {
       reason: 'unroutable',

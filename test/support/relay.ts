@@ -1,5 +1,7 @@
 // Runs the real relay CLI as a child process, so tests can signal and kill it.
 import { spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { ROOT } from './services.js';
@@ -12,26 +14,36 @@ export interface RelayProcess {
   readonly exited: Promise<number | string>;
   /** Waits for a JSON log line whose msg matches. */
   waitForLog(msg: string | RegExp, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Waits for an output line (stdout or stderr) that matches. */
+  waitForLine(line: RegExp, timeoutMs?: number): Promise<string>;
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-/**
- * Starts the CLI with `args`. `entry` is what node runs: the sources through tsx by default; the
- * bench passes the built dist/cli.js (with node flags such as --cpu-prof before it).
- */
-export function startRelayProcess(
-  env: Record<string, string>,
-  args: string[] = ['run'],
-  entry: string[] = ['--import', 'tsx', 'src/cli.ts'],
-): RelayProcess {
-  const child = spawn(process.execPath, [...entry, ...args], {
+const LOG_DIR = `${tmpdir()}/outbox-relay-test-logs`;
+mkdirSync(LOG_DIR, { recursive: true });
+
+export function startRelayProcess(env: Record<string, string>, args: string[] = ['run']): RelayProcess {
+  return startScript('src/cli.ts', args, env);
+}
+
+/** Runs a TypeScript file of the repository (e.g. an example) the same way, with only `env` set. */
+export function startScript(script: string, args: string[], env: Record<string, string>): RelayProcess {
+  return startNode(['--import', 'tsx', script, ...args], env);
+}
+
+/** Runs node with `nodeArgs` the same way (the bench: dist/cli.js, after flags such as --cpu-prof). */
+export function startNode(nodeArgs: string[], env: Record<string, string>): RelayProcess {
+  const child = spawn(process.execPath, nodeArgs, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
   let partial = '';
+  // Every process's log is kept on disk too, for reading after a failed run (CI keeps the folder).
+  const logFile = `${LOG_DIR}/${new Date().toISOString().replace(/[:.]/g, '-')}-${child.pid ?? 'x'}.log`;
   const collect = (chunk: Buffer): void => {
+    appendFileSync(logFile, chunk);
     const lines = (partial + chunk.toString()).split('\n');
     partial = lines.pop() ?? '';
     output.push(...lines);
@@ -60,6 +72,10 @@ export function startRelayProcess(
           ),
         { timeoutMs },
       ),
+    waitForLine: (pattern, timeoutMs = 60_000) =>
+      waitFor(`output line ${String(pattern)}`, () => output.find((line) => pattern.test(line)), {
+        timeoutMs,
+      }),
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

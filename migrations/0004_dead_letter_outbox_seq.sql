@@ -1,0 +1,1 @@
+ALTER TABLE "outbox_dead_letter" ADD COLUMN "outbox_seq" bigint;
