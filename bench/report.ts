@@ -106,6 +106,28 @@ export function sinkMarkdown(r: SinkResults): string {
       ],
     ),
   );
+  if (r.idle) {
+    const perMinute = (value: number | undefined): string =>
+      value === undefined ? '–' : String(round((value * 60) / r.idle!.seconds, 2));
+    parts.push(
+      `Idle (an empty outbox for ${r.idle.seconds} s), CPU seconds per minute:`,
+      table(
+        ['relay', 'process CPU s/min', 'PostgreSQL CPU s/min'],
+        [
+          [
+            'outbox-relay',
+            perMinute(r.idle.relay.processCpuSeconds),
+            perMinute(r.idle.relay.postgresCpuSeconds),
+          ],
+          [
+            `polling relay (a poll every ${r.options.pollIntervalMs} ms)`,
+            perMinute(r.idle.poller.processCpuSeconds),
+            perMinute(r.idle.poller.postgresCpuSeconds),
+          ],
+        ],
+      ),
+    );
+  }
   if (r.latency?.length) {
     const rows = r.latency.flatMap(({ offeredRate, relay, poller }) =>
       [

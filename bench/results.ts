@@ -5,7 +5,7 @@ import type { LoadResult } from './load.js';
 import type { Machine } from './machine.js';
 import type { BenchOptions } from './options.js';
 import type { ProfileSummary } from './profile.js';
-import type { BacklogResult, LatencyRun, RawPublish, Throughput } from './scenarios.js';
+import type { BacklogResult, IdleResult, LatencyRun, RawPublish, Throughput } from './scenarios.js';
 import { ratio } from './stats.js';
 
 export interface ScalingPoint {
@@ -32,6 +32,8 @@ export interface SinkResults {
   readonly raw?: RawPublish;
   /** Kafka only: kafkajs alone with the Kafka sink's record encoder (src/sinks/kafkajs-record.ts). */
   readonly rawOurEncoder?: RawPublish;
+  /** An empty outbox for a while: the constant cost of each relay. */
+  readonly idle?: IdleResult;
   readonly latency?: readonly { offeredRate: number; relay: LatencyRun; poller: LatencyRun }[];
   readonly scaling?: { backlogs: ScalingPoint[]; txSizes: ScalingPoint[]; windows: ScalingPoint[] };
   readonly profile?: ProfileSummary & { events: number; eventsPerSecond: number };
@@ -53,6 +55,10 @@ export interface Ratios {
   readonly livePostgresCpuToPoller?: number;
   /** p99 latency (consumed), ours / the polling relay's, per offered rate. */
   readonly latencyP99ToPoller?: Record<string, number | undefined>;
+  /** PostgreSQL CPU per event at each offered rate, ours / the polling relay's. */
+  readonly latencyPostgresCpuToPoller?: Record<string, number | undefined>;
+  /** pg_recvlogical's PostgreSQL CPU per event / the polling relay's: the floor of any WAL reader. */
+  readonly recvlogicalPostgresCpuToPoller?: number;
 }
 
 export interface Target {
@@ -83,6 +89,18 @@ export function computeRatios(r: Omit<SinkResults, 'ratios' | 'targets'>): Ratio
       r.live?.relay.per100k.postgresCpuSeconds,
       r.live?.poller.per100k.postgresCpuSeconds,
     ),
+    recvlogicalPostgresCpuToPoller: ratio(
+      r.backlog?.recvlogical?.per100k.postgresCpuSeconds,
+      r.backlog?.poller?.per100k.postgresCpuSeconds,
+    ),
+    latencyPostgresCpuToPoller: r.latency
+      ? Object.fromEntries(
+          r.latency.map(({ offeredRate, relay, poller }) => [
+            String(offeredRate),
+            ratio(relay.per100k.postgresCpuSeconds, poller.per100k.postgresCpuSeconds),
+          ]),
+        )
+      : undefined,
     latencyP99ToPoller: r.latency
       ? Object.fromEntries(
           r.latency.map(({ offeredRate, relay, poller }) => [
@@ -139,7 +157,11 @@ export function evaluateTargets(r: Omit<SinkResults, 'targets'>): Target[] {
     measured:
       ratios.backlogPostgresCpuToPoller === undefined
         ? 'not measured'
-        : `${percent(ratios.backlogPostgresCpuToPoller)} of the polling relay's (backlog), ${percent(ratios.livePostgresCpuToPoller)} (live)`,
+        : `${percent(ratios.backlogPostgresCpuToPoller)} of the polling relay's (backlog), ${percent(ratios.livePostgresCpuToPoller)} (live), ` +
+          Object.entries(ratios.latencyPostgresCpuToPoller ?? {})
+            .map(([rate, value]) => `${percent(value)} at ${rate}/s`)
+            .join(', ') +
+          `; pg_recvlogical alone, decoding the backlog: ${percent(ratios.recvlogicalPostgresCpuToPoller)}`,
     met:
       ratios.backlogPostgresCpuToPoller === undefined
         ? undefined

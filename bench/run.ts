@@ -18,7 +18,7 @@ import { updateReadme } from './readme.js';
 import { machineMarkdown, sinkMarkdown } from './report.js';
 import { computeRatios, evaluateTargets } from './results.js';
 import type { ScalingPoint, SinkResults } from './results.js';
-import { backlog, latency, live, rawPublish } from './scenarios.js';
+import { backlog, idle, latency, live, rawPublish } from './scenarios.js';
 import type { BenchContext } from './scenarios.js';
 
 const RUN_DIR = process.env.OUTBOX_RELAY_RUN_DIR ?? '/var/tmp/outbox-relay';
@@ -161,6 +161,8 @@ async function benchSink(
       rawOurEncoder = await rawPublish(ctx, options.events, true);
       ctx.progress(`  ${rawOurEncoder.eventsPerSecond} messages/s`);
     }
+    ctx.progress('idle for 20 s: outbox-relay, then the polling relay');
+    const idleResult = await idle(ctx, options.quick ? 3 : 20);
     const latencies = [];
     for (const rate of options.rates) {
       ctx.progress(`latency at ${rate} events/s: outbox-relay`);
@@ -178,6 +180,7 @@ async function benchSink(
       live: liveResult,
       raw,
       rawOurEncoder,
+      idle: idleResult,
       latency: latencies,
       scaling: scaled,
       profile: profiled,

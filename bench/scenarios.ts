@@ -467,3 +467,51 @@ export async function latency(
     await ctx.broker.remove(type);
   }
 }
+
+export interface IdleResult {
+  readonly seconds: number;
+  readonly relay: Cost;
+  readonly poller: Cost;
+}
+
+/**
+ * Nothing to publish: what the relay (streaming, with its heartbeats) and the polling relay (a poll
+ * every interval) cost PostgreSQL and themselves while the outbox stays empty.
+ */
+export async function idle(ctx: BenchContext, seconds: number): Promise<IdleResult> {
+  const db = await createBenchDatabase();
+  try {
+    const measure = async (pid: number): Promise<Cost> => {
+      const meter = new Meter({
+        postmasterPid: db.postmasterPid,
+        processPid: pid,
+        brokerPid: ctx.broker.pid,
+        benchBackends: () => [db.monitorPid],
+      });
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      return meter.stop();
+    };
+    const relay = new BenchRelay({ databaseUrl: db.url, slot: db.slot, env: ctx.broker.relayEnv });
+    let relayCost: Cost;
+    try {
+      await relay.streaming();
+      relayCost = await measure(relay.pid);
+    } finally {
+      await relay.stop();
+    }
+    await dropSlot(db, db.slot);
+    const poller = await BenchPoller.start({
+      databaseUrl: db.url,
+      env: ctx.broker.relayEnv,
+      batch: ctx.options.pollBatch,
+      intervalMs: ctx.options.pollIntervalMs,
+    });
+    try {
+      return { seconds, relay: relayCost, poller: await measure(poller.pid) };
+    } finally {
+      await poller.stop();
+    }
+  } finally {
+    await db.drop();
+  }
+}
