@@ -65,6 +65,17 @@ Exit status 0 ok, 1 when an id is not parked or still in the outbox, 2 bad usage
 
 class UsageError extends Error {}
 
+/** A table of ours missing means the database was never migrated: say so, as `run` does. */
+async function unmigratedIsPreflight(command: Promise<number>): Promise<number> {
+  try {
+    return await command;
+  } catch (error) {
+    const undefinedTable = (error as { code?: unknown }).code === '42P01';
+    if (undefinedTable) throw new PreflightError(`${(error as Error).message}: run 'outbox-relay migrate'`);
+    throw error;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -111,9 +122,11 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write('migrations applied\n');
       return EXIT_OK;
     case 'status':
-      return status(config, values['json'] === true);
+      return await unmigratedIsPreflight(status(config, values['json'] === true));
     case 'dead-letters':
-      return deadLetters(config, retry, limit ?? DEFAULT_LIST_LIMIT, values['json'] === true);
+      return await unmigratedIsPreflight(
+        deadLetters(config, retry, limit ?? DEFAULT_LIST_LIMIT, values['json'] === true),
+      );
     default:
       return run(config);
   }

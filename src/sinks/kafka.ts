@@ -99,7 +99,10 @@ export class KafkaSink implements Sink {
     // Silent, one quick attempt per probe: the next probe is the retry, and the outcome is reported
     // once, as a readiness change.
     this.admin = new Kafka({ ...connection, logLevel: logLevel.NOTHING }).admin({ retry: { retries: 0 } });
-    this.producer.on(this.producer.events.DISCONNECT, () => this.setConnected(false));
+    // Our own close() is not a lost broker.
+    this.producer.on(this.producer.events.DISCONNECT, () => {
+      if (!this.closing) this.setConnected(false);
+    });
     this.producer.on(this.producer.events.CONNECT, () => this.setConnected(true));
     this.outgoing = new SerialBatcher(options.maxBatchMessages, (batch) => this.sendWithRetry(batch));
   }

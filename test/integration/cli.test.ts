@@ -151,6 +151,23 @@ describe('outbox-relay command line', () => {
     }
   });
 
+  for (const args of [['status'], ['dead-letters', 'list']]) {
+    test(`${args.join(' ')} on a database that was never migrated exits 2 and says to run migrate`, async () => {
+      const name = uniqueName('bare');
+      await adminQuery(`create database ${name}`);
+      try {
+        const { code, stderr } = await cli(
+          { DATABASE_URL: `postgres://postgres@127.0.0.1:${PG_PORT}/${name}` },
+          args,
+        );
+        assert.equal(code, 2);
+        assertOneLine(stderr, /does not exist: run 'outbox-relay migrate'$/);
+      } finally {
+        await adminQuery(`drop database ${name} with (force)`);
+      }
+    });
+  }
+
   test('an unknown command exits 2', async () => {
     const { code, stderr } = await cli({}, ['publish']);
     assert.equal(code, 2);

@@ -19,6 +19,8 @@ describe('relay with RabbitMQ', () => {
   let relay: RelayProcess;
   // A test that fails before stopping its reader must not leave it consuming (and the process alive).
   const readers: QueueReader[] = [];
+  // Each test waits for its own rows only: one test's trouble stays its own failure.
+  const pendingOf = (type: string): Promise<number> => outboxCount(db.pool, `aggregate_type = '${type}'`);
   const startReader = async (type: string): Promise<QueueReader> => {
     const reader = await QueueReader.start([outboxBinding(type)]);
     readers.push(reader);
@@ -53,7 +55,7 @@ describe('relay with RabbitMQ', () => {
     const ids = await commitEvents(db.pool, events);
     const messages = await reader.waitForCount(2);
     // Anything extra would arrive with the ones we waited for: wait for the rows to be completed too.
-    await waitFor('rows deleted', async () => (await outboxCount(db.pool)) === 0);
+    await waitFor('rows deleted', async () => (await pendingOf(type)) === 0, { timeoutMs: 90_000 });
     await reader.stop();
 
     assert.deepEqual([...reader.ids()].sort(), [...ids].sort());
@@ -89,7 +91,7 @@ describe('relay with RabbitMQ', () => {
       { aggregateType: type, aggregateId: 'm', eventType: 'Marker', payload: {} },
     ]);
     await reader.waitForCount(1);
-    await waitFor('rows deleted', async () => (await outboxCount(db.pool)) === 0);
+    await waitFor('rows deleted', async () => (await pendingOf(type)) === 0, { timeoutMs: 90_000 });
     await reader.stop();
     assert.deepEqual(reader.ids(), [marker]);
     assert.ok(!reader.ids().includes(rolledBack!));
@@ -115,7 +117,7 @@ describe('relay with RabbitMQ', () => {
     );
     const total = 12 * transactionsPerWriter * 2;
     await reader.waitForCount(total);
-    await waitFor('rows deleted', async () => (await outboxCount(db.pool)) === 0);
+    await waitFor('rows deleted', async () => (await pendingOf(type)) === 0, { timeoutMs: 90_000 });
     await reader.stop();
 
     assert.equal(new Set(reader.ids()).size, total);
@@ -147,7 +149,7 @@ describe('relay with RabbitMQ', () => {
       { aggregateType: nobody, aggregateId: 'a', eventType: 'Nobody', payload: { n: 2 } },
       { aggregateType: type, aggregateId: 'a', eventType: 'E', payload: { n: 3 } },
     ]);
-    await waitFor('rows completed', async () => (await outboxCount(db.pool)) === 0, { timeoutMs: 60_000 });
+    await waitFor('rows completed', async () => (await pendingOf(type)) === 0, { timeoutMs: 90_000 });
     await reader.waitForCount(2);
     await reader.stop();
     assert.deepEqual(reader.ids(), [first, last]);
