@@ -77,6 +77,8 @@ export interface Confirmed<T> {
 interface Tracked<T> {
   readonly tag: number;
   readonly item: T;
+  /** When it was published (ms). */
+  readonly at: number;
   returned: boolean;
 }
 
@@ -96,10 +98,16 @@ export class UnconfirmedMessages<T extends ReturnedMessage> {
   }
 
   /** Records a message just published on the channel; returns its delivery tag. */
-  published(item: T): number {
+  published(item: T, at = Date.now()): number {
     this.lastTag += 1;
-    this.entries.push({ tag: this.lastTag, item, returned: false });
+    this.entries.push({ tag: this.lastTag, item, at, returned: false });
     return this.lastTag;
+  }
+
+  /** How long the oldest unconfirmed message has waited for its confirm; 0 when none waits. */
+  oldestWait(now = Date.now()): number {
+    const oldest = this.entries[0];
+    return oldest ? now - oldest.at : 0;
   }
 
   /** A basic.return; false when no unconfirmed message matches it. */

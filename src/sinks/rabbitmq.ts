@@ -62,9 +62,13 @@ interface Link {
   writable: boolean;
   lost: boolean;
   error: unknown;
+  confirmWatch: NodeJS.Timeout | undefined;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
+// A confirm that has not come after this long will not come on this channel: reconnect and publish
+// the unconfirmed again, rather than hold their events (and the slot) for ever.
+const CONFIRM_TIMEOUT_MS = 30_000;
 const CLOSE_TIMEOUT_MS = 2_000;
 // RabbitMQ's answer when a body exceeds its max_message_size (the channel is closed).
 const BROKER_SIZE_LIMIT = /message size \d+ is larger than configured max size (\d+)/;
@@ -168,6 +172,7 @@ export class RabbitMqSink implements Sink {
       await this.pump(link);
 
       this.link = undefined;
+      clearInterval(link.confirmWatch);
       const unconfirmed = link.unconfirmed.reset();
       this.outgoing.putBack(unconfirmed);
       // Only the channel may have died (e.g. an exchange deleted under a publish): start afresh.
@@ -218,7 +223,15 @@ export class RabbitMqSink implements Sink {
       writable: true,
       lost: false,
       error: undefined,
+      confirmWatch: undefined,
     };
+    // Not while the broker blocks publishers: it then holds confirms back on purpose.
+    link.confirmWatch = setInterval(() => {
+      const waited = link.unconfirmed.oldestWait();
+      if (!this.blocked && waited > CONFIRM_TIMEOUT_MS)
+        this.lose(link, new Error(`no publisher confirm for ${waited} ms`));
+    }, 1_000);
+    link.confirmWatch.unref();
     connection.on('error', (error: Error) => this.lose(link, error));
     connection.on('close', (error?: Error) => this.lose(link, error));
     connection.on('blocked', (reason: string) => {

@@ -101,6 +101,18 @@ describe('UnconfirmedMessages', () => {
     );
   });
 
+  test('oldestWait is how long the oldest unconfirmed message has waited, 0 when none', () => {
+    const unconfirmed = new UnconfirmedMessages<Item>();
+    assert.equal(unconfirmed.oldestWait(5_000), 0);
+    unconfirmed.published(item(0), 1_000);
+    unconfirmed.published(item(1), 2_000);
+    assert.equal(unconfirmed.oldestWait(5_000), 4_000);
+    unconfirmed.confirm(1, false);
+    assert.equal(unconfirmed.oldestWait(5_000), 3_000);
+    unconfirmed.confirm(2, false);
+    assert.equal(unconfirmed.oldestWait(5_000), 0);
+  });
+
   test('reset hands back the unconfirmed in publish order, and tags restart at 1', () => {
     const unconfirmed = new UnconfirmedMessages<Item>();
     for (let i = 0; i < 4; i++) unconfirmed.published(item(i));
