@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
 import { confirmedLsn, outboxCount } from '../support/outbox.js';
-import { probesOf, relayEnv, residentMiB } from '../support/probes.js';
+import { probesOf, relayEnv, watchOutage } from '../support/probes.js';
 import { startRelayProcess } from '../support/relay.js';
 import { createTestDatabase, localService, uniqueName } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
@@ -44,15 +44,7 @@ test('a Kafka outage under load: not ready, retrying, bounded, nothing confirmed
       const errorsAtFull = (await probes.metric('outbox_relay_publish_errors_total')) ?? 0;
       const lsnAtFull = await confirmedLsn(db.pool, db.slot);
 
-      let maxInFlight = 0;
-      let maxRss = 0;
-      while (Date.now() - outageStart < OUTAGE_MS) {
-        assert.equal(relay.child.exitCode, null, 'the relay keeps running');
-        assert.equal(await probes.readyStatus(), 503);
-        maxInFlight = Math.max(maxInFlight, (await probes.metric('outbox_relay_in_flight_events')) ?? 0);
-        maxRss = Math.max(maxRss, residentMiB(relay.child.pid!));
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
+      const { maxInFlight, maxRss } = await watchOutage(relay, probes, outageStart + OUTAGE_MS);
       const writtenDuringOutage = load.committed - committedAtStop;
       const pendingRows = await outboxCount(db.pool);
       const errors = (await probes.metric('outbox_relay_publish_errors_total')) ?? 0;

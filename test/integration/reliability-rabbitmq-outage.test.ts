@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { OutboxLoad } from '../support/load.js';
 import { probeUrl } from '../support/metrics.js';
 import { confirmedLsn, outboxCount } from '../support/outbox.js';
-import { probesOf, residentMiB } from '../support/probes.js';
+import { probesOf, watchOutage } from '../support/probes.js';
 import { countQueue, rabbitRelayEnv } from '../support/rabbitmq.js';
 import { startRelayProcess } from '../support/relay.js';
 import { createTestDatabase, localService, uniqueName } from '../support/services.js';
@@ -47,15 +47,7 @@ test('a RabbitMQ outage under load: not ready, retrying, bounded, nothing confir
       const lagAtFull = (await probes.metric('outbox_relay_lag_seconds')) ?? 0;
       const lsnAtFull = await confirmedLsn(db.pool, db.slot);
 
-      let maxInFlight = 0;
-      let maxRss = 0;
-      while (Date.now() - outageStart < OUTAGE_MS) {
-        assert.equal(relay.child.exitCode, null, 'the relay keeps running');
-        assert.equal(await probes.readyStatus(), 503);
-        maxInFlight = Math.max(maxInFlight, (await probes.metric('outbox_relay_in_flight_events')) ?? 0);
-        maxRss = Math.max(maxRss, residentMiB(relay.child.pid!));
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
+      const { maxInFlight, maxRss } = await watchOutage(relay, probes, outageStart + OUTAGE_MS);
       const writtenDuringOutage = load.committed - committedAtStop;
       const pendingRows = await outboxCount(db.pool);
       const errors = (await probes.metric('outbox_relay_publish_errors_total')) ?? 0;

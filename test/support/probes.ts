@@ -1,5 +1,6 @@
 // What a test can see of a running relay process from outside: its probe endpoints (the port comes
 // from its 'starting' log line, since tests run it with METRICS_PORT=0) and its resident memory.
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { RelayProcess } from './relay.js';
 import { KAFKA_BROKER } from './services.js';
@@ -44,4 +45,25 @@ export async function probesOf(relay: RelayProcess): Promise<Probes> {
 export function residentMiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) / 1024 : 0;
+}
+
+/**
+ * Watches a relay through a broker outage until `untilMs`: it must keep running and stay not ready.
+ * Returns the most events it held in flight and its peak resident memory.
+ */
+export async function watchOutage(
+  relay: RelayProcess,
+  probes: Probes,
+  untilMs: number,
+): Promise<{ maxInFlight: number; maxRss: number }> {
+  let maxInFlight = 0;
+  let maxRss = 0;
+  while (Date.now() < untilMs) {
+    assert.equal(relay.child.exitCode, null, 'the relay keeps running');
+    assert.equal(await probes.readyStatus(), 503);
+    maxInFlight = Math.max(maxInFlight, (await probes.metric('outbox_relay_in_flight_events')) ?? 0);
+    maxRss = Math.max(maxRss, residentMiB(relay.child.pid!));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return { maxInFlight, maxRss };
 }
