@@ -1,11 +1,16 @@
 # Shared settings of the local services; sourced by the scripts beside it.
 # Everything downloaded or written at run time lives outside git.
+#
+# The default ports sit below Linux's range for outgoing connections' local ports
+# (/proc/sys/net/ipv4/ip_local_port_range, 32768-60999 by default): a port inside that range can be
+# held by any client connection on a busy machine just when a restarted service wants to bind it.
 : "${OUTBOX_RELAY_CACHE:=$HOME/.cache/outbox-relay}"
 : "${OUTBOX_RELAY_RUN_DIR:=/var/tmp/outbox-relay}"
-: "${OUTBOX_PG_PORT:=55432}"
-: "${OUTBOX_KAFKA_PORT:=59092}"
-: "${OUTBOX_KAFKA_CONTROLLER_PORT:=59093}"
-: "${OUTBOX_RABBITMQ_PORT:=55672}"
+: "${OUTBOX_PG_PORT:=15432}"
+: "${OUTBOX_KAFKA_PORT:=19092}"
+: "${OUTBOX_KAFKA_CONTROLLER_PORT:=19093}"
+# RabbitMQ also binds its distribution port at OUTBOX_RABBITMQ_PORT + 1.
+: "${OUTBOX_RABBITMQ_PORT:=16672}"
 : "${KAFKA_VERSION:=4.1.1}"
 export OUTBOX_RELAY_CACHE OUTBOX_RELAY_RUN_DIR OUTBOX_PG_PORT OUTBOX_KAFKA_PORT \
   OUTBOX_KAFKA_CONTROLLER_PORT OUTBOX_RABBITMQ_PORT KAFKA_VERSION
@@ -15,6 +20,41 @@ log() { printf '[local] %s\n' "$*" >&2; }
 # port_open HOST PORT: true when something accepts TCP connections there.
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
+# port_holders PORT: the live sockets (and their processes) whose local port is PORT: a listener, or
+# a client connection that was given PORT as its local port. Empty when a server can bind it. The
+# closing sockets a stopped server leaves behind (FIN-WAIT, TIME-WAIT, LAST-ACK) do not prevent that.
+port_holders() {
+  if command -v ss >/dev/null; then
+    ss -Htanp "( sport = :$1 )" 2>/dev/null | awk '$1 ~ /^(LISTEN|ESTAB|SYN-SENT|SYN-RECV|CLOSE-WAIT)$/'
+  else
+    # Without iproute2, /proc/net/tcp names the sockets but not their processes
+    # (states: 01 established, 02 syn-sent, 03 syn-recv, 08 close-wait, 0A listen).
+    local hex
+    hex=$(printf '%04X' "$1")
+    awk -v port=":$hex" '$2 ~ port"$" && $4 ~ /^(01|02|03|08|0A)$/ { print "socket " $2 " state " $4 }' \
+      /proc/net/tcp /proc/net/tcp6 2>/dev/null
+  fi
+}
+
+# wait_port_free TIMEOUT_SECONDS PORT...: waits until no socket holds any of the ports (a stopped
+# service's listener may linger a moment); on timeout says who holds them and fails.
+wait_port_free() {
+  local timeout=$1
+  shift
+  local deadline=$((SECONDS + timeout)) port busy
+  for port in "$@"; do
+    while busy=$(port_holders "$port") && [ -n "$busy" ]; do
+      if ((SECONDS >= deadline)); then
+        log "port $port is in use, so the service cannot bind it; held by:"
+        printf '  %s\n' "$busy" >&2
+        log "stop that process or move the port (OUTBOX_PG_PORT, OUTBOX_KAFKA_PORT, OUTBOX_KAFKA_CONTROLLER_PORT, OUTBOX_RABBITMQ_PORT)"
+        return 1
+      fi
+      sleep 0.2
+    done
+  done
+}
+
 # wait_for TIMEOUT_SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
 wait_for() {
   local timeout=$1 what=$2
@@ -23,6 +63,27 @@ wait_for() {
   until "$@"; do
     if ((SECONDS >= deadline)); then
       log "timed out after ${timeout}s waiting for $what"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# wait_started TIMEOUT_SECONDS DESCRIPTION ALIVE_COMMAND LOG_FILE READY_COMMAND...: polls READY_COMMAND
+# until it succeeds; fails at once, with the log's last lines, when ALIVE_COMMAND says the process died.
+wait_started() {
+  local timeout=$1 what=$2 alive=$3 logfile=$4
+  shift 4
+  local deadline=$((SECONDS + timeout))
+  until "$@"; do
+    if ! $alive; then
+      log "$what: the process exited while starting; last lines of $logfile:"
+      tail -n 25 "$logfile" 2>/dev/null | sed 's/^/  /' >&2
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      log "timed out after ${timeout}s waiting for $what; last lines of $logfile:"
+      tail -n 25 "$logfile" 2>/dev/null | sed 's/^/  /' >&2
       return 1
     fi
     sleep 0.2

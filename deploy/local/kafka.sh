@@ -40,7 +40,14 @@ fetch_jars() {
 </project>
 POM
   mkdir -p "$LIB"
-  mvn -q -B -f "$work/pom.xml" dependency:copy-dependencies -DoutputDirectory="$LIB" -DincludeScope=runtime
+  # mvn 3.8 prints terminal colour codes even in batch mode: its output is shown, stripped of
+  # them, only when it fails.
+  if ! mvn -q -B -Dstyle.color=never --no-transfer-progress -f "$work/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$LIB" -DincludeScope=runtime >"$work/mvn.log" 2>&1; then
+    sed 's/\x1b\[[0-9;]*m//g' "$work/mvn.log" >&2
+    log "mvn could not resolve Kafka $KAFKA_VERSION (see above)"
+    exit 1
+  fi
   rm -rf "$work"
   touch "$LIB/.complete"
 }
@@ -93,19 +100,24 @@ case "${1:-}" in
     fetch_jars
     write_config
     if ! running; then
+      wait_port_free 30 "$OUTBOX_KAFKA_PORT" "$OUTBOX_KAFKA_CONTROLLER_PORT"
       log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$OUTBOX_KAFKA_PORT"
+      : >"$KAFKA_DIR/server.log"
       nohup java -Xmx768m -Xms256m -XX:+UseG1GC -cp "$LIB/*" \
         -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
         kafka.Kafka "$KAFKA_DIR/server.properties" >>"$KAFKA_DIR/server.log" 2>&1 </dev/null &
       echo $! >"$PIDFILE"
     fi
-    wait_for 90 "Kafka to listen" listening
+    wait_started 90 "Kafka on 127.0.0.1:$OUTBOX_KAFKA_PORT" running "$KAFKA_DIR/server.log" listening
     ;;
   stop | kill)
     if running; then
       log "stopping Kafka ($1)"
       if [ "$1" = kill ]; then kill -KILL "$(pid)"; else kill -TERM "$(pid)"; fi
       wait_for 60 "Kafka to exit" not_running || kill -KILL "$(pid)"
+      wait_for 10 "Kafka to exit after SIGKILL" not_running
+      # The next start must find its ports free: a restart never races the old process's sockets.
+      wait_port_free 30 "$OUTBOX_KAFKA_PORT" "$OUTBOX_KAFKA_CONTROLLER_PORT"
     fi
     rm -f "$PIDFILE"
     ;;

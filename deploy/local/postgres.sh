@@ -33,7 +33,6 @@ init_cluster() {
   cat >>"$DATA/postgresql.conf" <<CONF
 # outbox-relay local cluster
 listen_addresses = '127.0.0.1'
-port = $OUTBOX_PG_PORT
 unix_socket_directories = '$PG_DIR'
 wal_level = logical
 max_replication_slots = 64
@@ -52,21 +51,25 @@ case "${1:-}" in
   start)
     init_cluster
     if ! running; then
+      wait_port_free 30 "$OUTBOX_PG_PORT"
       log "starting PostgreSQL on 127.0.0.1:$OUTBOX_PG_PORT"
-      as_owner "$BIN/pg_ctl" -D "$DATA" -l "$PG_DIR/server.log" -w -t 60 start >/dev/null
+      if ! as_owner "$BIN/pg_ctl" -D "$DATA" -l "$PG_DIR/server.log" -o "-p $OUTBOX_PG_PORT" -w -t 60 start >/dev/null; then
+        log "PostgreSQL did not start; last lines of $PG_DIR/server.log:"
+        tail -n 25 "$PG_DIR/server.log" | sed 's/^/  /' >&2
+        exit 1
+      fi
     fi
-    wait_for 60 "PostgreSQL" ready
+    wait_started 60 "PostgreSQL on 127.0.0.1:$OUTBOX_PG_PORT" running "$PG_DIR/server.log" ready
     ;;
-  stop)
+  stop | kill)
+    # kill is an immediate stop: the server crashes as on power loss and recovers on the next start.
     if [ -f "$DATA/PG_VERSION" ] && running; then
-      log "stopping PostgreSQL"
-      as_owner "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
-    fi
-    ;;
-  kill)
-    # An immediate stop: the server crashes as on power loss and recovers on the next start.
-    if [ -f "$DATA/PG_VERSION" ] && running; then
-      as_owner "$BIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null
+      [ "$1" = stop ] && log "stopping PostgreSQL"
+      mode=fast
+      [ "$1" = kill ] && mode=immediate
+      as_owner "$BIN/pg_ctl" -D "$DATA" -m "$mode" -w stop >/dev/null
+      # The next start must find its port free: a restart never races the old server's sockets.
+      wait_port_free 30 "$OUTBOX_PG_PORT"
     fi
     ;;
   status) running ;;

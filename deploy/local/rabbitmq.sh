@@ -10,6 +10,8 @@ source "$here/env.sh"
 RMQ_DIR="$OUTBOX_RELAY_RUN_DIR/rabbitmq"
 NODE="outbox_relay_$OUTBOX_RABBITMQ_PORT@localhost"
 PIDFILE="$RMQ_DIR/rabbitmq.pid"
+DIST_PORT=$((OUTBOX_RABBITMQ_PORT + 1))
+LOGFILE="$RMQ_DIR/log/$NODE.log"
 
 ensure_installed() {
   [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || apt_install rabbitmq-server
@@ -26,6 +28,13 @@ listening() { port_open 127.0.0.1 "$OUTBOX_RABBITMQ_PORT"; }
 pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE"; }
 running() { local p; p=$(pid) && kill -0 "$p" 2>/dev/null; }
 not_running() { ! running && ! listening; }
+# A node that cannot start (a port taken, say) writes erl_crash.dump and exits.
+not_crashed() { [ ! -s "$RMQ_DIR/erl_crash.dump" ]; }
+alive() { running && not_crashed; }
+fail_with_crash_reason() {
+  [ -s "$RMQ_DIR/erl_crash.dump" ] && log "the node crashed: $(grep -m 1 '^Slogan' "$RMQ_DIR/erl_crash.dump")"
+  exit 1
+}
 # Listening is not enough: the node accepts TCP before its vhost is ready.
 ready() { listening && ctl await_startup --timeout 1 >/dev/null 2>&1; }
 
@@ -33,27 +42,34 @@ case "${1:-}" in
   start)
     ensure_installed
     if ! running; then
+      wait_port_free 30 "$OUTBOX_RABBITMQ_PORT" "$DIST_PORT"
       log "starting RabbitMQ node $NODE on 127.0.0.1:$OUTBOX_RABBITMQ_PORT"
       mkdir -p "$RMQ_DIR"
+      rm -f "$RMQ_DIR/erl_crash.dump"
       [ "$(id -u)" = 0 ] && chown rabbitmq: "$RMQ_DIR"
       : >"$RMQ_DIR/enabled_plugins.tmp" && mv "$RMQ_DIR/enabled_plugins.tmp" "$RMQ_DIR/enabled_plugins"
       [ "$(id -u)" = 0 ] && chown rabbitmq: "$RMQ_DIR/enabled_plugins"
       (cd "$RMQ_DIR" && as_rabbitmq env HOME=/var/lib/rabbitmq \
         RABBITMQ_NODENAME="$NODE" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
-        RABBITMQ_NODE_PORT="$OUTBOX_RABBITMQ_PORT" RABBITMQ_DIST_PORT="$((OUTBOX_RABBITMQ_PORT + 1))" \
+        RABBITMQ_NODE_PORT="$OUTBOX_RABBITMQ_PORT" RABBITMQ_DIST_PORT="$DIST_PORT" \
         RABBITMQ_MNESIA_BASE="$RMQ_DIR/mnesia" RABBITMQ_LOG_BASE="$RMQ_DIR/log" \
         RABBITMQ_PID_FILE="$PIDFILE" RABBITMQ_ENABLED_PLUGINS_FILE="$RMQ_DIR/enabled_plugins" \
         RABBITMQ_CONFIG_FILE="$RMQ_DIR/rabbitmq" \
         /usr/lib/rabbitmq/bin/rabbitmq-server -detached >/dev/null 2>&1)
-      wait_for 60 "RabbitMQ to write its pid file" test -s "$PIDFILE"
+      wait_started 60 "RabbitMQ to write its pid file" not_crashed "$LOGFILE" test -s "$PIDFILE" ||
+        fail_with_crash_reason
     fi
-    wait_for 120 "RabbitMQ to accept connections" ready
+    wait_started 120 "RabbitMQ node $NODE on 127.0.0.1:$OUTBOX_RABBITMQ_PORT" alive "$LOGFILE" ready ||
+      fail_with_crash_reason
     ;;
   stop | kill)
     if running; then
       log "stopping RabbitMQ ($1)"
       if [ "$1" = kill ]; then kill -KILL "$(pid)"; else ctl stop >/dev/null 2>&1 || kill -TERM "$(pid)"; fi
       wait_for 60 "RabbitMQ to exit" not_running || kill -KILL "$(pid)"
+      wait_for 10 "RabbitMQ to exit after SIGKILL" not_running
+      # The next start must find its ports free: a restart never races the old process's sockets.
+      wait_port_free 30 "$OUTBOX_RABBITMQ_PORT" "$DIST_PORT"
     fi
     rm -f "$PIDFILE"
     ;;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Brings up every local service the demo and the tests use. Idempotent.
+# Brings up the local services the demo and the tests use (all three, or those named). Idempotent.
+# Usage: up.sh [postgres] [rabbitmq] [kafka]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-"$here/postgres.sh" start
-"$here/rabbitmq.sh" start
-"$here/kafka.sh" start
+services=("$@")
+[ ${#services[@]} -gt 0 ] || services=(postgres rabbitmq kafka)
+for service in "${services[@]}"; do "$here/$service.sh" start; done
