@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sampleValue, scrape, probeUrl } from '../support/metrics.js';
 import { OutboxLoad } from '../support/load.js';
+import { deliveryContext } from '../support/probes.js';
 import { commitEvents, outboxCount } from '../support/outbox.js';
 import type { TestEvent } from '../support/outbox.js';
 import { countQueue, outboxBinding, QueueReader, rabbitRelayEnv } from '../support/rabbitmq.js';
@@ -201,7 +202,7 @@ describe('relay with RabbitMQ', () => {
         assert.equal(relay.child.exitCode, null, 'the relay keeps running');
       }
       await load.stop();
-      await counter.waitForAll(load, 120_000);
+      await counter.waitForAll(load, 120_000, () => deliveryContext(db, relay));
       await waitFor('every row completed', async () => (await outboxCount(db.pool)) === 0, {
         timeoutMs: 60_000,
       });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
 import { outboxCount } from '../support/outbox.js';
-import { relayEnv } from '../support/probes.js';
+import { deliveryContext, relayEnv } from '../support/probes.js';
 import { startRelayProcess } from '../support/relay.js';
 import type { RelayProcess } from '../support/relay.js';
 import { createTestDatabase, uniqueName } from '../support/services.js';
@@ -48,7 +48,7 @@ test('SIGKILL at random moments under load loses nothing and keeps per-aggregate
     }
     await load.waitForCommitted(MIN_EVENTS);
     await load.stop();
-    await counter.waitForAll(load);
+    await counter.waitForAll(load, undefined, () => deliveryContext(db, relay));
     await waitFor('every row completed', async () => (await outboxCount(db.pool)) === 0, {
       timeoutMs: 60_000,
     });
@@ -57,6 +57,7 @@ test('SIGKILL at random moments under load loses nothing and keeps per-aggregate
       `${load.committed} events in ${load.committedByAggregate.size} aggregates, ${KILLS} kills: ` +
         `${counter.duplicates} duplicates (bound ${KILLS * (MAX_IN_FLIGHT + MAX_BATCH)})`,
     );
+    t.diagnostic(await counter.readerState());
     assert.ok(load.committed >= MIN_EVENTS);
     assert.deepEqual(counter.missing(load), [], 'every committed event delivered');
     assert.equal(counter.delivered, load.committed);

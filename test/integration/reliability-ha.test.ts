@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
 import { outboxCount } from '../support/outbox.js';
-import { probesOf, relayEnv } from '../support/probes.js';
+import { deliveryContext, probesOf, relayEnv } from '../support/probes.js';
 import { startRelayProcess } from '../support/relay.js';
 import type { RelayProcess } from '../support/relay.js';
 import { createTestDatabase, uniqueName } from '../support/services.js';
@@ -63,11 +63,12 @@ test('two relays on one slot: one leads, the standby takes over from a killed le
     await waitFor('the new leader ready', async () => (await standbyProbes.readyStatus()) === 200);
 
     await load.stop();
-    await counter.waitForAll(load);
+    await counter.waitForAll(load, undefined, () => deliveryContext(db));
     await waitFor('every row completed', async () => (await outboxCount(db.pool)) === 0, {
       timeoutMs: 60_000,
     });
     t.diagnostic(`${load.committed} events delivered, ${counter.duplicates} duplicates`);
+    t.diagnostic(await counter.readerState());
     assert.deepEqual(counter.missing(load), []);
     assert.deepEqual(counter.orderViolations.slice(0, 10), []);
     assert.equal(standby.child.exitCode, null, 'the standby did not crash');

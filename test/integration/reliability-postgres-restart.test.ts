@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
 import { outboxCount } from '../support/outbox.js';
-import { relayEnv } from '../support/probes.js';
+import { deliveryContext, relayEnv } from '../support/probes.js';
 import { startRelayProcess } from '../support/relay.js';
 import { createTestDatabase, localService, uniqueName } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
@@ -38,13 +38,18 @@ test('PostgreSQL stop and crash under load: the relay reconnects and loses nothi
     const delivered = counter.delivered;
     await waitFor('delivery resumed', () => counter.delivered > delivered + 1_000, { timeoutMs: 60_000 });
     await load.stop();
-    await counter.waitForAll(load);
+    await counter.waitForAll(load, undefined, () => deliveryContext(db, relay));
     await waitFor('every row completed', async () => (await outboxCount(db.pool)) === 0, {
       timeoutMs: 60_000,
     });
     t.diagnostic(`${load.committed} events delivered, ${counter.duplicates} duplicates`);
+    t.diagnostic(await counter.readerState());
     const messages = relay.output.filter((line) => /"level":(40|50|60)/.test(line));
-    t.diagnostic(`relay warnings: ${messages.length}; first: ${messages.slice(0, 3).join(' | ')}`);
+    t.diagnostic(
+      messages.length === 0
+        ? 'relay warnings: none'
+        : `relay warnings: ${messages.length}; first: ${messages.slice(0, 3).join(' | ')}`,
+    );
     assert.deepEqual(counter.missing(load), []);
     assert.deepEqual(counter.orderViolations.slice(0, 10), []);
     assert.equal(await relay.stop('SIGTERM'), 0);

@@ -1,12 +1,20 @@
 // Reads topics back from the real broker, for assertions.
+//
+// kafkajs' consumer can stop for good after a broker restart (a group join answered "coordinator is
+// loading" under load crashes its runner) and says nothing at log level NOTHING. A test counting
+// deliveries must not mistake that for missing events, so every reader here is a KafkaFollower: it
+// compares its position with the topics' end offsets every second, and replaces a consumer that
+// crashed or made no progress for STALL_MS while behind. Each replacement is recorded in `restarts`
+// (tests print them) and the new consumer skips, by offset, what was already read.
 import { Kafka, logLevel } from 'kafkajs';
-import type { Consumer } from 'kafkajs';
+import type { Admin, Consumer, KafkaMessage } from 'kafkajs';
 import { KAFKA_BROKER, uniqueName } from './services.js';
 import { waitFor } from './wait.js';
 
 export interface ReceivedMessage {
   readonly topic: string;
   readonly partition: number;
+  readonly offset: string;
   readonly key: string;
   readonly value: string;
   readonly headers: Record<string, string>;
@@ -17,6 +25,9 @@ const kafka = new Kafka({
   brokers: [KAFKA_BROKER],
   logLevel: logLevel.NOTHING,
 });
+
+const STALL_MS = 15_000;
+const CHECK_MS = 1_000;
 
 export async function createTopics(topics: string[], partitions = 3): Promise<void> {
   const admin = kafka.admin();
@@ -31,38 +42,166 @@ export async function createTopics(topics: string[], partitions = 3): Promise<vo
   }
 }
 
-/** Collects every message of the topics from the beginning, in partition order, until stopped. */
-export class TopicReader {
-  readonly messages: ReceivedMessage[] = [];
-  private constructor(private readonly consumer: Consumer) {}
+/** Per partition ("topic:partition"), the offset of the next message: the log end or a reader's position. */
+type Positions = Map<string, bigint>;
 
-  static async start(topics: string[]): Promise<TopicReader> {
+/** Follows topics from the beginning and hands each message to `onMessage` once, in partition order. */
+export class KafkaFollower {
+  /** Why each consumer was replaced (a crash, or no progress while behind). */
+  readonly restarts: string[] = [];
+  private readonly next: Positions = new Map();
+  private consumer: Consumer | undefined;
+  private crashed: string | undefined;
+  private stalledSince: number | undefined;
+  private readAtLastCheck = -1n;
+  private checking = false;
+  private stopped = false;
+  private readonly timer: NodeJS.Timeout;
+
+  private constructor(
+    private readonly topics: string[],
+    private readonly onMessage: (message: ReceivedMessage) => void,
+    private readonly admin: Admin,
+  ) {
+    this.timer = setInterval(() => void this.check(), CHECK_MS);
+  }
+
+  static async start(
+    topics: string[],
+    onMessage: (message: ReceivedMessage) => void,
+  ): Promise<KafkaFollower> {
+    const admin = kafka.admin();
+    await admin.connect();
+    const follower = new KafkaFollower(topics, onMessage, admin);
+    await follower.connect();
+    return follower;
+  }
+
+  /** The topics' end offsets against what was read, e.g. "t:0 end 120 read 120". */
+  async positions(): Promise<string> {
+    const ends = await this.endOffsets();
+    return [...ends]
+      .map(([partition, end]) => `${partition} end ${end} read ${this.next.get(partition) ?? 0n}`)
+      .join(', ');
+  }
+
+  /** Makes the current consumer stop fetching without a word, as a stalled one does (for tests of this class). */
+  simulateStall(): void {
+    this.consumer?.pause(this.topics.map((topic) => ({ topic })));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.admin.disconnect().catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
     const consumer = kafka.consumer({ groupId: uniqueName('test'), maxWaitTimeInMs: 100 });
-    const reader = new TopicReader(consumer);
+    this.consumer = consumer;
+    this.crashed = undefined;
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) this.crashed = `consumer crashed: ${payload.error.message}`;
+    });
     await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.subscribe({ topics: this.topics, fromBeginning: true });
     await consumer.run({
       eachMessage: ({ topic, partition, message }) => {
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(message.headers ?? {})) headers[name] = String(value);
-        reader.messages.push({
-          topic,
-          partition,
-          key: message.key?.toString() ?? '',
-          value: message.value?.toString() ?? '',
-          headers,
-        });
+        this.receive(topic, partition, message);
         return Promise.resolve();
       },
     });
+  }
+
+  private receive(topic: string, partition: number, message: KafkaMessage): void {
+    const key = `${topic}:${partition}`;
+    const offset = BigInt(message.offset);
+    if (offset < (this.next.get(key) ?? 0n)) return; // already read by a consumer this one replaced
+    this.next.set(key, offset + 1n);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(message.headers ?? {})) headers[name] = String(value);
+    this.onMessage({
+      topic,
+      partition,
+      offset: message.offset,
+      key: message.key?.toString() ?? '',
+      value: message.value?.toString() ?? '',
+      headers,
+    });
+  }
+
+  private async endOffsets(): Promise<Positions> {
+    const ends: Positions = new Map();
+    for (const topic of this.topics) {
+      for (const { partition, high } of await this.admin.fetchTopicOffsets(topic)) {
+        ends.set(`${topic}:${partition}`, BigInt(high));
+      }
+    }
+    return ends;
+  }
+
+  private async check(): Promise<void> {
+    if (this.checking || this.stopped) return;
+    this.checking = true;
+    try {
+      let reason = this.crashed;
+      if (reason === undefined) {
+        let behind = 0n;
+        for (const [partition, end] of await this.endOffsets()) {
+          const read = this.next.get(partition) ?? 0n;
+          if (end > read) behind += end - read;
+        }
+        const read = [...this.next.values()].reduce((sum, offset) => sum + offset, 0n);
+        const progressed = read !== this.readAtLastCheck;
+        this.readAtLastCheck = read;
+        if (behind === 0n || progressed) this.stalledSince = undefined;
+        else this.stalledSince ??= Date.now();
+        if (this.stalledSince !== undefined && Date.now() - this.stalledSince >= STALL_MS) {
+          reason = `no progress for ${STALL_MS / 1000} s while ${behind} messages behind (${await this.positions()})`;
+        }
+      }
+      if (reason !== undefined && !this.stopped) {
+        this.restarts.push(`${new Date().toISOString()} ${reason}`);
+        this.stalledSince = undefined;
+        await this.consumer?.disconnect().catch(() => undefined);
+        await this.connect();
+      }
+    } catch {
+      // The broker is down (an outage test): that is no stall; look again on the next tick.
+      this.stalledSince = undefined;
+    } finally {
+      this.checking = false;
+    }
+  }
+}
+
+/**
+ * Collects every message of the topics from the beginning, in partition order, until stopped; or,
+ * given `onMessage`, hands each one over instead of keeping it.
+ */
+export class TopicReader {
+  readonly messages: ReceivedMessage[] = [];
+  private follower: KafkaFollower | undefined;
+
+  static async start(topics: string[], onMessage?: (message: ReceivedMessage) => void): Promise<TopicReader> {
+    const reader = new TopicReader();
+    reader.follower = await KafkaFollower.start(
+      topics,
+      onMessage ?? ((message) => reader.messages.push(message)),
+    );
     return reader;
   }
 
-  /** Waits until `count` messages (or more) arrived. */
+  /** Waits until `count` messages (or more) arrived; on timeout says where the reader and the topics stand. */
   async waitForCount(count: number, timeoutMs = 60_000): Promise<ReceivedMessage[]> {
-    await waitFor(`${count} messages (have ${this.messages.length})`, () => this.messages.length >= count, {
-      timeoutMs,
-    });
+    try {
+      await waitFor(`${count} messages`, () => this.messages.length >= count, { timeoutMs });
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; have ${this.messages.length}; ${await this.describe()}`, {
+        cause: error,
+      });
+    }
     return this.messages;
   }
 
@@ -70,7 +209,24 @@ export class TopicReader {
     return this.messages.map((message) => message.headers['id']!);
   }
 
+  /** The reader's position against the topics' end offsets, and its consumer replacements. */
+  async describe(): Promise<string> {
+    const positions = await this.follower!.positions().catch(
+      (error: Error) => `end offsets: ${error.message}`,
+    );
+    return `Kafka: ${positions}; reader restarts: ${this.follower!.restarts.length === 0 ? 'none' : this.follower!.restarts.join(' | ')}`;
+  }
+
+  get restarts(): readonly string[] {
+    return this.follower!.restarts;
+  }
+
+  /** Makes the consumer stop fetching without a word (for the test of the stall detection). */
+  simulateStall(): void {
+    this.follower!.simulateStall();
+  }
+
   async stop(): Promise<void> {
-    await this.consumer.disconnect();
+    await this.follower?.stop();
   }
 }

@@ -6,9 +6,8 @@
 // when a COMMIT's outcome is unknown (the connection died during it) it looks its batch up in
 // `load_commits`, written in the same transaction, to know whether the events exist.
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { KAFKA_BROKER, uniqueName } from './services.js';
+import { TopicReader } from './kafka.js';
 import { waitFor } from './wait.js';
 
 export interface LoadOptions {
@@ -146,15 +145,9 @@ async function connect(url: string): Promise<pg.Client> {
   return client;
 }
 
-const kafka = new Kafka({
-  clientId: 'outbox-relay-reliability-tests',
-  brokers: [KAFKA_BROKER],
-  logLevel: logLevel.NOTHING,
-});
-
 /**
- * Reads a topic from the beginning and checks, per key, that first deliveries come in seq order.
- * Deduplicates by the `id` header, counting the duplicates. Readers of other brokers feed count()
+ * Checks, per key, that first deliveries come in seq order, and deduplicates by the `id` header,
+ * counting the duplicates. Fed by a Kafka topic (start) or by readers of other brokers
  * (test/support/rabbitmq.ts).
  */
 export class EventCounter {
@@ -164,24 +157,29 @@ export class EventCounter {
   private readonly seen = new Set<string>();
   private readonly nextSeq = new Map<string, number>();
 
-  /** `close` ends the reader that feeds this counter. */
-  constructor(private readonly close: () => Promise<void>) {}
+  /**
+   * `close` ends the reader that feeds this counter; `describe` says where that reader stands
+   * (for the message of a failed wait).
+   */
+  constructor(
+    private readonly close: () => Promise<void>,
+    private readonly describe: () => Promise<string> = () => Promise.resolve('no reader details'),
+  ) {}
 
+  /** Where the reader feeding this counter stands (its position, queue, restarts or reconnections). */
+  readerState(): Promise<string> {
+    return this.describe().catch((error: Error) => `reader: ${error.message}`);
+  }
+
+  /** Counts a topic's messages from the beginning (a reader that detects and reports its own stalls). */
   static async start(topic: string): Promise<EventCounter> {
-    const consumer = kafka.consumer({ groupId: uniqueName('count'), maxWaitTimeInMs: 100 });
-    const counter = new EventCounter(() => consumer.disconnect());
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      eachMessage: ({ message }) => {
-        counter.count(
-          message.headers?.['id']?.toString() ?? '',
-          message.key?.toString() ?? '',
-          message.value?.toString() ?? '{}',
-        );
-        return Promise.resolve();
-      },
-    });
+    const reader = await TopicReader.start([topic], (message) =>
+      counter.count(message.headers['id'] ?? '', message.key, message.value || '{}'),
+    );
+    const counter: EventCounter = new EventCounter(
+      () => reader.stop(),
+      () => reader.describe(),
+    );
     return counter;
   }
 
@@ -200,13 +198,32 @@ export class EventCounter {
     return this.seen.size + this.duplicates;
   }
 
-  /** Waits until every event the load committed was delivered. */
-  async waitForAll(load: OutboxLoad, timeoutMs = 120_000): Promise<void> {
-    await waitFor(
-      `all ${load.committed} committed events delivered (have ${this.delivered})`,
-      () => this.delivered >= load.committed,
-      { timeoutMs, intervalMs: 200 },
-    );
+  /**
+   * Waits until every event the load committed was delivered. On timeout the error says what the
+   * reader, the broker and (through `context`, e.g. deliveryContext) the relay and table each say.
+   */
+  async waitForAll(
+    load: OutboxLoad,
+    timeoutMs = 120_000,
+    context: () => Promise<string> = () => Promise.resolve(''),
+  ): Promise<void> {
+    try {
+      await waitFor(
+        `all ${load.committed} committed events delivered`,
+        () => this.delivered >= load.committed,
+        {
+          timeoutMs,
+          intervalMs: 200,
+        },
+      );
+    } catch (error) {
+      const details = [
+        `have ${this.delivered} distinct (${this.received} received)`,
+        await this.readerState(),
+        await context().catch((cause: Error) => `context: ${cause.message}`),
+      ];
+      throw new Error(`${(error as Error).message}; ${details.filter(Boolean).join('; ')}`, { cause: error });
+    }
   }
 
   /** Aggregates whose delivered events differ from the committed ones, as readable lines. */

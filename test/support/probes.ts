@@ -67,3 +67,28 @@ export async function watchOutage(
   }
   return { maxInFlight, maxRss };
 }
+
+/**
+ * What the table, the slot and (given its process) the relay say about delivery, for the message of
+ * a failed wait: rows pending, the slot's confirmed LSN, the relay's in-flight events and last lines.
+ */
+export async function deliveryContext(db: TestDatabase, relay?: RelayProcess): Promise<string> {
+  const { rows } = await db.pool.query<{ pending: string; confirmed: string | null }>(
+    `select (select count(*) from outbox)::text as pending,
+            (select confirmed_flush_lsn::text from pg_replication_slots where slot_name = $1) as confirmed`,
+    [db.slot],
+  );
+  const parts = [
+    `table: ${rows[0]!.pending} rows pending`,
+    `slot confirmed at ${rows[0]!.confirmed ?? 'no slot'}`,
+  ];
+  if (relay) {
+    parts.push(relay.child.exitCode === null ? 'relay running' : `relay exited ${relay.child.exitCode}`);
+    const probes = await probesOf(relay).catch(() => undefined);
+    const inFlight = await probes?.metric('outbox_relay_in_flight_events').catch(() => undefined);
+    if (inFlight !== undefined) parts.push(`${inFlight} in flight`);
+    const last = relay.output.slice(-3).join(' | ');
+    if (last) parts.push(`relay's last lines: ${last}`);
+  }
+  return parts.join('; ');
+}

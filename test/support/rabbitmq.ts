@@ -84,14 +84,27 @@ export class QueueReader {
   }
 
   async waitForCount(count: number, timeoutMs = 60_000): Promise<AmqpMessage[]> {
-    await waitFor(`${count} messages (have ${this.messages.length})`, () => this.messages.length >= count, {
-      timeoutMs,
-    });
+    try {
+      await waitFor(`${count} messages`, () => this.messages.length >= count, { timeoutMs });
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; have ${this.messages.length}; ${await this.describe()}`, {
+        cause: error,
+      });
+    }
     return this.messages;
   }
 
   ids(): string[] {
     return this.messages.map((message) => message.messageId ?? '');
+  }
+
+  /** Where the reader stands: messages waiting in its queue, and its reconnections. */
+  async describe(): Promise<string> {
+    const waiting = await withChannel((channel) => channel.checkQueue(this.queue)).then(
+      ({ messageCount }) => `${messageCount} ready`,
+      (error: Error) => `not readable (${error.message})`,
+    );
+    return `RabbitMQ: queue ${this.queue} ${waiting}; reader reconnections: ${this.reconnections}`;
   }
 
   /** Stops consuming and deletes the queue. */
@@ -163,7 +176,10 @@ export async function countQueue(
   aggregateType: string,
 ): Promise<{ counter: EventCounter; reader: QueueReader; readerDuplicates: () => number }> {
   let readerDuplicates = 0;
-  const counter = new EventCounter(() => reader.stop());
+  const counter = new EventCounter(
+    () => reader.stop(),
+    () => reader.describe(),
+  );
   const reader = await QueueReader.start([outboxBinding(aggregateType)], {
     keep: false,
     onMessage: (message) => {

@@ -1,0 +1,60 @@
+// The tests' own Kafka reader must not fail silently: a consumer that stops fetching is detected,
+// replaced, reported, and nothing is read twice or lost.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
+import { createTopics, TopicReader } from '../support/kafka.js';
+import { ensureServices, KAFKA_BROKER, uniqueName } from '../support/services.js';
+
+test('the Kafka reader replaces a stalled consumer, reports it, and reads each message once', async () => {
+  await ensureServices();
+  const topic = uniqueName('kit');
+  await createTopics([topic]);
+  const producer = new Kafka({ brokers: [KAFKA_BROKER], logLevel: logLevel.NOTHING }).producer();
+  await producer.connect();
+  const send = (from: number, count: number) =>
+    producer.send({
+      topic,
+      messages: Array.from({ length: count }, (_, i) => ({
+        key: `k${(from + i) % 5}`,
+        value: String(from + i),
+      })),
+    });
+  const reader = await TopicReader.start([topic]);
+  try {
+    await send(0, 30);
+    await reader.waitForCount(30);
+    reader.simulateStall();
+    await send(30, 30);
+    await reader.waitForCount(60, 60_000);
+    assert.equal(reader.restarts.length, 1, reader.restarts.join('\n'));
+    assert.match(reader.restarts[0]!, /no progress for 15 s while 30 messages behind/);
+    const values = reader.messages.map((message) => Number(message.value)).sort((a, b) => a - b);
+    assert.deepEqual(
+      values,
+      Array.from({ length: 60 }, (_, i) => i),
+      'each message exactly once',
+    );
+  } finally {
+    await reader.stop();
+    await producer.disconnect();
+  }
+});
+
+test('a reader that times out says where it and the topic stand', async () => {
+  await ensureServices();
+  const topic = uniqueName('kit');
+  await createTopics([topic], 1);
+  const reader = await TopicReader.start([topic]);
+  try {
+    await assert.rejects(reader.waitForCount(1, 500), (error: Error) => {
+      assert.match(
+        error.message,
+        /timed out after 500 ms waiting for 1 messages; have 0; Kafka: .*:0 end 0 read 0; reader restarts: none/,
+      );
+      return true;
+    });
+  } finally {
+    await reader.stop();
+  }
+});
