@@ -12,8 +12,8 @@ import pg from 'pg';
 import { enqueue, enqueueMany } from '../src/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const PG_PORT = process.env.OUTBOX_PG_PORT ?? '55432';
-const KAFKA = `127.0.0.1:${process.env.OUTBOX_KAFKA_PORT ?? '59092'}`;
+const PG_PORT = process.env.OUTBOX_PG_PORT ?? '15432';
+const KAFKA = `127.0.0.1:${process.env.OUTBOX_KAFKA_PORT ?? '19092'}`;
 const DATABASE = 'outbox_demo';
 const ADMIN_URL = `postgres://postgres@127.0.0.1:${PG_PORT}/postgres`;
 const DATABASE_URL = `postgres://postgres@127.0.0.1:${PG_PORT}/${DATABASE}`;
@@ -101,16 +101,24 @@ async function main(): Promise<void> {
   const kafka = new Kafka({ clientId: 'outbox-demo', brokers: [KAFKA], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    topics: TOPICS.map((topic) => ({ topic, numPartitions: 3 })),
-    waitForLeaders: true,
-  });
   // Earlier demo runs left their messages on the topics: this run's start at the current ends.
   const startOffsets = new Map<string, bigint>();
-  for (const topic of TOPICS) {
-    for (const { partition, offset } of await admin.fetchTopicOffsets(topic))
-      startOffsets.set(`${topic}/${partition}`, BigInt(offset));
-  }
+  // A broker that has just started may not have elected its partitions' leaders yet: ask again.
+  await waitUntil('the topics and their leaders', async () => {
+    try {
+      await admin.createTopics({
+        topics: TOPICS.map((topic) => ({ topic, numPartitions: 3 })),
+        waitForLeaders: true,
+      });
+      for (const topic of TOPICS) {
+        for (const { partition, offset } of await admin.fetchTopicOffsets(topic))
+          startOffsets.set(`${topic}/${partition}`, BigInt(offset));
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  });
   await admin.disconnect();
   const received: string[] = [];
   const consumer = kafka.consumer({ groupId: `outbox-demo-${Date.now()}`, maxWaitTimeInMs: 100 });
@@ -215,5 +223,6 @@ async function runBusiness(
 
 main().catch((error: unknown) => {
   process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
+  // A client still connected (the consumer) must not keep a failed demo waiting.
+  process.exit(1);
 });

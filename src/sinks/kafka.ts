@@ -297,11 +297,16 @@ function causeOf(error: Error): unknown {
 
 // Our own retry loop sits around kafkajs' short one, which kafkajs warns about at every start.
 const EXPECTED_WARNINGS = /Limiting retries for the idempotent producer/;
+// kafkajs logs each error response of a request it then retries ("Response InitProducerId(...)":
+// "the coordinator is loading" right after a broker starts). Whether the retries failed in the end
+// is the relay's to say ("publish failed, retrying"), so these are debug detail.
+const RETRIED_RESPONSE = /^Response /;
 
 function logKafkajs(log: Logger, { level, log: entry }: LogEntry): void {
   const { message, ...rest } = entry;
   if (EXPECTED_WARNINGS.test(message)) return;
-  if (level <= logLevel.ERROR) log.error(rest, `kafkajs: ${message}`);
+  if (RETRIED_RESPONSE.test(message)) log.debug(rest, `kafkajs: ${message}`);
+  else if (level <= logLevel.ERROR) log.error(rest, `kafkajs: ${message}`);
   else if (level === logLevel.WARN) log.warn(rest, `kafkajs: ${message}`);
   else log.debug(rest, `kafkajs: ${message}`);
 }
