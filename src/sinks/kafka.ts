@@ -58,6 +58,9 @@ const MESSAGE_ERRORS = new Set([
 ]);
 
 const UNKNOWN_TOPIC_MEMORY_MS = 10_000;
+// kafkajs gives up on a request after 30 s (requestTimeout): a send silent for longer is stuck.
+const SEND_SILENT_MS = 60_000;
+const SEND_SILENT = 'kafka: a batch has had no answer for 60 s';
 
 export class KafkaSink implements Sink {
   readonly name = 'kafka';
@@ -181,16 +184,24 @@ export class KafkaSink implements Sink {
     const unknown = batch.length === 1 ? this.knownToBeMissing(batch[0]!) : undefined;
     if (unknown) return batch[0]!.reject(unknown);
     for (let attempt = 1; !this.closing; attempt++) {
+      // A send that neither succeeds nor fails would hold every later message silently: say so.
+      const silence = setTimeout(
+        () => this.options.logger.warn({ attempt, messages: batch.length }, SEND_SILENT),
+        SEND_SILENT_MS,
+      );
+      silence.unref();
       try {
         await this.producer.sendBatch({
           topicMessages: byTopic(batch),
           acks: -1,
           compression: CompressionTypes.None,
         });
+        clearTimeout(silence);
         this.setConnected(true);
         for (const pending of batch) pending.resolve();
         return;
       } catch (error) {
+        clearTimeout(silence);
         this.options.onPublishError?.(error);
         const refusal = messageRefusal(error);
         if (refusal) {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sampleValue, scrape, probeUrl } from '../support/metrics.js';
 import { OutboxLoad } from '../support/load.js';
-import { deliveryContext } from '../support/probes.js';
+import { deliveryContext, waitForOutboxEmpty } from '../support/probes.js';
 import { commitEvents, outboxCount } from '../support/outbox.js';
 import type { TestEvent } from '../support/outbox.js';
 import { countQueue, outboxBinding, QueueReader, rabbitRelayEnv } from '../support/rabbitmq.js';
@@ -203,9 +203,7 @@ describe('relay with RabbitMQ', () => {
       }
       await load.stop();
       await counter.waitForAll(load, 120_000, () => deliveryContext(db, relay));
-      await waitFor('every row completed', async () => (await outboxCount(db.pool)) === 0, {
-        timeoutMs: 60_000,
-      });
+      await waitForOutboxEmpty(db, relay);
     } finally {
       await load.stop();
       await counter.stop();

@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
-import { outboxCount } from '../support/outbox.js';
-import { deliveryContext, relayEnv } from '../support/probes.js';
+import { deliveryContext, relayEnv, waitForOutboxEmpty } from '../support/probes.js';
 import { startRelayProcess } from '../support/relay.js';
 import type { RelayProcess } from '../support/relay.js';
 import { createTestDatabase, uniqueName } from '../support/services.js';
@@ -49,9 +48,7 @@ test('SIGKILL at random moments under load loses nothing and keeps per-aggregate
     await load.waitForCommitted(MIN_EVENTS);
     await load.stop();
     await counter.waitForAll(load, undefined, () => deliveryContext(db, relay));
-    await waitFor('every row completed', async () => (await outboxCount(db.pool)) === 0, {
-      timeoutMs: 60_000,
-    });
+    await waitForOutboxEmpty(db, relay);
 
     t.diagnostic(
       `${load.committed} events in ${load.committedByAggregate.size} aggregates, ${KILLS} kills: ` +

@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
-import { outboxCount } from '../support/outbox.js';
-import { deliveryContext, probesOf, relayEnv } from '../support/probes.js';
+import { deliveryContext, probesOf, relayEnv, waitForOutboxEmpty } from '../support/probes.js';
 import { startRelayProcess } from '../support/relay.js';
 import type { RelayProcess } from '../support/relay.js';
 import { createTestDatabase, uniqueName } from '../support/services.js';
@@ -64,9 +63,7 @@ test('two relays on one slot: one leads, the standby takes over from a killed le
 
     await load.stop();
     await counter.waitForAll(load, undefined, () => deliveryContext(db));
-    await waitFor('every row completed', async () => (await outboxCount(db.pool)) === 0, {
-      timeoutMs: 60_000,
-    });
+    await waitForOutboxEmpty(db);
     t.diagnostic(`${load.committed} events delivered, ${counter.duplicates} duplicates`);
     t.diagnostic(await counter.readerState());
     assert.deepEqual(counter.missing(load), []);

@@ -6,7 +6,14 @@ import { test } from 'node:test';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
 import { confirmedLsn, outboxCount } from '../support/outbox.js';
-import { deliveryContext, probesOf, relayEnv, watchOutage } from '../support/probes.js';
+import {
+  deliveryContext,
+  probesOf,
+  relayEnv,
+  waitForOutboxEmpty,
+  waitForWindowClosed,
+  watchOutage,
+} from '../support/probes.js';
 import { startRelayProcess } from '../support/relay.js';
 import { createTestDatabase, localService, uniqueName } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
@@ -36,12 +43,7 @@ test('a Kafka outage under load: not ready, retrying, bounded, nothing confirmed
       const committedAtStop = load.committed;
       await waitFor('not ready', async () => (await probes.readyStatus()) === 503, { timeoutMs: 60_000 });
       await relay.waitForLog('kafka: publish failed, retrying', 60_000);
-      let inFlight: number | undefined;
-      await waitFor(
-        () => `the window to fill (${inFlight} in flight)`,
-        async () => (inFlight = await probes.metric('outbox_relay_in_flight_events')) === MAX_IN_FLIGHT,
-        { timeoutMs: 60_000 },
-      );
+      await waitForWindowClosed(probes, load, MAX_IN_FLIGHT);
       const errorsAtFull = (await probes.metric('outbox_relay_publish_errors_total')) ?? 0;
       const lsnAtFull = await confirmedLsn(db.pool, db.slot);
 
@@ -67,9 +69,7 @@ test('a Kafka outage under load: not ready, retrying, bounded, nothing confirmed
     await waitFor('ready again', async () => (await probes.readyStatus()) === 200, { timeoutMs: 120_000 });
     await load.stop();
     await counter.waitForAll(load, 180_000, () => deliveryContext(db, relay));
-    await waitFor('every row completed', async () => (await outboxCount(db.pool)) === 0, {
-      timeoutMs: 180_000,
-    });
+    await waitForOutboxEmpty(db, relay, 180_000);
     t.diagnostic(`${load.committed} events delivered, ${counter.duplicates} duplicates`);
     t.diagnostic(await counter.readerState());
     assert.deepEqual(counter.missing(load), []);

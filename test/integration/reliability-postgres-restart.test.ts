@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
-import { outboxCount } from '../support/outbox.js';
-import { deliveryContext, relayEnv } from '../support/probes.js';
+import { deliveryContext, relayEnv, waitForOutboxEmpty } from '../support/probes.js';
 import { startRelayProcess } from '../support/relay.js';
 import { createTestDatabase, localService, uniqueName } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
@@ -39,9 +38,7 @@ test('PostgreSQL stop and crash under load: the relay reconnects and loses nothi
     await waitFor('delivery resumed', () => counter.delivered > delivered + 1_000, { timeoutMs: 60_000 });
     await load.stop();
     await counter.waitForAll(load, undefined, () => deliveryContext(db, relay));
-    await waitFor('every row completed', async () => (await outboxCount(db.pool)) === 0, {
-      timeoutMs: 60_000,
-    });
+    await waitForOutboxEmpty(db, relay);
     t.diagnostic(`${load.committed} events delivered, ${counter.duplicates} duplicates`);
     t.diagnostic(await counter.readerState());
     const messages = relay.output.filter((line) => /"level":(40|50|60)/.test(line));

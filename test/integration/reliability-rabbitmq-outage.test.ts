@@ -6,7 +6,13 @@ import { test } from 'node:test';
 import { OutboxLoad } from '../support/load.js';
 import { probeUrl } from '../support/metrics.js';
 import { confirmedLsn, outboxCount } from '../support/outbox.js';
-import { deliveryContext, probesOf, watchOutage } from '../support/probes.js';
+import {
+  deliveryContext,
+  probesOf,
+  waitForOutboxEmpty,
+  waitForWindowClosed,
+  watchOutage,
+} from '../support/probes.js';
 import { countQueue, rabbitRelayEnv } from '../support/rabbitmq.js';
 import { startRelayProcess } from '../support/relay.js';
 import { createTestDatabase, localService, uniqueName } from '../support/services.js';
@@ -38,12 +44,7 @@ test('a RabbitMQ outage under load: not ready, retrying, bounded, nothing confir
       const readyz = (await (await fetch(`${await probeUrl(relay)}/readyz`)).json()) as { reason?: string };
       assert.equal(readyz.reason, 'rabbitmq is not connected');
       await relay.waitForLog('rabbitmq: connection lost, reconnecting', 60_000);
-      let inFlight: number | undefined;
-      await waitFor(
-        () => `the window to fill (${inFlight} in flight)`,
-        async () => (inFlight = await probes.metric('outbox_relay_in_flight_events')) === MAX_IN_FLIGHT,
-        { timeoutMs: 60_000 },
-      );
+      await waitForWindowClosed(probes, load, MAX_IN_FLIGHT);
       const errorsAtFull = (await probes.metric('outbox_relay_publish_errors_total')) ?? 0;
       const lagAtFull = (await probes.metric('outbox_relay_lag_seconds')) ?? 0;
       const lsnAtFull = await confirmedLsn(db.pool, db.slot);
@@ -75,9 +76,7 @@ test('a RabbitMQ outage under load: not ready, retrying, bounded, nothing confir
     await waitFor('ready again', async () => (await probes.readyStatus()) === 200, { timeoutMs: 120_000 });
     await load.stop();
     await counter.waitForAll(load, 180_000, () => deliveryContext(db, relay));
-    await waitFor('every row completed', async () => (await outboxCount(db.pool)) === 0, {
-      timeoutMs: 180_000,
-    });
+    await waitForOutboxEmpty(db, relay, 180_000);
     await waitFor(
       'no lag once caught up',
       async () => (await probes.metric('outbox_relay_lag_seconds')) === 0,

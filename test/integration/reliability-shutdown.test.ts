@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
 import { commitEvents, confirmedLsn, outboxCount } from '../support/outbox.js';
-import { deliveryContext, relayEnv } from '../support/probes.js';
+import { deliveryContext, relayEnv, waitForOutboxEmpty } from '../support/probes.js';
 import { startRelayProcess } from '../support/relay.js';
 import type { RelayProcess } from '../support/relay.js';
 import { createTestDatabase, localService, uniqueName } from '../support/services.js';
@@ -64,7 +64,7 @@ describe('graceful shutdown', () => {
       await load.stop();
       relay = await startStreaming(env);
       await counter.waitForAll(load, undefined, () => deliveryContext(db));
-      await waitFor('every row completed', async () => (await outboxCount(db.pool)) === 0);
+      await waitForOutboxEmpty(db, undefined, 30_000);
       t.diagnostic(
         `${load.committed} events, ${counter.duplicates} duplicates after ${signals.length} stops`,
       );

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { TopicReader } from './kafka.js';
-import { waitFor } from './wait.js';
+import { waitFor, withinMs } from './wait.js';
 
 export interface LoadOptions {
   readonly aggregateType: string;
@@ -168,7 +168,7 @@ export class EventCounter {
 
   /** Where the reader feeding this counter stands (its position, queue, restarts or reconnections). */
   readerState(): Promise<string> {
-    return this.describe().catch((error: Error) => `reader: ${error.message}`);
+    return withinMs(10_000, this.describe()).catch((error: Error) => `reader: ${error.message}`);
   }
 
   /** Counts a topic's messages from the beginning (a reader that detects and reports its own stalls). */
@@ -220,7 +220,7 @@ export class EventCounter {
       const details = [
         `have ${this.delivered} distinct (${this.received} received)`,
         await this.readerState(),
-        await context().catch((cause: Error) => `context: ${cause.message}`),
+        await withinMs(10_000, context()).catch((cause: Error) => `context: ${cause.message}`),
       ];
       throw new Error(`${(error as Error).message}; ${details.filter(Boolean).join('; ')}`, { cause: error });
     }

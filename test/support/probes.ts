@@ -2,9 +2,12 @@
 // from its 'starting' log line, since tests run it with METRICS_PORT=0) and its resident memory.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import type { OutboxLoad } from './load.js';
 import type { RelayProcess } from './relay.js';
 import { KAFKA_BROKER } from './services.js';
 import type { TestDatabase } from './services.js';
+import { outboxCount } from './outbox.js';
+import { waitFor, withinMs } from './wait.js';
 
 export function relayEnv(db: TestDatabase, extra: Record<string, string> = {}): Record<string, string> {
   return { DATABASE_URL: db.url, OUTBOX_SLOT: db.slot, KAFKA_BROKERS: KAFKA_BROKER, ...extra };
@@ -69,26 +72,79 @@ export async function watchOutage(
 }
 
 /**
- * What the table, the slot and (given its process) the relay say about delivery, for the message of
- * a failed wait: rows pending, the slot's confirmed LSN, the relay's in-flight events and last lines.
+ * What the table, the slot, the database's sessions and (given its process) the relay say about
+ * delivery, for the message of a failed wait: rows pending, the slot's confirmed LSN, queries of
+ * this database waiting or running for more than a second, the relay's in-flight and published
+ * counts and its last log lines.
  */
 export async function deliveryContext(db: TestDatabase, relay?: RelayProcess): Promise<string> {
-  const { rows } = await db.pool.query<{ pending: string; confirmed: string | null }>(
+  const { rows } = await db.pool.query<{ pending: string; confirmed: string | null; busy: string | null }>(
     `select (select count(*) from outbox)::text as pending,
-            (select confirmed_flush_lsn::text from pg_replication_slots where slot_name = $1) as confirmed`,
+            (select confirmed_flush_lsn::text from pg_replication_slots where slot_name = $1) as confirmed,
+            (select string_agg(format('pid %s %s %s for %s: %s', pid, state, coalesce(wait_event, '-'),
+                                      date_trunc('second', now() - query_start), left(query, 60)), ' | ')
+               from pg_stat_activity
+              where datname = current_database() and pid <> pg_backend_pid() and state <> 'idle'
+                and now() - query_start > interval '1 second') as busy`,
     [db.slot],
   );
+  const { pending, confirmed, busy } = rows[0]!;
   const parts = [
-    `table: ${rows[0]!.pending} rows pending`,
-    `slot confirmed at ${rows[0]!.confirmed ?? 'no slot'}`,
+    `table: ${pending} rows pending`,
+    `slot confirmed at ${confirmed ?? '(no slot)'}`,
+    `database sessions busy for over 1 s: ${busy ?? 'none'}`,
   ];
   if (relay) {
     parts.push(relay.child.exitCode === null ? 'relay running' : `relay exited ${relay.child.exitCode}`);
     const probes = await probesOf(relay).catch(() => undefined);
-    const inFlight = await probes?.metric('outbox_relay_in_flight_events').catch(() => undefined);
-    if (inFlight !== undefined) parts.push(`${inFlight} in flight`);
+    for (const metric of ['outbox_relay_in_flight_events', 'outbox_relay_events_published_total']) {
+      const value = await probes?.metric(metric).catch(() => undefined);
+      if (value !== undefined) parts.push(`${metric} ${value}`);
+    }
     const last = relay.output.slice(-3).join(' | ');
     if (last) parts.push(`relay's last lines: ${last}`);
   }
   return parts.join('; ');
+}
+
+/**
+ * Waits until the relay, its broker gone, takes no more events: its in-flight count is above half
+ * the window (it resumes reading at half) and unchanged while the load commits another 1,000 events.
+ * Returns that count. A window fills to exactly its size only if nothing completes meanwhile; a
+ * broker that is being stopped may still confirm a few, which leaves the relay paused a little below.
+ */
+export async function waitForWindowClosed(
+  probes: Probes,
+  load: OutboxLoad,
+  windowSize: number,
+  timeoutMs = 60_000,
+): Promise<number> {
+  let inFlight: number | undefined;
+  return waitFor(
+    () => `the window to close (${inFlight} in flight, window ${windowSize})`,
+    async () => {
+      const before = (await probes.metric('outbox_relay_in_flight_events')) ?? 0;
+      const committed = load.committed;
+      await waitFor('1,000 more events committed', () => load.committed >= committed + 1_000, {
+        timeoutMs: 20_000,
+      });
+      inFlight = (await probes.metric('outbox_relay_in_flight_events')) ?? 0;
+      return inFlight === before && inFlight > windowSize / 2 ? inFlight : undefined;
+    },
+    { timeoutMs },
+  );
+}
+
+/** Waits until the outbox is empty; on timeout the error carries deliveryContext. */
+export async function waitForOutboxEmpty(
+  db: TestDatabase,
+  relay?: RelayProcess,
+  timeoutMs = 60_000,
+): Promise<void> {
+  try {
+    await waitFor('every row completed', async () => (await outboxCount(db.pool)) === 0, { timeoutMs });
+  } catch (error) {
+    const context = await withinMs(10_000, deliveryContext(db, relay)).catch((cause: Error) => cause.message);
+    throw new Error(`${(error as Error).message}; ${context}`, { cause: error });
+  }
 }

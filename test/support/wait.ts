@@ -1,6 +1,8 @@
 /**
  * Polls `condition` until it returns a truthy value or the deadline passes; returns that value.
- * `description` may be a function, asked at the deadline, so the error says where things stood.
+ * A condition that never settles (a query or request that hangs) cannot hold the wait past its
+ * deadline. `description` may be a function, asked at the deadline, so the error says where things
+ * stood.
  */
 export async function waitFor<T>(
   description: string | (() => string),
@@ -11,7 +13,7 @@ export async function waitFor<T>(
   let last: unknown;
   for (;;) {
     try {
-      const value = await condition();
+      const value = await withinMs(Math.max(deadline - Date.now(), intervalMs), condition());
       if (value) return value;
     } catch (error) {
       last = error;
@@ -21,5 +23,20 @@ export async function waitFor<T>(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: last });
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** `value`, or a rejection once `ms` passed without it settling. */
+export async function withinMs<T>(ms: number, value: T | Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      value,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
