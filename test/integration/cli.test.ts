@@ -5,7 +5,7 @@ import { chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { startRelayProcess } from '../support/relay.js';
+import { assertNoProcessLeft, startRelayProcess } from '../support/relay.js';
 import {
   adminQuery,
   createTestDatabase,
@@ -15,6 +15,8 @@ import {
   uniqueName,
 } from '../support/services.js';
 import type { TestDatabase } from '../support/services.js';
+
+after(assertNoProcessLeft);
 
 const run = promisify(execFile);
 

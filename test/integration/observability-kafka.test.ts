@@ -16,11 +16,13 @@ import {
 } from '../support/metrics.js';
 import { commitEvents, outboxCount } from '../support/outbox.js';
 import type { TestEvent } from '../support/outbox.js';
-import { startRelayProcess } from '../support/relay.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../support/relay.js';
 import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, KAFKA_BROKER, localService, ROOT, uniqueName } from '../support/services.js';
+import { createTestDatabase, localService, ROOT, uniqueName } from '../support/services.js';
 import type { TestDatabase } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
+
+after(assertNoProcessLeft);
 
 const execFileAsync = promisify(execFile);
 const MAX_MESSAGE_BYTES = 4_000;
@@ -86,13 +88,10 @@ describe('observability of the relay with Kafka', () => {
 
   before(async () => {
     db = await createTestDatabase('obs');
-    env = {
-      DATABASE_URL: db.url,
-      OUTBOX_SLOT: db.slot,
-      KAFKA_BROKERS: KAFKA_BROKER,
+    env = relayEnv(db, {
       KAFKA_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
       METRICS_HOST: '127.0.0.1',
-    };
+    });
     await startRelay();
   });
   after(async () => {

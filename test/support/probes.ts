@@ -2,13 +2,9 @@
 // from its 'starting' log line, since tests run it with METRICS_PORT=0) and its resident memory.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { probeUrl, scrape } from './metrics.js';
 import type { RelayProcess } from './relay.js';
-import { KAFKA_BROKER } from './services.js';
 import type { TestDatabase } from './services.js';
-
-export function relayEnv(db: TestDatabase, extra: Record<string, string> = {}): Record<string, string> {
-  return { DATABASE_URL: db.url, OUTBOX_SLOT: db.slot, KAFKA_BROKERS: KAFKA_BROKER, ...extra };
-}
 
 export interface Probes {
   /** HTTP status of /readyz, or of the orchestrators' /readyz?standby=ready. */
@@ -18,10 +14,7 @@ export interface Probes {
 }
 
 export async function probesOf(relay: RelayProcess): Promise<Probes> {
-  const starting = await relay.waitForLog('starting');
-  const base = String(starting['metrics'])
-    .replace('0.0.0.0', '127.0.0.1')
-    .replace(/\/metrics$/, '');
+  const base = await probeUrl(relay);
   return {
     async readyStatus(query = '') {
       const response = await fetch(`${base}/readyz${query}`);
@@ -29,14 +22,8 @@ export async function probesOf(relay: RelayProcess): Promise<Probes> {
       return response.status;
     },
     async metric(name) {
-      const text = await (await fetch(`${base}/metrics`)).text();
-      let sum: number | undefined;
-      for (const line of text.split('\n')) {
-        if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) {
-          sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
-        }
-      }
-      return sum;
+      const values = (await scrape(base)).samples.filter((sample) => sample.name === name);
+      return values.length === 0 ? undefined : values.reduce((sum, sample) => sum + sample.value, 0);
     },
   };
 }
