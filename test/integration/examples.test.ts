@@ -11,11 +11,11 @@ import { loadRoutesFile } from '../../src/routing/routes-file.js';
 import { createTopics, TopicReader } from '../support/kafka.js';
 import { outboxCount } from '../support/outbox.js';
 import { outboxBinding, QueueReader, withChannel } from '../support/rabbitmq.js';
-import { assertNoProcessLeft, relayEnv, startRelayProcess, startScript } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, KAFKA_BROKER, RABBITMQ_URL, ROOT, uniqueName } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess, startScript } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { createTestDatabase, KAFKA_BROKER, RABBITMQ_URL, ROOT, uniqueName } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
 
 after(assertNoProcessLeft);
 

@@ -4,16 +4,16 @@
 // bound by the test.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sampleValue, scrape, probeUrl } from '../support/metrics.js';
+import { probeUrl, sampleValue, scrape } from '../kit/metrics.js';
 import { OutboxLoad } from '../support/load.js';
 import { deliveryContext } from '../support/probes.js';
 import { commitEvents, outboxCount } from '../support/outbox.js';
 import { countQueue, outboxBinding, QueueReader } from '../support/rabbitmq.js';
-import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, localService, RABBITMQ_URL, uniqueName } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { createTestDatabase, localService, RABBITMQ_URL, uniqueName } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
 
 after(assertNoProcessLeft);
 

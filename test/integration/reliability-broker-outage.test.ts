@@ -8,12 +8,12 @@ import type { TestContext } from 'node:test';
 import { kafka, rabbitmq } from '../support/brokers.js';
 import type { BrokerFixture } from '../support/brokers.js';
 import { OutboxLoad } from '../support/load.js';
-import { probeUrl } from '../support/metrics.js';
+import { probeUrl } from '../kit/metrics.js';
 import { confirmedLsn, outboxCount } from '../support/outbox.js';
 import { deliveryContext, probesOf, watchOutage } from '../support/probes.js';
-import { assertNoProcessLeft, startRelayProcess } from '../support/relay.js';
-import { createTestDatabase, uniqueName } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { assertNoProcessLeft, startRelayProcess } from '../kit/relay.js';
+import { createTestDatabase, uniqueName } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
 
 const OUTAGE_MS = 32_000;
 const MAX_IN_FLIGHT = 300;

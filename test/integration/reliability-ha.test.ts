@@ -7,10 +7,10 @@ import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
 import { outboxCount } from '../support/outbox.js';
 import { deliveryContext, probesOf } from '../support/probes.js';
-import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, uniqueName } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { createTestDatabase, uniqueName } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
 
 after(assertNoProcessLeft);
 

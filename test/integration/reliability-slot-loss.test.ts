@@ -6,11 +6,11 @@ import { after, before, describe, test } from 'node:test';
 import { createTopics, TopicReader } from '../support/kafka.js';
 import { commitEvents, outboxCount } from '../support/outbox.js';
 import type { TestEvent } from '../support/outbox.js';
-import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
-import { adminQuery, createTestDatabase, uniqueName } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { adminQuery, createTestDatabase, uniqueName } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
 
 after(assertNoProcessLeft);
 

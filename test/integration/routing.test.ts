@@ -7,16 +7,16 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createTopics, TopicReader } from '../support/kafka.js';
 import type { ReceivedMessage } from '../support/kafka.js';
-import { probeUrl, sampleValue, scrape } from '../support/metrics.js';
+import { probeUrl, sampleValue, scrape } from '../kit/metrics.js';
 import { commitEvents, outboxCount } from '../support/outbox.js';
 import type { TestEvent } from '../support/outbox.js';
-import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
 import { QueueReader } from '../support/rabbitmq.js';
 import type { AmqpMessage } from '../support/rabbitmq.js';
-import { createTestDatabase, RABBITMQ_URL, uniqueName } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { createTestDatabase, RABBITMQ_URL, uniqueName } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
 
 after(assertNoProcessLeft);
 

@@ -8,9 +8,9 @@ import { EventCounter } from './load.js';
 import type { TestEvent } from './outbox.js';
 import { countQueue, outboxBinding, QueueReader } from './rabbitmq.js';
 import type { AmqpMessage } from './rabbitmq.js';
-import { relayEnv } from './relay.js';
-import { localService } from './services.js';
-import type { TestDatabase } from './services.js';
+import { relayEnv } from '../kit/relay.js';
+import { localService } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
 
 /** What every broker's message carries, whatever the broker calls it. */
 export interface Delivery {

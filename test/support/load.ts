@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { TopicReader } from './kafka.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../kit/wait.js';
 
 export interface LoadOptions {
   readonly aggregateType: string;

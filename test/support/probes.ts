@@ -2,9 +2,9 @@
 // from its 'starting' log line, since tests run it with METRICS_PORT=0) and its resident memory.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { probeUrl, scrape } from './metrics.js';
-import type { RelayProcess } from './relay.js';
-import type { TestDatabase } from './services.js';
+import { probeUrl, scrape } from '../kit/metrics.js';
+import type { RelayProcess } from '../kit/relay.js';
+import type { TestDatabase } from '../kit/services.js';
 
 export interface Probes {
   /** HTTP status of /readyz, or of the orchestrators' /readyz?standby=ready. */

@@ -5,8 +5,8 @@ import { connect } from 'amqplib';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { ExchangeType } from '../../src/sinks/sink.js';
 import { EventCounter } from './load.js';
-import { RABBITMQ_URL, uniqueName } from './services.js';
-import { waitFor } from './wait.js';
+import { RABBITMQ_URL, uniqueName } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
 
 export interface AmqpMessage {
   readonly exchange: string;
