@@ -2,8 +2,8 @@
 // a consumer for latency, the raw publish rate of its client alone, and clean-up.
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import type { SinkName } from '../src/sinks/sink.js';
-import { KAFKA_BROKER, RABBITMQ_URL } from '../test/support/services.js';
+import type { SinkName } from './options.js';
+import { KAFKA_BROKER, RABBITMQ_URL } from '../test/kit/services.js';
 import { KafkaBenchBroker } from './kafka.js';
 import { RabbitBenchBroker } from './rabbitmq.js';
 

@@ -1,7 +1,7 @@
 // A fresh, migrated database per scenario, with a monitoring connection of the bench's own.
 import pg from 'pg';
-import { createTestDatabase } from '../test/support/services.js';
-import type { TestDatabase } from '../test/support/services.js';
+import { createTestDatabase } from '../test/kit/services.js';
+import type { TestDatabase } from '../test/kit/services.js';
 import { readStat } from './proc.js';
 
 export interface BenchDatabase extends TestDatabase {

@@ -1,6 +1,8 @@
 // The bench's command line -> options. Pure.
 import { parseArgs } from 'node:util';
-import type { SinkName } from '../src/sinks/sink.js';
+
+/** The brokers the bench measures (the relay's sinks). */
+export type SinkName = 'kafka' | 'rabbitmq';
 
 export interface BenchOptions {
   readonly sinks: readonly SinkName[];

@@ -2,8 +2,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { ROOT } from '../test/support/services.js';
-import { waitFor } from '../test/support/wait.js';
+import { ROOT } from '../test/kit/services.js';
+import { waitFor } from '../test/kit/wait.js';
 
 export interface PollerOptions {
   readonly databaseUrl: string;

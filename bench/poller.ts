@@ -10,12 +10,8 @@
 // line when ready and one per committed batch ({"completed": n}); SIGTERM ends it after the batch.
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/observability/logger.js';
-import { createMetrics } from '../src/observability/metrics.js';
-import { Router } from '../src/routing/router.js';
-import { createSink, routesOf } from '../src/run.js';
-import { rowToEvent } from '../src/wal/decode.js';
+import { loadConfig } from '../src/index.js';
+import { createLogger, createMetrics, createSink, routesOf, Router, rowToEvent } from './relay-internals.js';
 
 const SELECT = `select id::text as id, aggregate_type, aggregate_id, event_type, payload::text as payload,
     headers::text as headers, created_at::text as created_at

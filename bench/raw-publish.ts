@@ -4,9 +4,9 @@
 // {"seconds": s, "cpuSeconds": c} (c: this process's CPU during the publishing).
 //   node --import tsx bench/raw-publish.ts --sink kafka --type T --count N --payload-bytes B [--our-encoder]
 import { parseArgs } from 'node:util';
-import type { SinkName } from '../src/sinks/sink.js';
-import { installRecordEncoder } from '../src/sinks/kafkajs-record.js';
 import { createBroker, rawMessageFactory } from './brokers.js';
+import type { SinkName } from './options.js';
+import { installRecordEncoder } from './relay-internals.js';
 import { selfCpuSeconds } from './proc.js';
 
 async function main(): Promise<void> {

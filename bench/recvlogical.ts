@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
-import { PG_PORT } from '../test/support/services.js';
+import { PG_PORT } from '../test/kit/services.js';
 
 /** The newest PostgreSQL installation's bin directory (as deploy/local/postgres.sh picks it). */
 export function postgresBin(): string {

@@ -1,9 +1,9 @@
 // Our relay under test: `node dist/cli.js run` as a child process (built code, no tsx), watched
 // through its own /metrics.
-import { startNode } from '../test/support/relay.js';
-import type { RelayProcess } from '../test/support/relay.js';
-import { probeUrl, scrape } from '../test/support/metrics.js';
-import type { Sample } from '../test/support/metrics.js';
+import { startNode } from '../test/kit/relay.js';
+import type { RelayProcess } from '../test/kit/relay.js';
+import { probeUrl, scrape } from '../test/kit/metrics.js';
+import type { Sample } from '../test/kit/metrics.js';
 import type { Buckets } from './stats.js';
 
 export interface RelayOptions {

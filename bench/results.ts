@@ -1,6 +1,6 @@
 // The results file of one sink (bench/results/<date>-<sink>.json): every measurement, the ratios of
 // ours to each baseline, and the targets of the issue checked against them. Pure.
-import type { SinkName } from '../src/sinks/sink.js';
+import type { SinkName } from './options.js';
 import type { LoadResult } from './load.js';
 import type { Machine } from './machine.js';
 import type { BenchOptions } from './options.js';

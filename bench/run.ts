@@ -4,8 +4,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { format, resolveConfig } from 'prettier';
-import type { SinkName } from '../src/sinks/sink.js';
-import { adminQuery, ensureServices, ROOT } from '../test/support/services.js';
+import type { SinkName } from './options.js';
+import { adminQuery, ensureServices, ROOT } from '../test/kit/services.js';
 import { createBroker } from './brokers.js';
 import { describeMachine } from './machine.js';
 import type { Machine } from './machine.js';

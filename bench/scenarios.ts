@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ROOT } from '../test/support/services.js';
-import { waitFor } from '../test/support/wait.js';
+import { ROOT } from '../test/kit/services.js';
+import { waitFor } from '../test/kit/wait.js';
 import type { BenchBroker } from './brokers.js';
 import { createBenchDatabase, createSlot, currentLsn, dropSlot, outboxRows } from './database.js';
 import type { BenchDatabase } from './database.js';

@@ -5,7 +5,7 @@ import { chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { startRelayProcess } from '../support/relay.js';
+import { assertNoProcessLeft, startRelayProcess } from '../kit/relay.js';
 import {
   adminQuery,
   createTestDatabase,
@@ -13,8 +13,10 @@ import {
   KAFKA_BROKER,
   PG_PORT,
   uniqueName,
-} from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
+} from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+
+after(assertNoProcessLeft);
 
 const run = promisify(execFile);
 

@@ -8,12 +8,14 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { createTopics, TopicReader } from '../support/kafka.js';
 import { commitEvents, outboxCount } from '../support/outbox.js';
-import { QueueReader, rabbitRelayEnv, withChannel } from '../support/rabbitmq.js';
-import { startRelayProcess } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, KAFKA_BROKER, uniqueName } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { QueueReader, withChannel } from '../support/rabbitmq.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { createTestDatabase, uniqueName } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
+
+after(assertNoProcessLeft);
 
 interface Parked {
   id: string;
@@ -292,9 +294,9 @@ describe('outbox-relay dead-letters', () => {
     const topic = `outbox.${type}`;
     await createTopics([topic], 1);
     const reader = await TopicReader.start([topic]);
-    const relayEnv = { DATABASE_URL: db.url, OUTBOX_SLOT: db.slot, KAFKA_BROKERS: KAFKA_BROKER };
+    const env = relayEnv(db);
     let relay: RelayProcess = startRelayProcess({
-      ...relayEnv,
+      ...env,
       KAFKA_MAX_MESSAGE_BYTES: '4000',
       OUTBOX_MAX_ATTEMPTS: '1',
     });
@@ -316,7 +318,7 @@ describe('outbox-relay dead-letters', () => {
 
       // The operator raises the limit, restarts the relay and retries.
       assert.equal(await relay.stop('SIGTERM'), 0);
-      relay = startRelayProcess(relayEnv);
+      relay = startRelayProcess(env);
       await relay.waitForLog('streaming');
       const retried = await cli(db, ['dead-letters', 'retry', '--all']);
       assert.equal(retried.code, 0, retried.stderr);
@@ -341,7 +343,9 @@ describe('outbox-relay dead-letters', () => {
       `routes:\n  - aggregateType: ${type}\n    destinations:\n` +
         `      - rabbitmq: { exchange: ${exchange}, routingKey: k, assert: true, type: topic }\n`,
     );
-    const relay = startRelayProcess(rabbitRelayEnv(db, { OUTBOX_ROUTES: routes, OUTBOX_MAX_ATTEMPTS: '2' }));
+    const relay = startRelayProcess(
+      relayEnv(db, { OUTBOX_ROUTES: routes, OUTBOX_MAX_ATTEMPTS: '2' }, 'rabbitmq'),
+    );
     let reader: QueueReader | undefined;
     try {
       await relay.waitForLog('streaming');

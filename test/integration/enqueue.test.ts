@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { defineEvents, enqueue, enqueueMany } from '../../src/enqueue.js';
-import { createTestDatabase } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
+import { createTestDatabase } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
 
 interface OutboxRow {
   id: string;

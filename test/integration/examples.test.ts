@@ -10,12 +10,14 @@ import { Kafka, logLevel } from 'kafkajs';
 import { loadRoutesFile } from '../../src/routing/routes-file.js';
 import { createTopics, TopicReader } from '../support/kafka.js';
 import { outboxCount } from '../support/outbox.js';
-import { outboxBinding, QueueReader, rabbitRelayEnv, withChannel } from '../support/rabbitmq.js';
-import { startRelayProcess, startScript } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, KAFKA_BROKER, RABBITMQ_URL, ROOT, uniqueName } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { outboxBinding, QueueReader, withChannel } from '../support/rabbitmq.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess, startScript } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { createTestDatabase, KAFKA_BROKER, RABBITMQ_URL, ROOT, uniqueName } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
+
+after(assertNoProcessLeft);
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
@@ -101,12 +103,12 @@ describe('examples', () => {
       EXAMPLE_TOPIC: topic,
       EXAMPLE_GROUP_ID: uniqueName('shipping'),
     });
-    const relay = start('relay', {
-      DATABASE_URL: db.url,
-      OUTBOX_SLOT: db.slot,
-      KAFKA_BROKERS: KAFKA_BROKER,
-      OUTBOX_ROUTES: routes,
-    });
+    const relay = start(
+      'relay',
+      relayEnv(db, {
+        OUTBOX_ROUTES: routes,
+      }),
+    );
     try {
       await consumer.waitForLine(/^consuming /);
       await relay.waitForLog('streaming');
@@ -157,7 +159,7 @@ describe('examples', () => {
     });
     // A second queue on the same binding keeps what the relay sent, to deliver one message again.
     const sent = await QueueReader.start([outboxBinding('order')]);
-    const relay = start('relay', rabbitRelayEnv(db));
+    const relay = start('relay', relayEnv(db, {}, 'rabbitmq'));
     try {
       await consumer.waitForLine(/^consuming /);
       await relay.waitForLog('streaming');

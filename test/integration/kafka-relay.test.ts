@@ -1,18 +1,16 @@
-// The walking skeleton end to end: PostgreSQL WAL -> relay CLI -> real Kafka broker.
+// End to end with Kafka, what only Kafka's scenarios check (relay.test.ts runs the ones shared with
+// RabbitMQ): PostgreSQL WAL -> relay CLI -> real Kafka broker.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTopics, TopicReader } from '../support/kafka.js';
 import { commitEvents, currentWalLsn, outboxCount } from '../support/outbox.js';
-import type { TestEvent } from '../support/outbox.js';
-import { startRelayProcess } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, KAFKA_BROKER, localService, uniqueName } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { createTestDatabase, localService, uniqueName } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
 
-function relayEnv(db: TestDatabase, extra: Record<string, string> = {}): Record<string, string> {
-  return { DATABASE_URL: db.url, OUTBOX_SLOT: db.slot, KAFKA_BROKERS: KAFKA_BROKER, ...extra };
-}
+after(assertNoProcessLeft);
 
 async function startStreaming(env: Record<string, string>): Promise<RelayProcess> {
   const relay = startRelayProcess(env);
@@ -26,119 +24,11 @@ describe('relay with Kafka', () => {
 
   before(async () => {
     db = await createTestDatabase('kafka');
+    relay = await startStreaming(relayEnv(db));
   });
   after(async () => {
     await relay?.stop('SIGKILL');
     await db.drop();
-  });
-
-  test('publishes each committed event once, keyed by aggregate id, with the contract headers', async () => {
-    const type = uniqueName('order');
-    const topic = `outbox.${type}`;
-    await createTopics([topic]);
-    const reader = await TopicReader.start([topic]);
-    relay = await startStreaming(relayEnv(db));
-    const events: TestEvent[] = [
-      {
-        aggregateType: type,
-        aggregateId: 'o-1',
-        eventType: 'OrderPlaced',
-        payload: { total: 12.5, items: ['a'] },
-        headers: { traceparent: '00-abc-01' },
-      },
-      { aggregateType: type, aggregateId: 'o-2', eventType: 'OrderPlaced', payload: { total: 3 } },
-    ];
-    const ids = await commitEvents(db.pool, events);
-    const messages = await reader.waitForCount(2);
-    // Anything extra would arrive with the ones we waited for: wait for the rows to be completed too.
-    await waitFor('rows deleted', async () => (await outboxCount(db.pool)) === 0);
-    await reader.stop();
-
-    assert.deepEqual(messages.map((m) => m.headers['id']).sort(), [...ids].sort());
-    for (const [index, event] of events.entries()) {
-      const message = messages.find((m) => m.headers['id'] === ids[index])!;
-      assert.equal(message.key, event.aggregateId);
-      assert.deepEqual(JSON.parse(message.value), event.payload);
-      assert.equal(message.headers['aggregate_type'], type);
-      assert.equal(message.headers['aggregate_id'], event.aggregateId);
-      assert.equal(message.headers['event_type'], 'OrderPlaced');
-      assert.match(message.headers['created_at']!, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
-      for (const [name, value] of Object.entries(event.headers ?? {}))
-        assert.equal(message.headers[name], value);
-    }
-  });
-
-  test('publishes nothing from a rolled-back transaction', async () => {
-    const type = uniqueName('rollback');
-    const topic = `outbox.${type}`;
-    await createTopics([topic]);
-    const reader = await TopicReader.start([topic]);
-    const [rolledBack] = await commitEvents(
-      db.pool,
-      [{ aggregateType: type, aggregateId: 'r', eventType: 'Lost', payload: {} }],
-      { rollback: true },
-    );
-    const [marker] = await commitEvents(db.pool, [
-      { aggregateType: type, aggregateId: 'm', eventType: 'Marker', payload: {} },
-    ]);
-    await reader.waitForCount(1);
-    await waitFor('rows deleted', async () => (await outboxCount(db.pool)) === 0);
-    await reader.stop();
-    assert.deepEqual(reader.ids(), [marker]);
-    assert.ok(!reader.ids().includes(rolledBack!));
-  });
-
-  test('keeps commit order per aggregate across many concurrent transactions', async () => {
-    const type = uniqueName('ordered');
-    const topic = `outbox.${type}`;
-    await createTopics([topic]);
-    const reader = await TopicReader.start([topic]);
-    const aggregates = 12;
-    const transactionsPerWriter = 40;
-    // Four writers commit concurrently; each owns three aggregates and numbers its events.
-    await Promise.all(
-      Array.from({ length: 4 }, async (_, writer) => {
-        for (let t = 0; t < transactionsPerWriter; t++) {
-          const events: TestEvent[] = [];
-          for (let k = 0; k < 3; k++) {
-            const aggregate = writer * 3 + k;
-            events.push({
-              aggregateType: type,
-              aggregateId: `agg-${aggregate}`,
-              eventType: 'Step',
-              payload: { seq: t * 2 },
-            });
-            events.push({
-              aggregateType: type,
-              aggregateId: `agg-${aggregate}`,
-              eventType: 'Step',
-              payload: { seq: t * 2 + 1 },
-            });
-          }
-          await commitEvents(db.pool, events);
-        }
-      }),
-    );
-    const total = aggregates * transactionsPerWriter * 2;
-    await reader.waitForCount(total);
-    await waitFor('rows deleted', async () => (await outboxCount(db.pool)) === 0);
-    await reader.stop();
-
-    assert.equal(new Set(reader.ids()).size, total);
-    const byKey = new Map<string, number[]>();
-    for (const message of reader.messages) {
-      const seqs = byKey.get(message.key) ?? [];
-      seqs.push((JSON.parse(message.value) as { seq: number }).seq);
-      byKey.set(message.key, seqs);
-    }
-    assert.equal(byKey.size, aggregates);
-    for (const [key, seqs] of byKey) {
-      assert.deepEqual(
-        seqs,
-        Array.from({ length: transactionsPerWriter * 2 }, (_, i) => i),
-        `order of ${key}`,
-      );
-    }
   });
 
   test('keeps rows and the slot position until the broker confirms, then completes them', async () => {

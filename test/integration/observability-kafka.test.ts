@@ -5,22 +5,22 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { readStatus } from '../../src/status.js';
 import { createTopics, TopicReader } from '../support/kafka.js';
+import { probeUrl, sampleValue, scrape } from '../kit/metrics.js';
 import {
-  dashboardExpressions,
   alertExpressions,
+  dashboardExpressions,
   exportedNames,
-  probeUrl,
-  sampleValue,
-  scrape,
   unknownNames,
-} from '../support/metrics.js';
+} from '../support/monitoring.js';
 import { commitEvents, outboxCount } from '../support/outbox.js';
 import type { TestEvent } from '../support/outbox.js';
-import { startRelayProcess } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, KAFKA_BROKER, localService, ROOT, uniqueName } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { createTestDatabase, localService, ROOT, uniqueName } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
+
+after(assertNoProcessLeft);
 
 const execFileAsync = promisify(execFile);
 const MAX_MESSAGE_BYTES = 4_000;
@@ -86,13 +86,10 @@ describe('observability of the relay with Kafka', () => {
 
   before(async () => {
     db = await createTestDatabase('obs');
-    env = {
-      DATABASE_URL: db.url,
-      OUTBOX_SLOT: db.slot,
-      KAFKA_BROKERS: KAFKA_BROKER,
+    env = relayEnv(db, {
       KAFKA_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
       METRICS_HOST: '127.0.0.1',
-    };
+    });
     await startRelay();
   });
   after(async () => {

@@ -1,19 +1,21 @@
-// End to end with RabbitMQ only: PostgreSQL WAL -> relay CLI (RABBITMQ_URL, no KAFKA_BROKERS, so the
+// End to end with RabbitMQ, what only RabbitMQ's scenarios check (relay.test.ts runs the ones shared
+// with Kafka): PostgreSQL WAL -> relay CLI (RABBITMQ_URL, no KAFKA_BROKERS, so the
 // default route: durable topic exchange `outbox`, routing key <aggregateType>.<eventType>) -> queues
 // bound by the test.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sampleValue, scrape, probeUrl } from '../support/metrics.js';
+import { probeUrl, sampleValue, scrape } from '../kit/metrics.js';
 import { OutboxLoad } from '../support/load.js';
 import { deliveryContext, waitForOutboxEmpty } from '../support/probes.js';
 import { commitEvents, outboxCount } from '../support/outbox.js';
-import type { TestEvent } from '../support/outbox.js';
-import { countQueue, outboxBinding, QueueReader, rabbitRelayEnv } from '../support/rabbitmq.js';
-import { startRelayProcess } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, localService, RABBITMQ_URL, uniqueName } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { countQueue, outboxBinding, QueueReader } from '../support/rabbitmq.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { createTestDatabase, localService, RABBITMQ_URL, uniqueName } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
+
+after(assertNoProcessLeft);
 
 describe('relay with RabbitMQ', () => {
   let db: TestDatabase;
@@ -31,111 +33,13 @@ describe('relay with RabbitMQ', () => {
 
   before(async () => {
     db = await createTestDatabase('rabbit');
-    relay = startRelayProcess(rabbitRelayEnv(db));
+    relay = startRelayProcess(relayEnv(db, {}, 'rabbitmq'));
     await relay.waitForLog('streaming');
   });
   after(async () => {
     for (const reader of readers) await reader.stop();
     await relay.stop('SIGKILL');
     await db.drop();
-  });
-
-  test('publishes each committed event once to exchange outbox, with the contract properties', async () => {
-    const type = uniqueName('order');
-    const reader = await startReader(type);
-    const events: TestEvent[] = [
-      {
-        aggregateType: type,
-        aggregateId: 'o-1',
-        eventType: 'OrderPlaced',
-        payload: { total: 12.5, items: ['a'], note: 'café' },
-        headers: { traceparent: '00-abc-01' },
-      },
-      { aggregateType: type, aggregateId: 'o-2', eventType: 'OrderShipped', payload: { total: 3 } },
-    ];
-    const committedAt = Date.now();
-    const ids = await commitEvents(db.pool, events);
-    const messages = await reader.waitForCount(2);
-    // Anything extra would arrive with the ones we waited for: wait for the rows to be completed too.
-    await waitFor('rows deleted', async () => (await pendingOf(type)) === 0, { timeoutMs: 90_000 });
-    await reader.stop();
-
-    assert.deepEqual([...reader.ids()].sort(), [...ids].sort());
-    for (const [index, event] of events.entries()) {
-      const message = messages.find((m) => m.messageId === ids[index])!;
-      assert.equal(message.exchange, 'outbox');
-      assert.equal(message.routingKey, `${type}.${event.eventType}`);
-      assert.equal(message.type, event.eventType);
-      assert.equal(message.contentType, 'application/json');
-      assert.equal(message.deliveryMode, 2, 'persistent');
-      assert.ok(Math.abs(message.timestamp! - committedAt / 1000) < 60, 'timestamp in seconds');
-      assert.deepEqual(JSON.parse(message.body), event.payload);
-      assert.equal(message.headers['id'], ids[index]);
-      assert.equal(message.headers['aggregate_type'], type);
-      assert.equal(message.headers['aggregate_id'], event.aggregateId);
-      assert.equal(message.headers['event_type'], event.eventType);
-      assert.match(message.headers['created_at']!, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
-      assert.equal(message.timestamp, Math.floor(Date.parse(message.headers['created_at']!) / 1000));
-      for (const [name, value] of Object.entries(event.headers ?? {}))
-        assert.equal(message.headers[name], value);
-    }
-  });
-
-  test('publishes nothing from a rolled-back transaction', async () => {
-    const type = uniqueName('rollback');
-    const reader = await startReader(type);
-    const [rolledBack] = await commitEvents(
-      db.pool,
-      [{ aggregateType: type, aggregateId: 'r', eventType: 'Lost', payload: {} }],
-      { rollback: true },
-    );
-    const [marker] = await commitEvents(db.pool, [
-      { aggregateType: type, aggregateId: 'm', eventType: 'Marker', payload: {} },
-    ]);
-    await reader.waitForCount(1);
-    await waitFor('rows deleted', async () => (await pendingOf(type)) === 0, { timeoutMs: 90_000 });
-    await reader.stop();
-    assert.deepEqual(reader.ids(), [marker]);
-    assert.ok(!reader.ids().includes(rolledBack!));
-  });
-
-  test('keeps commit order per aggregate across many concurrent transactions', async () => {
-    const type = uniqueName('ordered');
-    const reader = await startReader(type);
-    const transactionsPerWriter = 40;
-    // Four writers commit concurrently; each owns three aggregates and numbers its events.
-    await Promise.all(
-      Array.from({ length: 4 }, async (_, writer) => {
-        for (let t = 0; t < transactionsPerWriter; t++) {
-          const events: TestEvent[] = [];
-          for (let k = 0; k < 3; k++) {
-            const aggregateId = `agg-${writer * 3 + k}`;
-            events.push({ aggregateType: type, aggregateId, eventType: 'Step', payload: { seq: t * 2 } });
-            events.push({ aggregateType: type, aggregateId, eventType: 'Step', payload: { seq: t * 2 + 1 } });
-          }
-          await commitEvents(db.pool, events);
-        }
-      }),
-    );
-    const total = 12 * transactionsPerWriter * 2;
-    await reader.waitForCount(total);
-    await waitFor('rows deleted', async () => (await pendingOf(type)) === 0, { timeoutMs: 90_000 });
-    await reader.stop();
-
-    assert.equal(new Set(reader.ids()).size, total);
-    const byKey = new Map<string, number[]>();
-    for (const message of reader.messages) {
-      const key = message.headers['aggregate_id']!;
-      byKey.set(key, [...(byKey.get(key) ?? []), (JSON.parse(message.body) as { seq: number }).seq]);
-    }
-    assert.equal(byKey.size, 12);
-    for (const [key, seqs] of byKey) {
-      assert.deepEqual(
-        seqs,
-        Array.from({ length: transactionsPerWriter * 2 }, (_, i) => i),
-        `order of ${key}`,
-      );
-    }
   });
 
   test('an event no queue takes is dead-lettered as unroutable while the others flow', async () => {
@@ -232,11 +136,15 @@ describe('relay with RabbitMQ', () => {
   test('a refused login is retried and logged without the password; SIGTERM still exits 0', async () => {
     const password = 'pw-' + uniqueName('secret');
     const refused = startRelayProcess(
-      rabbitRelayEnv(db, {
-        RABBITMQ_URL: RABBITMQ_URL.replace('guest:guest@', `guest:${password}@`),
-        OUTBOX_SLOT: `${db.slot}_refused`,
-        LOG_LEVEL: 'debug',
-      }),
+      relayEnv(
+        db,
+        {
+          RABBITMQ_URL: RABBITMQ_URL.replace('guest:guest@', `guest:${password}@`),
+          OUTBOX_SLOT: `${db.slot}_refused`,
+          LOG_LEVEL: 'debug',
+        },
+        'rabbitmq',
+      ),
     );
     try {
       await waitFor(

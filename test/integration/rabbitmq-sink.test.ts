@@ -18,8 +18,8 @@ import { UndeliverableError } from '../../src/sinks/sink.js';
 import type { ExchangeType, ResolvedDestination } from '../../src/sinks/sink.js';
 import type { OutboxEvent } from '../../src/wal/event.js';
 import { QueueReader, withChannel } from '../support/rabbitmq.js';
-import { ensureServices, localService, RABBITMQ_URL, uniqueName } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { ensureServices, localService, RABBITMQ_URL, uniqueName } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
 import { readTlsFiles } from '../../src/tls.js';
 
 const logger = pino({ level: 'silent' });

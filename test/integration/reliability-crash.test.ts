@@ -2,14 +2,16 @@
 // Every committed event must reach Kafka at least once, in commit order per aggregate once
 // duplicates are removed, and duplicates may only come from what was unconfirmed at each kill.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
-import { deliveryContext, relayEnv, waitForOutboxEmpty } from '../support/probes.js';
-import { startRelayProcess } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, uniqueName } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { deliveryContext, waitForOutboxEmpty } from '../support/probes.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { createTestDatabase, uniqueName } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
+
+after(assertNoProcessLeft);
 
 const KILLS = 5;
 const MIN_EVENTS = 50_000;

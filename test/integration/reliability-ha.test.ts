@@ -2,14 +2,16 @@
 // says which. When the leader dies the standby takes over, retrying quietly while the dead leader's
 // walsender still holds the slot, and nothing is lost.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
-import { deliveryContext, probesOf, relayEnv, waitForOutboxEmpty } from '../support/probes.js';
-import { startRelayProcess } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, uniqueName } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { deliveryContext, probesOf, waitForOutboxEmpty } from '../support/probes.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { createTestDatabase, uniqueName } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
+
+after(assertNoProcessLeft);
 
 const loud = (relay: RelayProcess): string[] =>
   relay.output.filter((line) => /"level":(40|50|60)/.test(line));

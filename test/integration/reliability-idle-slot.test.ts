@@ -1,11 +1,13 @@
 // Idle outbox, busy database: the relay's slot must not pin the WAL other tables write.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startRelayProcess } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, KAFKA_BROKER } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { createTestDatabase } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
+
+after(assertNoProcessLeft);
 
 const MB = 1024 * 1024;
 
@@ -31,10 +33,6 @@ async function slotWal(db: TestDatabase, slot: string): Promise<SlotWal> {
     unconfirmed: Number(rows[0].unconfirmed),
     confirmed: rows[0].confirmed,
   };
-}
-
-function relayEnv(db: TestDatabase, extra: Record<string, string> = {}): Record<string, string> {
-  return { DATABASE_URL: db.url, OUTBOX_SLOT: db.slot, KAFKA_BROKERS: KAFKA_BROKER, ...extra };
 }
 
 describe('idle outbox, busy database', () => {

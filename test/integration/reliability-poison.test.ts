@@ -7,11 +7,13 @@ import { Kafka, logLevel } from 'kafkajs';
 import { createTopics, TopicReader } from '../support/kafka.js';
 import { commitEvents, outboxCount } from '../support/outbox.js';
 import type { TestEvent } from '../support/outbox.js';
-import { startRelayProcess } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, KAFKA_BROKER, localService, uniqueName } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { createTestDatabase, KAFKA_BROKER, localService, uniqueName } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
+
+after(assertNoProcessLeft);
 
 interface DeadLetterRow {
   id: string;
@@ -45,12 +47,11 @@ describe('poison events on Kafka', () => {
 
   async function start(extra: Record<string, string>): Promise<RelayProcess> {
     await relay?.stop('SIGTERM');
-    relay = startRelayProcess({
-      DATABASE_URL: db.url,
-      OUTBOX_SLOT: db.slot,
-      KAFKA_BROKERS: KAFKA_BROKER,
-      ...extra,
-    });
+    relay = startRelayProcess(
+      relayEnv(db, {
+        ...extra,
+      }),
+    );
     await relay.waitForLog('streaming');
     return relay;
   }

@@ -1,13 +1,15 @@
 // PostgreSQL restarts under load, once cleanly (fast stop) and once as a crash (immediate stop):
 // the relay reconnects, resumes from the slot, and nothing committed is lost.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
-import { deliveryContext, relayEnv, waitForOutboxEmpty } from '../support/probes.js';
-import { startRelayProcess } from '../support/relay.js';
-import { createTestDatabase, localService, uniqueName } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { deliveryContext, waitForOutboxEmpty } from '../support/probes.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import { createTestDatabase, localService, uniqueName } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
+
+after(assertNoProcessLeft);
 
 test('PostgreSQL stop and crash under load: the relay reconnects and loses nothing', async (t) => {
   const db = await createTestDatabase('pgrestart');

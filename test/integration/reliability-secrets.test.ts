@@ -1,10 +1,12 @@
 // Secrets never reach the logs or error messages: the relay CLI is run with passwords it cannot use.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startRelayProcess } from '../support/relay.js';
-import { createTestDatabase, KAFKA_BROKER, PG_PORT } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { assertNoProcessLeft, startRelayProcess } from '../kit/relay.js';
+import { createTestDatabase, KAFKA_BROKER, PG_PORT } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
+
+after(assertNoProcessLeft);
 
 const PASSWORD = 'Tr0ub4dor-and-3';
 

@@ -3,17 +3,19 @@
 // signal exits at once. With the broker down, the timeout ends the wait and nothing undelivered is
 // confirmed, so the next start delivers it.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import type pg from 'pg';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
 import { commitEvents, confirmedLsn, outboxCount } from '../support/outbox.js';
-import { deliveryContext, relayEnv, waitForOutboxEmpty } from '../support/probes.js';
-import { startRelayProcess } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
-import { createTestDatabase, localService, uniqueName } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { deliveryContext, waitForOutboxEmpty } from '../support/probes.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { createTestDatabase, localService, uniqueName } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
+
+after(assertNoProcessLeft);
 
 const MAX_BATCH = 200;
 

@@ -6,19 +6,16 @@ import { after, before, describe, test } from 'node:test';
 import { createTopics, TopicReader } from '../support/kafka.js';
 import { commitEvents, outboxCount } from '../support/outbox.js';
 import type { TestEvent } from '../support/outbox.js';
-import { startRelayProcess } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
-import { adminQuery, createTestDatabase, KAFKA_BROKER, uniqueName } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { adminQuery, createTestDatabase, uniqueName } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
 
-function relayEnv(db: TestDatabase): Record<string, string> {
-  return {
-    DATABASE_URL: db.url,
-    OUTBOX_SLOT: db.slot,
-    KAFKA_BROKERS: KAFKA_BROKER,
-    OUTBOX_HEARTBEAT_INTERVAL_MS: '0',
-  };
+after(assertNoProcessLeft);
+
+function slotLossEnv(db: TestDatabase): Record<string, string> {
+  return relayEnv(db, { OUTBOX_HEARTBEAT_INTERVAL_MS: '0' });
 }
 
 function events(type: string, count: number, tag: string): TestEvent[] {
@@ -94,7 +91,7 @@ describe('slot loss', () => {
     const topic = `outbox.${type}`;
     await createTopics([topic], 1);
     reader = await TopicReader.start([topic]);
-    relay = startRelayProcess(relayEnv(db));
+    relay = startRelayProcess(slotLossEnv(db));
     await relay.waitForLog('streaming');
     const delivered = await commitEvents(db.pool, events(type, 20, 'before'));
     await waitFor('first events completed', async () => (await outboxCount(db.pool)) === 0);
@@ -113,7 +110,7 @@ describe('slot loss', () => {
         concurrent.push(...(await commitEvents(db.pool, events(type, 3, `w${writer}-${t}`))));
     });
     try {
-      relay = startRelayProcess(relayEnv(db));
+      relay = startRelayProcess(slotLossEnv(db));
       const created = await relay.waitForLog('slot created');
       await relay.waitForLog('streaming');
       const afterStart = concurrent.length;
@@ -141,7 +138,7 @@ describe('slot loss', () => {
     const topic = `outbox.${type}`;
     await createTopics([topic], 1);
     reader = await TopicReader.start([topic]);
-    relay = startRelayProcess(relayEnv(db));
+    relay = startRelayProcess(slotLossEnv(db));
     await relay.waitForLog('streaming');
     const delivered = await commitEvents(db.pool, events(type, 10, 'before'));
     await waitFor('first events completed', async () => (await outboxCount(db.pool)) === 0);
@@ -173,7 +170,7 @@ describe('slot loss', () => {
     const { rows } = await adminQuery(`show max_slot_wal_keep_size`);
     assert.equal((rows[0] as { max_slot_wal_keep_size: string }).max_slot_wal_keep_size, '-1');
 
-    relay = startRelayProcess(relayEnv(db));
+    relay = startRelayProcess(slotLossEnv(db));
     await relay.waitForLog('replication slot lost its WAL: dropping and recreating it');
     const created = await relay.waitForLog('slot created');
     await relay.waitForLog('streaming');

@@ -7,16 +7,18 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createTopics, TopicReader } from '../support/kafka.js';
 import type { ReceivedMessage } from '../support/kafka.js';
-import { probeUrl, sampleValue, scrape } from '../support/metrics.js';
+import { probeUrl, sampleValue, scrape } from '../kit/metrics.js';
 import { commitEvents, outboxCount } from '../support/outbox.js';
 import type { TestEvent } from '../support/outbox.js';
-import { startRelayProcess } from '../support/relay.js';
-import type { RelayProcess } from '../support/relay.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
 import { QueueReader } from '../support/rabbitmq.js';
 import type { AmqpMessage } from '../support/rabbitmq.js';
-import { createTestDatabase, KAFKA_BROKER, RABBITMQ_URL, uniqueName } from '../support/services.js';
-import type { TestDatabase } from '../support/services.js';
-import { waitFor } from '../support/wait.js';
+import { createTestDatabase, RABBITMQ_URL, uniqueName } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
+
+after(assertNoProcessLeft);
 
 interface DeadLetterRow {
   id: string;
@@ -97,16 +99,15 @@ routes:
 default: deadLetter
 `);
     reader = await TopicReader.start([orders, created, renamed]);
-    relay = startRelayProcess({
-      DATABASE_URL: db.url,
-      OUTBOX_SLOT: db.slot,
-      KAFKA_BROKERS: KAFKA_BROKER,
-      OUTBOX_ROUTES: routes,
-      // The topics this test routes to exist; any other must be refused, not created.
-      KAFKA_AUTO_CREATE_TOPICS: 'false',
-      KAFKA_MAX_MESSAGE_BYTES: '4000',
-      OUTBOX_MAX_ATTEMPTS: '2',
-    });
+    relay = startRelayProcess(
+      relayEnv(db, {
+        OUTBOX_ROUTES: routes,
+        // The topics this test routes to exist; any other must be refused, not created.
+        KAFKA_AUTO_CREATE_TOPICS: 'false',
+        KAFKA_MAX_MESSAGE_BYTES: '4000',
+        OUTBOX_MAX_ATTEMPTS: '2',
+      }),
+    );
     await relay.waitForLog('streaming');
 
     const routed: string[] = [];
@@ -259,15 +260,14 @@ routes:
       { exchange: audit, routingKey: `audit_${run}.login`, declare: 'direct' },
     ]);
     readers.push(auditQueue);
-    relay = startRelayProcess({
-      DATABASE_URL: db.url,
-      OUTBOX_SLOT: db.slot,
-      KAFKA_BROKERS: KAFKA_BROKER,
-      RABBITMQ_URL,
-      OUTBOX_ROUTES: routes,
-      RABBITMQ_MAX_MESSAGE_BYTES: '4000',
-      OUTBOX_MAX_ATTEMPTS: '1',
-    });
+    relay = startRelayProcess(
+      relayEnv(db, {
+        RABBITMQ_URL,
+        OUTBOX_ROUTES: routes,
+        RABBITMQ_MAX_MESSAGE_BYTES: '4000',
+        OUTBOX_MAX_ATTEMPTS: '1',
+      }),
+    );
     await relay.waitForLog('streaming');
 
     const expected = { orders: [] as string[], users: [] as string[], audit: [] as string[] };

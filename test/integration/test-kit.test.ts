@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { createTopics, TopicReader } from '../support/kafka.js';
-import { ensureServices, KAFKA_BROKER, uniqueName } from '../support/services.js';
+import { ensureServices, KAFKA_BROKER, uniqueName } from '../kit/services.js';
 
 test('the Kafka reader replaces a stalled consumer, reports it, and reads each message once', async () => {
   await ensureServices();

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { parseAllDocuments } from 'yaml';
-import { ROOT } from './services.js';
+import { ROOT } from '../kit/services.js';
 
 export const DEPLOY = join(ROOT, 'deploy');
 

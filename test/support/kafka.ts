@@ -8,8 +8,8 @@
 // (tests print them) and the new consumer skips, by offset, what was already read.
 import { Kafka, logLevel } from 'kafkajs';
 import type { Admin, Consumer, KafkaMessage } from 'kafkajs';
-import { KAFKA_BROKER, uniqueName } from './services.js';
-import { waitFor } from './wait.js';
+import { KAFKA_BROKER, uniqueName } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
 
 export interface ReceivedMessage {
   readonly topic: string;

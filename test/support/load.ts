@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { TopicReader } from './kafka.js';
-import { waitFor, withinMs } from './wait.js';
+import { waitFor, withinMs } from '../kit/wait.js';
 
 export interface LoadOptions {
   readonly aggregateType: string;

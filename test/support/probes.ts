@@ -2,16 +2,12 @@
 // from its 'starting' log line, since tests run it with METRICS_PORT=0) and its resident memory.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { probeUrl, scrape } from '../kit/metrics.js';
+import type { RelayProcess } from '../kit/relay.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor, withinMs } from '../kit/wait.js';
 import type { OutboxLoad } from './load.js';
-import type { RelayProcess } from './relay.js';
-import { KAFKA_BROKER } from './services.js';
-import type { TestDatabase } from './services.js';
 import { outboxCount } from './outbox.js';
-import { waitFor, withinMs } from './wait.js';
-
-export function relayEnv(db: TestDatabase, extra: Record<string, string> = {}): Record<string, string> {
-  return { DATABASE_URL: db.url, OUTBOX_SLOT: db.slot, KAFKA_BROKERS: KAFKA_BROKER, ...extra };
-}
 
 export interface Probes {
   /** HTTP status of /readyz, or of the orchestrators' /readyz?standby=ready. */
@@ -21,10 +17,7 @@ export interface Probes {
 }
 
 export async function probesOf(relay: RelayProcess): Promise<Probes> {
-  const starting = await relay.waitForLog('starting');
-  const base = String(starting['metrics'])
-    .replace('0.0.0.0', '127.0.0.1')
-    .replace(/\/metrics$/, '');
+  const base = await probeUrl(relay);
   return {
     async readyStatus(query = '') {
       const response = await fetch(`${base}/readyz${query}`);
@@ -32,14 +25,8 @@ export async function probesOf(relay: RelayProcess): Promise<Probes> {
       return response.status;
     },
     async metric(name) {
-      const text = await (await fetch(`${base}/metrics`)).text();
-      let sum: number | undefined;
-      for (const line of text.split('\n')) {
-        if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) {
-          sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
-        }
-      }
-      return sum;
+      const values = (await scrape(base)).samples.filter((sample) => sample.name === name);
+      return values.length === 0 ? undefined : values.reduce((sum, sample) => sum + sample.value, 0);
     },
   };
 }

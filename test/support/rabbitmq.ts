@@ -5,9 +5,8 @@ import { connect } from 'amqplib';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { ExchangeType } from '../../src/sinks/sink.js';
 import { EventCounter } from './load.js';
-import { RABBITMQ_URL, uniqueName } from './services.js';
-import type { TestDatabase } from './services.js';
-import { waitFor } from './wait.js';
+import { RABBITMQ_URL, uniqueName } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
 
 export interface AmqpMessage {
   readonly exchange: string;
@@ -28,11 +27,6 @@ export interface Binding {
   readonly routingKey: string;
   /** Declare the exchange (durable, of this type) before binding; otherwise it must exist. */
   readonly declare?: ExchangeType;
-}
-
-/** The relay's environment for RabbitMQ only (the default route: exchange `outbox`). */
-export function rabbitRelayEnv(db: TestDatabase, extra: Record<string, string> = {}): Record<string, string> {
-  return { DATABASE_URL: db.url, OUTBOX_SLOT: db.slot, RABBITMQ_URL, ...extra };
 }
 
 /** Every routing key the default route gives an aggregate type: `<type>.<eventType>`. */

@@ -1,3 +1,6 @@
+// test/kit/ is what the tests and the bench (a package of its own) share; test/support/ is the tests'
+// alone.
+//
 // The local services the integration tests talk to: started by deploy/local/up.sh (idempotent),
 // at the ports deploy/local/env.sh sets.
 import { execFile } from 'node:child_process';
@@ -5,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { migrateDatabase } from '../../src/migrate.js';
+import { migrateDatabase } from '../../src/index.js';
 
 const run = promisify(execFile);
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));

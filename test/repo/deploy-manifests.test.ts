@@ -33,7 +33,7 @@ import {
   parseDockerfile,
   readYaml,
 } from '../support/deploy.js';
-import { ROOT } from '../support/services.js';
+import { ROOT } from '../kit/services.js';
 
 const RELAY_VARIABLES = new Set(CONFIG_VARIABLES.map(({ name }) => name));
 const DEFAULT_METRICS_PORT = Number(CONFIG_VARIABLES.find(({ name }) => name === 'METRICS_PORT')!.default);

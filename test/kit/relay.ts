@@ -4,7 +4,8 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { ROOT } from './services.js';
+import { KAFKA_BROKER, RABBITMQ_URL, ROOT } from './services.js';
+import type { TestDatabase } from './services.js';
 import { waitFor } from './wait.js';
 
 export interface RelayProcess {
@@ -17,6 +18,21 @@ export interface RelayProcess {
   /** Waits for an output line (stdout or stderr) that matches. */
   waitForLine(line: RegExp, timeoutMs?: number): Promise<string>;
   stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/** How the relay reaches each broker; either alone gives the default route. */
+export const BROKER_ENV = {
+  kafka: { KAFKA_BROKERS: KAFKA_BROKER },
+  rabbitmq: { RABBITMQ_URL },
+} as const;
+
+/** The relay's environment: the test's database and slot, one broker (Kafka unless named), `extra` last. */
+export function relayEnv(
+  db: TestDatabase,
+  extra: Record<string, string> = {},
+  broker: keyof typeof BROKER_ENV = 'kafka',
+): Record<string, string> {
+  return { DATABASE_URL: db.url, OUTBOX_SLOT: db.slot, ...BROKER_ENV[broker], ...extra };
 }
 
 const LOG_DIR = `${tmpdir()}/outbox-relay-test-logs`;
@@ -50,7 +66,10 @@ export function startNode(nodeArgs: string[], env: Record<string, string>): Rela
   };
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
-  const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);
+  const exited = once(child, 'exit').then(([code, signal]) => {
+    running.delete(started);
+    return (code ?? signal) as number | string;
+  });
   const logs = (): Record<string, unknown>[] =>
     output.flatMap((line) => {
       try {
@@ -59,7 +78,7 @@ export function startNode(nodeArgs: string[], env: Record<string, string>): Rela
         return [];
       }
     });
-  return {
+  const started: RelayProcess = {
     child,
     output,
     exited,
@@ -81,4 +100,23 @@ export function startNode(nodeArgs: string[], env: Record<string, string>): Rela
       return exited;
     },
   };
+  running.set(started, nodeArgs.join(' '));
+  return started;
+}
+
+/** The processes started here that have not exited, with their command lines. */
+const running = new Map<RelayProcess, string>();
+
+/**
+ * For an `after` hook of each file that starts processes: fails when one is still running, i.e. a
+ * test leaked it (after killing it, so the file's own process can end).
+ */
+export async function assertNoProcessLeft(): Promise<void> {
+  const left = [...running];
+  if (left.length === 0) return;
+  await Promise.all(left.map(([process]) => process.stop('SIGKILL')));
+  throw new Error(
+    `${left.length} process(es) left running by the tests: ` +
+      left.map(([process, command]) => `pid ${process.child.pid} (node ${command})`).join(', '),
+  );
 }

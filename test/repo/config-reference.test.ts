@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CONFIG_VARIABLES } from '../../src/config.js';
-import { ROOT } from '../support/services.js';
+import { ROOT } from '../kit/services.js';
 
 interface DocumentedVariable {
   readonly name: string;

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { monitorLoopHealth } from '../../src/observability/event-loop.js';
 import { startProbeServer } from '../../src/observability/http.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { waitFor } from '../support/wait.js';
+import { waitFor } from '../kit/wait.js';
 
 describe('observability/http startProbeServer', () => {
   test('serves metrics, readiness with its reason, and fails liveness after the loop was blocked', async () => {

@@ -12,8 +12,8 @@ import {
   exportedNames,
   promqlMetricNames,
   unknownNames,
-} from '../support/metrics.js';
-import { ROOT } from '../support/services.js';
+} from '../support/monitoring.js';
+import { ROOT } from '../kit/services.js';
 
 const run = promisify(execFile);
 const MONITORING = `${ROOT}/deploy/monitoring`;
