@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { messageHeaders } from '../../src/sinks/sink.js';
+import { messageHeaders } from '../../src/formats/native.js';
 import type { OutboxEvent } from '../../src/wal/event.js';
 
 const event = (headers: Record<string, string>): OutboxEvent => ({
