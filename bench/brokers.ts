@@ -76,5 +76,7 @@ export async function createBroker(name: SinkName, runDir: string): Promise<Benc
       return KafkaBenchBroker.create(KAFKA_BROKER, pidFromFile(`${runDir}/kafka/kafka.pid`));
     case 'rabbitmq':
       return RabbitBenchBroker.create(RABBITMQ_URL, pidFromFile(`${runDir}/rabbitmq/rabbitmq.pid`));
+    default:
+      throw new Error(`the bench has no broker called ${JSON.stringify(name)}`);
   }
 }

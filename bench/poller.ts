@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const router = new Router(routesOf(config));
   const [sinkName] = router.sinks();
   const metrics = createMetrics({ lagSeconds: () => 0, inFlightEvents: () => 0, sinks: router.sinks() });
-  const sink = createSink(sinkName!, config, logger, metrics);
+  const sink = await createSink(sinkName!, config, logger, metrics);
   await sink.connect();
   const client = new pg.Client({ connectionString: config.databaseUrl, application_name: 'outbox-poller' });
   await client.connect();

@@ -22,7 +22,8 @@ import { sleep } from './pipeline/sleep.js';
 import { Watermark } from './pipeline/watermark.js';
 import type { TransactionHandle } from './pipeline/watermark.js';
 import type { Router } from './routing/router.js';
-import type { ResolvedDestination, Sink, SinkMessage, SinkName } from './sinks/sink.js';
+import { describeDestination } from './sinks/registry.js';
+import type { Sink, SinkMessage, SinkName } from './sinks/sink.js';
 import { UndeliverableError } from './sinks/sink.js';
 import { OutboxDecoder, rowToEvent } from './wal/decode.js';
 import type { OutboxEvent, WalChange } from './wal/event.js';
@@ -556,12 +557,6 @@ function aborted(signal: AbortSignal): Promise<void> {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
-}
-
-function describeDestination(destination: ResolvedDestination): string {
-  return destination.sink === 'kafka'
-    ? `kafka:${destination.topic}`
-    : `rabbitmq:${destination.exchange}/${destination.routingKey}`;
 }
 
 export function describeError(error: unknown): string {

@@ -15,11 +15,10 @@ import { Relay } from './relay.js';
 import { defaultRoutes, Router } from './routing/router.js';
 import type { RoutesSpec } from './routing/router.js';
 import { loadRoutesFile, RoutesFileError } from './routing/routes-file.js';
-import { KafkaSink } from './sinks/kafka.js';
-import { RabbitMqSink } from './sinks/rabbitmq.js';
+import { DEFAULT_FORMAT } from './formats/registry.js';
+import { configuredSinks, sinkNamed } from './sinks/registry.js';
 import { preflight, readSlot } from './wal/slot.js';
 import type { Sink, SinkName } from './sinks/sink.js';
-import { readTlsFiles } from './tls.js';
 
 export interface RunningRelay {
   readonly relay: Relay;
@@ -40,7 +39,7 @@ export async function startRelay(config: Config, logger: Logger): Promise<Runnin
     sinks: router.sinks(),
   });
   const sinks = new Map<SinkName, Sink>();
-  for (const name of router.sinks()) sinks.set(name, createSink(name, config, logger, metrics));
+  for (const name of router.sinks()) sinks.set(name, await createSink(name, config, logger, metrics));
 
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,
@@ -94,7 +93,7 @@ export async function startRelay(config: Config, logger: Logger): Promise<Runnin
 
 /** OUTBOX_ROUTES, or the contract's default routes; a mistake in the file is a configuration error. */
 export function routesOf(config: Config): RoutesSpec {
-  const brokers = { kafka: config.kafkaBrokers.length > 0, rabbitmq: config.rabbitmqUrl !== undefined };
+  const brokers = configuredSinks(config.sinks);
   if (config.routesFile === undefined) return defaultRoutes(brokers);
   try {
     return loadRoutesFile(config.routesFile, brokers);
@@ -105,40 +104,15 @@ export function routesOf(config: Config): RoutesSpec {
 }
 
 /** The sink the relay uses for `name`; the bench's polling relay publishes through the same one. */
-export function createSink(name: SinkName, config: Config, logger: Logger, metrics: PrometheusMetrics): Sink {
-  switch (name) {
-    case 'kafka':
-      if (config.kafkaBrokers.length === 0)
-        throw new ConfigError('KAFKA_BROKERS', 'required: a route sends to Kafka');
-      return new KafkaSink({
-        brokers: config.kafkaBrokers,
-        clientId: config.kafkaClientId,
-        ssl: config.kafkaTls && {
-          ...readTlsFiles(config.kafkaTls),
-          rejectUnauthorized: config.kafkaTls.rejectUnauthorized,
-        },
-        sasl: config.kafkaSasl,
-        maxMessageBytes: config.kafkaMaxMessageBytes,
-        maxBatchMessages: config.kafkaBatchSize,
-        autoCreateTopics: config.kafkaAutoCreateTopics,
-        idleProbeIntervalMs: 5_000,
-        logger,
-        onPublishError: () => metrics.publishError('kafka'),
-        onReadyChange: (ready) =>
-          logger.info({ sink: 'kafka' }, ready ? 'broker connected' : 'broker connection lost'),
-      });
-    case 'rabbitmq':
-      if (config.rabbitmqUrl === undefined)
-        throw new ConfigError('RABBITMQ_URL', 'required: a route sends to RabbitMQ');
-      return new RabbitMqSink({
-        url: config.rabbitmqUrl,
-        tls: config.rabbitmqTls && readTlsFiles(config.rabbitmqTls),
-        maxUnconfirmed: config.rabbitmqMaxUnconfirmed,
-        maxMessageBytes: config.rabbitmqMaxMessageBytes,
-        logger,
-        onPublishError: () => metrics.publishError('rabbitmq'),
-        onReadyChange: (ready) =>
-          logger.info({ sink: 'rabbitmq' }, ready ? 'broker connected' : 'broker connection lost'),
-      });
-  }
+export function createSink(
+  name: SinkName,
+  config: Config,
+  logger: Logger,
+  metrics: PrometheusMetrics,
+): Promise<Sink> {
+  const descriptor = sinkNamed(name);
+  const settings = config.sinks[name];
+  if (settings === undefined)
+    throw new ConfigError(descriptor.variable, `required: a route sends to ${descriptor.title}`);
+  return descriptor.create(settings, { logger, metrics, format: DEFAULT_FORMAT });
 }

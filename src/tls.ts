@@ -1,7 +1,7 @@
 // TLS material for the broker clients: the PEM files named in the configuration, read when a sink is
 // built. Node's tls options take the same three fields for kafkajs and amqplib.
 import { readFileSync } from 'node:fs';
-import type { TlsFiles } from './config.js';
+import type { TlsFiles } from './config-fields.js';
 
 export interface TlsMaterial {
   readonly ca?: string;

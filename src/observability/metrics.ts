@@ -14,6 +14,8 @@ export interface RelayMetrics {
 
 export interface PrometheusMetrics extends RelayMetrics {
   readonly registry: Registry;
+  /** Sets a 1/0 gauge a part of the relay reports about itself (created at first use). */
+  setFlag(name: string, help: string, value: boolean): void;
 }
 
 /** Buckets of the end-to-end histogram: 1 ms to 60 s. */
@@ -95,5 +97,11 @@ export function createMetrics({ lagSeconds, inFlightEvents, sinks }: MetricSourc
     endToEnd: (seconds) => endToEnd.observe(seconds),
     setLeader: (isLeader) => leader.set(isLeader ? 1 : 0),
     setReplicationLagBytes: (bytes) => replicationLag.set(bytes),
+    setFlag(name, help, value) {
+      const gauge =
+        (registry.getSingleMetric(name) as Gauge | undefined) ??
+        new Gauge({ name, help, registers: [registry] });
+      gauge.set(value ? 1 : 0);
+    },
   };
 }

@@ -1,22 +1,16 @@
 // Aggregate type -> destinations. Pure: the routes are compiled once, then every event is matched
-// against them in order; the first route whose pattern matches wins.
-import type { ExchangeType, ResolvedDestination, SinkName } from '../sinks/sink.js';
+// against them in order; the first route whose pattern matches wins. Destinations are compiled by
+// their broker's descriptor (src/sinks/registry.ts).
+import { SINKS, sinkNamed } from '../sinks/registry.js';
+import type { SinkRegistry } from '../sinks/registry.js';
+import type { CompiledDestination, ResolvedDestination, SinkName } from '../sinks/sink.js';
 import type { OutboxEvent } from '../wal/event.js';
-import { compileTemplate } from './template.js';
-import type { Template, TemplateField } from './template.js';
 
-export type DestinationSpec =
-  | { readonly kafka: { readonly topic: string } }
-  | {
-      readonly rabbitmq: {
-        readonly exchange: string;
-        readonly routingKey: string;
-        /** Declare the exchange at first use; otherwise it must already exist. */
-        readonly assert?: boolean;
-        /** The exchange type to declare (default topic); only with assert. */
-        readonly type?: ExchangeType;
-      };
-    };
+/**
+ * One destination as the routes file writes it: a single key, the broker's name, holding that
+ * broker's destination (`{ kafka: { topic } }`).
+ */
+export type DestinationSpec = Readonly<Record<SinkName, unknown>>;
 
 /** What to do with an event a broker refuses for good (unroutable, too large, no such exchange). */
 export type UndeliverablePolicy = 'deadLetter' | 'retry';
@@ -40,35 +34,27 @@ export type RouteResult =
     }
   | { readonly deadLetter: string };
 
-interface CompiledDestination {
+interface RoutedDestination extends CompiledDestination {
   readonly sink: SinkName;
-  /** The event fields its templates use. */
-  readonly fields: readonly TemplateField[];
-  readonly resolve: (event: OutboxEvent) => ResolvedDestination;
 }
 
 interface CompiledRoute {
   readonly matches: (aggregateType: string) => boolean;
-  readonly destinations: readonly CompiledDestination[];
+  readonly destinations: readonly RoutedDestination[];
   readonly onUndeliverable: UndeliverablePolicy;
 }
 
 /**
- * Without a routes file: Kafka topic outbox.<aggregateType>, else the RabbitMQ topic exchange
- * `outbox`, declared by the relay since no one configured it.
+ * Without a routes file: the first configured broker of the registry (Kafka topic
+ * outbox.<aggregateType>, else the RabbitMQ topic exchange `outbox`, declared by the relay since no
+ * one configured it).
  */
-export function defaultRoutes(brokers: { kafka: boolean; rabbitmq: boolean }): RoutesSpec {
-  const destination: DestinationSpec = brokers.kafka
-    ? { kafka: { topic: 'outbox.${aggregateType}' } }
-    : {
-        rabbitmq: {
-          exchange: 'outbox',
-          routingKey: '${aggregateType}.${eventType}',
-          assert: true,
-          type: 'topic',
-        },
-      };
-  return { routes: [], default: [destination] };
+export function defaultRoutes(
+  brokers: Readonly<Record<SinkName, boolean>>,
+  registry: SinkRegistry = SINKS,
+): RoutesSpec {
+  const sink = registry.find(({ name }) => brokers[name]) ?? registry[0]!;
+  return { routes: [], default: [{ [sink.name]: sink.defaultDestination as unknown }] };
 }
 
 export class Router {
@@ -80,10 +66,11 @@ export class Router {
   // their routing is then the same, and the last result (immutable) is handed out again.
   private last: { aggregateType: string; eventType: string; result: RouteResult } | undefined;
 
-  constructor(spec: RoutesSpec) {
+  constructor(spec: RoutesSpec, registry: SinkRegistry = SINKS) {
+    const compile = (destination: DestinationSpec) => compileDestination(destination, registry);
     this.routes = spec.routes.map((route) => ({
       matches: globMatcher(route.aggregateType),
-      destinations: route.destinations.map(compileDestination),
+      destinations: route.destinations.map(compile),
       onUndeliverable: route.onUndeliverable ?? 'deadLetter',
     }));
     this.fallback =
@@ -91,7 +78,7 @@ export class Router {
         ? undefined
         : {
             matches: () => true,
-            destinations: spec.default.map(compileDestination),
+            destinations: spec.default.map(compile),
             onUndeliverable: 'deadLetter',
           };
     this.perAggregate = [...this.routes, ...(this.fallback ? [this.fallback] : [])].some((route) =>
@@ -127,40 +114,12 @@ export class Router {
   }
 }
 
-function compileDestination(spec: DestinationSpec): CompiledDestination {
-  if ('kafka' in spec) {
-    const topic = compileTemplate(spec.kafka.topic);
-    return {
-      sink: 'kafka',
-      fields: topic.fields,
-      resolve: (event) => {
-        const name = topic.render(event);
-        return { sink: 'kafka', topic: name, label: metricLabel(topic, name) };
-      },
-    };
-  }
-  const exchange = compileTemplate(spec.rabbitmq.exchange);
-  const routingKey = compileTemplate(spec.rabbitmq.routingKey);
-  const assertExchange = spec.rabbitmq.assert ? (spec.rabbitmq.type ?? 'topic') : undefined;
-  return {
-    sink: 'rabbitmq',
-    fields: [...exchange.fields, ...routingKey.fields],
-    resolve: (event) => {
-      const name = exchange.render(event);
-      return {
-        sink: 'rabbitmq',
-        exchange: name,
-        routingKey: routingKey.render(event),
-        assertExchange,
-        label: metricLabel(exchange, name),
-      };
-    },
-  };
-}
-
-// Metric labels must stay few: a name built from an aggregate id is reported by its template.
-function metricLabel(template: Template, rendered: string): string {
-  return template.fields.includes('aggregateId') ? template.source : rendered;
+function compileDestination(spec: DestinationSpec, registry: SinkRegistry): RoutedDestination {
+  const [name, ...others] = Object.keys(spec);
+  if (name === undefined || others.length > 0)
+    throw new Error(`a destination names one broker, not ${JSON.stringify(Object.keys(spec))}`);
+  const compiled = sinkNamed(name, registry).compile(spec[name]);
+  return { sink: name, fields: compiled.fields, resolve: compiled.resolve };
 }
 
 /** Exact names, or globs where `*` matches any run of characters (`order.*`, `*`). */

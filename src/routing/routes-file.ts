@@ -1,12 +1,13 @@
 // The routes file (OUTBOX_ROUTES, YAML or JSON) -> a validated RoutesSpec. Every mistake is caught at
-// start-up and reported in one line naming the route, the field and what is expected.
+// start-up and reported in one line naming the route, the field and what is expected. Each broker's
+// destination (`kafka: { topic }`) is validated by the schema of its descriptor (src/sinks/registry.ts).
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { EXCHANGE_TYPES } from '../sinks/sink.js';
+import { SINKS } from '../sinks/registry.js';
+import type { SinkRegistry } from '../sinks/registry.js';
 import type { SinkName } from '../sinks/sink.js';
 import type { DestinationSpec, RoutesSpec } from './router.js';
-import { compileTemplate } from './template.js';
 
 /** A mistake in the routes file: `where` is a path such as `routes[1] (aggregateType "user").destinations[0]`. */
 export class RoutesFileError extends Error {
@@ -19,86 +20,63 @@ export class RoutesFileError extends Error {
   }
 }
 
-export interface ConfiguredBrokers {
-  readonly kafka: boolean;
-  readonly rabbitmq: boolean;
-}
+/** Whether each broker is configured (its variable set), by name. */
+export type ConfiguredBrokers = Readonly<Record<SinkName, boolean>>;
 
-const BROKER_VARIABLE: Record<SinkName, string> = { kafka: 'KAFKA_BROKERS', rabbitmq: 'RABBITMQ_URL' };
-
-// Kafka's legal topic characters; template fields are checked when they are filled in, by the broker.
-const KAFKA_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 const UNSUPPORTED_GLOB = /[?[\]{}!\s]|\*\*/;
 
-const template = (what: string) =>
+/** `kafka: { topic } or rabbitmq: { exchange, routingKey }` */
+function synopsis(registry: SinkRegistry): string {
+  const each = registry.map((sink) => `${sink.name}: { ${sink.synopsis} }`);
+  return each.length < 2 ? each.join('') : `${each.slice(0, -1).join(', ')} or ${each.at(-1)!}`;
+}
+
+const destinations = (registry: SinkRegistry) =>
   z
-    .string({
-      error: (issue) => (issue.input === undefined ? `required: ${what}` : `expected ${what} as a string`),
-    })
-    .min(1, `expected a non-empty ${what}`)
-    .superRefine((source, ctx) => {
-      try {
-        compileTemplate(source);
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: (error as Error).message });
-      }
-    });
+    .array(
+      z
+        .strictObject(Object.fromEntries(registry.map((sink) => [sink.name, sink.destination.optional()])))
+        .refine((spec) => Object.values(spec).filter((value) => value !== undefined).length === 1, {
+          message: `expected exactly one of ${synopsis(registry)}`,
+        })
+        .transform((spec): DestinationSpec =>
+          Object.fromEntries(Object.entries(spec).filter(([, value]) => value !== undefined)),
+        ),
+      { error: 'expected a list of destinations' },
+    )
+    .min(1, 'expected at least one destination');
 
-const kafkaDestination = z.strictObject({
-  topic: template('a topic name').refine(
-    (topic) => KAFKA_TOPIC.test(topic.replace(/\$\{[^}]*\}/g, 'x')),
-    'expected a Kafka topic name: letters, digits, ".", "_" and "-", at most 249',
-  ),
-});
-
-const rabbitmqDestination = z
-  .strictObject({
-    exchange: template('an exchange name'),
-    routingKey: template('a routing key').default('${aggregateType}.${eventType}'),
-    assert: z.boolean({ error: 'expected true or false' }).default(false),
-    type: z.enum(EXCHANGE_TYPES, { error: `expected one of ${EXCHANGE_TYPES.join(', ')}` }).optional(),
-  })
-  .refine((destination) => destination.assert || destination.type === undefined, {
-    message: 'only used with assert: true (the relay declares the exchange with this type)',
-    path: ['type'],
+const routesFile = (registry: SinkRegistry) => {
+  const list = destinations(registry);
+  const route = z.strictObject({
+    aggregateType: z
+      .string({ error: 'required: an aggregate type, or a glob such as order.* or *' })
+      .min(1, 'expected an aggregate type, or a glob such as order.* or *')
+      .refine(
+        (pattern) => !UNSUPPORTED_GLOB.test(pattern),
+        'expected a name or a glob where only * is special',
+      ),
+    destinations: list,
+    onUndeliverable: z
+      .enum(['deadLetter', 'retry'], { error: 'expected deadLetter or retry' })
+      .default('deadLetter'),
   });
-
-const destination = z
-  .strictObject({ kafka: kafkaDestination.optional(), rabbitmq: rabbitmqDestination.optional() })
-  .refine((spec) => (spec.kafka === undefined) !== (spec.rabbitmq === undefined), {
-    message: 'expected exactly one of kafka: { topic } or rabbitmq: { exchange, routingKey }',
-  })
-  .transform((spec): DestinationSpec => (spec.kafka ? { kafka: spec.kafka } : { rabbitmq: spec.rabbitmq! }));
-
-const destinations = z
-  .array(destination, { error: 'expected a list of destinations' })
-  .min(1, 'expected at least one destination');
-
-const route = z.strictObject({
-  aggregateType: z
-    .string({ error: 'required: an aggregate type, or a glob such as order.* or *' })
-    .min(1, 'expected an aggregate type, or a glob such as order.* or *')
-    .refine(
-      (pattern) => !UNSUPPORTED_GLOB.test(pattern),
-      'expected a name or a glob where only * is special',
-    ),
-  destinations,
-  onUndeliverable: z
-    .enum(['deadLetter', 'retry'], { error: 'expected deadLetter or retry' })
-    .default('deadLetter'),
-});
-
-const routesFile = z.strictObject({
-  routes: z.array(route, { error: 'expected a list of routes' }).default([]),
-  default: z
-    .union([z.literal('deadLetter'), destinations], {
-      error: 'expected deadLetter or a list of destinations',
-    })
-    .default('deadLetter'),
-});
+  return z.strictObject({
+    routes: z.array(route, { error: 'expected a list of routes' }).default([]),
+    default: z
+      .union([z.literal('deadLetter'), list], {
+        error: 'expected deadLetter or a list of destinations',
+      })
+      .default('deadLetter'),
+  });
+};
 
 /** Reads and validates OUTBOX_ROUTES. Throws RoutesFileError. */
-export function loadRoutesFile(path: string, brokers: ConfiguredBrokers): RoutesSpec {
+export function loadRoutesFile(
+  path: string,
+  brokers: ConfiguredBrokers,
+  registry: SinkRegistry = SINKS,
+): RoutesSpec {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -115,12 +93,16 @@ export function loadRoutesFile(path: string, brokers: ConfiguredBrokers): Routes
     const line = syntaxError.linePos?.[0].line;
     throw new RoutesFileError('', `expected YAML or JSON${line ? `, syntax error on line ${line}` : ''}`);
   }
-  return parseRoutes(document.toJS() as unknown, brokers);
+  return parseRoutes(document.toJS() as unknown, brokers, registry);
 }
 
 /** Validates a parsed routes document. Pure; throws RoutesFileError on the first mistake. */
-export function parseRoutes(document: unknown, brokers: ConfiguredBrokers): RoutesSpec {
-  const parsed = routesFile.safeParse(document ?? {});
+export function parseRoutes(
+  document: unknown,
+  brokers: ConfiguredBrokers,
+  registry: SinkRegistry = SINKS,
+): RoutesSpec {
+  const parsed = routesFile(registry).safeParse(document ?? {});
   if (!parsed.success) {
     const issue = mostSpecific(parsed.error.issues);
     throw new RoutesFileError(describePath(document, issue.path), describeIssue(issue));
@@ -128,11 +110,11 @@ export function parseRoutes(document: unknown, brokers: ConfiguredBrokers): Rout
   const spec = parsed.data;
   const unconfigured = (list: readonly DestinationSpec[], where: string): void => {
     list.forEach((destination, index) => {
-      const sink: SinkName = 'kafka' in destination ? 'kafka' : 'rabbitmq';
-      if (!brokers[sink]) {
+      const sink = registry.find(({ name }) => name in destination)!;
+      if (!brokers[sink.name]) {
         throw new RoutesFileError(
-          `${where}.destinations[${index}].${sink}`,
-          `${BROKER_VARIABLE[sink]} is not set: configure the broker or remove this destination`,
+          `${where}.destinations[${index}].${sink.name}`,
+          `${sink.variable} is not set: configure the broker or remove this destination`,
         );
       }
     });

@@ -1,4 +1,5 @@
 // Destination names such as "outbox.${aggregateType}", compiled once into string builders. No I/O.
+import { z } from 'zod';
 import type { OutboxEvent } from '../wal/event.js';
 
 export const TEMPLATE_FIELDS = ['aggregateType', 'aggregateId', 'eventType'] as const;
@@ -38,3 +39,23 @@ export function compileTemplate(source: string): Template {
     },
   };
 }
+
+// Metric labels must stay few: a name built from an aggregate id is reported by its template.
+export function metricLabel(template: Template, rendered: string): string {
+  return template.fields.includes('aggregateId') ? template.source : rendered;
+}
+
+/** A routes-file string holding a template: `what` names it in errors (`required: a topic name`). */
+export const templateString = (what: string) =>
+  z
+    .string({
+      error: (issue) => (issue.input === undefined ? `required: ${what}` : `expected ${what} as a string`),
+    })
+    .min(1, `expected a non-empty ${what}`)
+    .superRefine((source, ctx) => {
+      try {
+        compileTemplate(source);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    });

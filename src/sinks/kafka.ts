@@ -1,323 +1,194 @@
-// Kafka sink: one idempotent kafkajs producer, acks from all in-sync replicas.
-//
-// Messages queue in publish order and leave in batches, one batch in flight at a time. A batch that
-// fails is retried whole before anything behind it is sent, so a key's messages can never overtake
-// each other (a retry may duplicate a message; it cannot reorder two). A batch refused for good is
-// split into single messages to find the culprit, which is rejected and dead-lettered. A topic the
-// cluster does not have (auto-creation off) is remembered for a while, so its events fail fast
-// instead of holding up the other topics' batches. While nothing is being sent, a cheap metadata
-// request every few seconds tells whether the cluster is still there, so /readyz reports a broker
-// that went away from an idle relay.
-// close() ends the retrying: messages still unconfirmed then stay unsettled (neither confirmed nor
-// dead-lettered), so the relay never completes them and the next start publishes them again.
-import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
-import type { Admin, KafkaConfig, LogEntry, Message, Producer, TopicMessages } from 'kafkajs';
-import type { Logger } from 'pino';
-import { backoffDelay } from '../pipeline/backoff.js';
-import { SerialBatcher } from '../pipeline/batcher.js';
-import { sleep } from '../pipeline/sleep.js';
-import { installRecordEncoder } from './kafkajs-record.js';
-import { messageHeaders, UndeliverableError } from './sink.js';
-import type { Sink, SinkMessage } from './sink.js';
-import type { OutboxEvent } from '../wal/event.js';
+// Kafka as a sink: its settings (KAFKA_*), its routes-file destination (`kafka: { topic }`) and its
+// factory. The sink itself (kafka-sink.ts) and kafkajs load only when a route needs Kafka.
+import { z } from 'zod';
+import { boolean, ConfigError, existingFile, integer } from '../config-fields.js';
+import type { TlsFiles } from '../config-fields.js';
+import { compileTemplate, metricLabel, templateString } from '../routing/template.js';
+import { readTlsFiles } from '../tls.js';
+import { defineSink } from './sink.js';
 
-export interface KafkaSinkOptions {
+export interface KafkaDestination {
+  readonly sink: 'kafka';
+  readonly topic: string;
+  readonly label: string;
+}
+
+export interface KafkaTls extends TlsFiles {
+  /** False only with KAFKA_SSL_INSECURE=true: accepts any broker certificate (tests only). */
+  readonly rejectUnauthorized: boolean;
+}
+
+export type KafkaSasl = {
+  readonly username: string;
+  readonly password: string;
+} & (
+  | { readonly mechanism: 'plain' }
+  | { readonly mechanism: 'scram-sha-256' }
+  | { readonly mechanism: 'scram-sha-512' }
+);
+
+export interface KafkaSettings {
   readonly brokers: readonly string[];
   readonly clientId: string;
-  readonly ssl?: KafkaConfig['ssl'];
-  readonly sasl?: KafkaConfig['sasl'];
-  /** Largest message (key + value + headers) sent at all; larger ones are dead-lettered. */
   readonly maxMessageBytes: number;
-  readonly maxBatchMessages: number;
+  readonly batchSize: number;
+  /** Ask the broker to create a missing topic (when its auto.create.topics.enable allows it). */
   readonly autoCreateTopics: boolean;
-  /** How often an idle sink checks the cluster is reachable; 0 turns the check off. */
-  readonly idleProbeIntervalMs: number;
-  readonly logger: Logger;
-  readonly onPublishError?: (error: unknown) => void;
-  readonly onReadyChange?: (ready: boolean) => void;
+  /** TLS for Kafka; undefined means plaintext. */
+  readonly tls: KafkaTls | undefined;
+  readonly sasl: KafkaSasl | undefined;
 }
 
-// The kafkajs record is built only when its batch is sent: the many messages waiting in the queue
-// (up to the relay's in-flight window) hold no copy of their headers.
-interface Pending {
-  readonly message: SinkMessage;
-  readonly resolve: () => void;
-  readonly reject: (error: UndeliverableError) => void;
+export interface KafkaSpec {
+  readonly topic: string;
 }
 
-// Errors that concern one message rather than the cluster's health.
-const MESSAGE_ERRORS = new Set([
-  'MESSAGE_TOO_LARGE',
-  'RECORD_LIST_TOO_LARGE',
-  'INVALID_RECORD',
-  'INVALID_TOPIC_EXCEPTION',
-  'TOPIC_AUTHORIZATION_FAILED',
-  'CORRUPT_MESSAGE',
-  // Only reported once kafkajs' own retries gave a new topic's metadata time to spread.
-  'UNKNOWN_TOPIC_OR_PARTITION',
-]);
+const HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/;
+// Kafka's legal topic characters; template fields are checked when they are filled in, by the broker.
+const KAFKA_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 
-const UNKNOWN_TOPIC_MEMORY_MS = 10_000;
-// kafkajs gives up on a request after 30 s (requestTimeout): a send silent for longer is stuck.
-const SEND_SILENT_MS = 60_000;
-const SEND_SILENT = 'kafka: a batch has had no answer for 60 s';
+const env = {
+  KAFKA_BROKERS: z
+    .string()
+    .refine(
+      (value) => value.split(',').every((broker) => HOST_PORT.test(broker.trim())),
+      'expected a comma-separated list of host:port',
+    )
+    .optional(),
+  KAFKA_CLIENT_ID: z.string().min(1, 'expected a non-empty client id').default('outbox-relay'),
+  KAFKA_MAX_MESSAGE_BYTES: integer(1, 2 ** 31 - 1).default(1_048_576),
+  KAFKA_BATCH_SIZE: integer(1, 100_000).default(2_000),
+  KAFKA_AUTO_CREATE_TOPICS: boolean.default(true),
+  KAFKA_SSL: boolean.optional(),
+  KAFKA_SSL_CA_FILE: existingFile,
+  KAFKA_SSL_CERT_FILE: existingFile,
+  KAFKA_SSL_KEY_FILE: existingFile,
+  KAFKA_SSL_INSECURE: boolean.default(false),
+  KAFKA_SASL_MECHANISM: z
+    .enum(['plain', 'scram-sha-256', 'scram-sha-512'], {
+      error: 'expected plain, scram-sha-256 or scram-sha-512',
+    })
+    .optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+};
 
-export class KafkaSink implements Sink {
-  readonly name = 'kafka';
-  private readonly producer: Producer;
-  private readonly admin: Admin;
-  private idleProbe: NodeJS.Timeout | undefined;
-  private readonly outgoing: SerialBatcher<Pending>;
-  private closing = false;
-  private readonly closed = new AbortController();
-  private connected = false;
-  /** Topic -> when the cluster last said it does not exist, with that refusal. */
-  private readonly unknownTopics = new Map<string, { at: number; refusal: UndeliverableError }>();
+type Env = z.infer<z.ZodObject<typeof env>>;
 
-  constructor(private readonly options: KafkaSinkOptions) {
-    // Before kafkajs' first produce, which loads the record encoder (see kafkajs-record.ts).
-    installRecordEncoder();
-    const log = options.logger.child({ sink: 'kafka' });
-    const connection: KafkaConfig = {
-      clientId: options.clientId,
-      brokers: [...options.brokers],
-      ssl: options.ssl,
-      sasl: options.sasl,
+const destination = z.strictObject({
+  topic: templateString('a topic name').refine(
+    (topic) => KAFKA_TOPIC.test(topic.replace(/\$\{[^}]*\}/g, 'x')),
+    'expected a Kafka topic name: letters, digits, ".", "_" and "-", at most 249',
+  ),
+});
+
+export const kafka = defineSink({
+  name: 'kafka',
+  title: 'Kafka',
+  variable: 'KAFKA_BROKERS',
+  env,
+  settings(values): KafkaSettings | undefined {
+    const e = values as Env;
+    const tls = kafkaTls(e);
+    const sasl = kafkaSasl(e);
+    if (e.KAFKA_BROKERS === undefined) return undefined;
+    return {
+      brokers: e.KAFKA_BROKERS.split(',').map((broker) => broker.trim()),
+      clientId: e.KAFKA_CLIENT_ID,
+      maxMessageBytes: e.KAFKA_MAX_MESSAGE_BYTES,
+      batchSize: e.KAFKA_BATCH_SIZE,
+      autoCreateTopics: e.KAFKA_AUTO_CREATE_TOPICS,
+      tls,
+      sasl,
     };
-    const kafka = new Kafka({
-      ...connection,
-      logLevel: logLevel.WARN,
-      logCreator: () => (entry: LogEntry) => logKafkajs(log, entry),
-      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
-    });
-    this.producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 5,
-      // Java's murmur2 partitioning: other Kafka clients put the same key on the same partition.
-      createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: options.autoCreateTopics,
-      // Retries are ours (forever, with backoff); kafkajs' own are a short first line.
-      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
-    });
-    // Silent, one quick attempt per probe: the next probe is the retry, and the outcome is reported
-    // once, as a readiness change.
-    this.admin = new Kafka({ ...connection, logLevel: logLevel.NOTHING }).admin({ retry: { retries: 0 } });
-    // Our own close() is not a lost broker.
-    this.producer.on(this.producer.events.DISCONNECT, () => {
-      if (!this.closing) this.setConnected(false);
-    });
-    this.producer.on(this.producer.events.CONNECT, () => this.setConnected(true));
-    this.outgoing = new SerialBatcher(options.maxBatchMessages, (batch) => this.sendWithRetry(batch));
-  }
-
-  get ready(): boolean {
-    return this.connected;
-  }
-
-  async connect(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.producer.connect();
-        this.setConnected(true);
-        this.startIdleProbe();
-        return;
-      } catch (error) {
-        if (this.closing) throw error;
-        this.options.onPublishError?.(error);
-        this.options.logger.warn({ err: error, attempt }, 'kafka: connect failed, retrying');
-        await sleep(backoffDelay(attempt, 250, 10_000), this.closed.signal);
-      }
-    }
-  }
-
-  publish(message: SinkMessage): Promise<void> {
-    const { event, destination } = message;
-    if (destination.sink !== 'kafka') throw new Error(`kafka sink got a ${destination.sink} destination`);
-    const size = sizeBound(event) <= this.options.maxMessageBytes ? 0 : exactSize(toRecord(event));
-    if (size > this.options.maxMessageBytes) {
-      return Promise.reject(
-        new UndeliverableError(
-          `message of ${size} bytes exceeds the ${this.options.maxMessageBytes}-byte limit for topic ${destination.topic}`,
-          'too_large',
-        ),
+  },
+  synopsis: 'topic',
+  destination: destination,
+  defaultDestination: { topic: 'outbox.${aggregateType}' },
+  compile(spec: KafkaSpec) {
+    const topic = compileTemplate(spec.topic);
+    return {
+      fields: topic.fields,
+      resolve: (event): KafkaDestination => {
+        const name = topic.render(event);
+        return { sink: 'kafka', topic: name, label: metricLabel(topic, name) };
+      },
+    };
+  },
+  describe: (destination: KafkaDestination) => `kafka:${destination.topic}`,
+  async create(settings: KafkaSettings, { logger, metrics, format }) {
+    const [{ KafkaSink }, { installRecordEncoder }] = await Promise.all([
+      import('./kafka-sink.js'),
+      import('./kafkajs-record.js'),
+    ]);
+    // Before kafkajs' first produce, which loads the record encoder it then keeps (kafkajs-record.ts).
+    const active = installRecordEncoder();
+    metrics.setFlag(
+      'outbox_relay_kafka_record_encoder_active',
+      "1 when kafkajs writes records with the relay's own encoder (kafkajs-record.ts), 0 with its own (same bytes, slower).",
+      active,
+    );
+    if (active) logger.info({ sink: 'kafka' }, 'kafka: record encoder installed');
+    else
+      logger.warn(
+        { sink: 'kafka' },
+        "kafka: record encoder not installed (kafkajs' files moved): kafkajs' own, slower one is used",
       );
-    }
-    return new Promise((resolve, reject) => this.outgoing.push({ message, resolve, reject }));
-  }
+    return new KafkaSink({
+      brokers: settings.brokers,
+      clientId: settings.clientId,
+      ssl: settings.tls && {
+        ...readTlsFiles(settings.tls),
+        rejectUnauthorized: settings.tls.rejectUnauthorized,
+      },
+      sasl: settings.sasl,
+      maxMessageBytes: settings.maxMessageBytes,
+      maxBatchMessages: settings.batchSize,
+      autoCreateTopics: settings.autoCreateTopics,
+      idleProbeIntervalMs: 5_000,
+      format,
+      logger,
+      onPublishError: () => metrics.publishError('kafka'),
+      onReadyChange: (ready) =>
+        logger.info({ sink: 'kafka' }, ready ? 'broker connected' : 'broker connection lost'),
+    });
+  },
+});
 
-  /** The relay has already waited for what it wanted delivered: stop retrying and disconnect. */
-  async close(): Promise<void> {
-    this.closing = true;
-    this.closed.abort();
-    clearInterval(this.idleProbe);
-    await Promise.all([this.producer.disconnect(), this.admin.disconnect()]);
-  }
+function kafkaTls(e: Env): KafkaTls | undefined {
+  const files = {
+    caFile: e.KAFKA_SSL_CA_FILE,
+    certFile: e.KAFKA_SSL_CERT_FILE,
+    keyFile: e.KAFKA_SSL_KEY_FILE,
+  };
+  const anyFile = Object.values(files).some((file) => file !== undefined);
+  if (e.KAFKA_SSL === false && anyFile)
+    throw new ConfigError('KAFKA_SSL', 'must not be false when KAFKA_SSL_*_FILE variables are set');
+  if ((files.certFile === undefined) !== (files.keyFile === undefined))
+    throw new ConfigError(
+      files.certFile === undefined ? 'KAFKA_SSL_CERT_FILE' : 'KAFKA_SSL_KEY_FILE',
+      'required: a client certificate needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE',
+    );
+  if (e.KAFKA_SSL !== true && !anyFile) return undefined;
+  return { ...files, rejectUnauthorized: !e.KAFKA_SSL_INSECURE };
+}
 
-  private startIdleProbe(): void {
-    const interval = this.options.idleProbeIntervalMs;
-    if (interval === 0 || this.idleProbe) return;
-    let probing = false;
-    this.idleProbe = setInterval(() => {
-      // While batches are sent, their outcome says whether the cluster is reachable.
-      if (probing || this.outgoing.busy || this.closing) return;
-      probing = true;
-      void this.probeCluster()
-        .then((reachable) => {
-          if (!this.outgoing.busy && !this.closing) this.setConnected(reachable);
-        })
-        .finally(() => (probing = false));
-    }, interval);
-    this.idleProbe.unref();
-  }
-
-  private async probeCluster(): Promise<boolean> {
-    try {
-      await this.admin.connect();
-      await this.admin.describeCluster();
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  private async sendWithRetry(batch: Pending[]): Promise<void> {
-    const unknown = batch.length === 1 ? this.knownToBeMissing(batch[0]!) : undefined;
-    if (unknown) return batch[0]!.reject(unknown);
-    for (let attempt = 1; !this.closing; attempt++) {
-      // A send that neither succeeds nor fails would hold every later message silently: say so.
-      const silence = setTimeout(
-        () => this.options.logger.warn({ attempt, messages: batch.length }, SEND_SILENT),
-        SEND_SILENT_MS,
+function kafkaSasl(e: Env): KafkaSasl | undefined {
+  if (e.KAFKA_SASL_MECHANISM === undefined) {
+    if (e.KAFKA_SASL_USERNAME !== undefined || e.KAFKA_SASL_PASSWORD !== undefined)
+      throw new ConfigError(
+        'KAFKA_SASL_MECHANISM',
+        'required with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD',
       );
-      silence.unref();
-      try {
-        await this.producer.sendBatch({
-          topicMessages: byTopic(batch),
-          acks: -1,
-          compression: CompressionTypes.None,
-        });
-        clearTimeout(silence);
-        this.setConnected(true);
-        for (const pending of batch) pending.resolve();
-        return;
-      } catch (error) {
-        clearTimeout(silence);
-        this.options.onPublishError?.(error);
-        const refusal = messageRefusal(error);
-        if (refusal) {
-          if (batch.length === 1) {
-            const rejection = new UndeliverableError(refusal.message, refusal.reason, { cause: error });
-            if (refusal.reason === 'unknown_topic_or_partition') {
-              this.unknownTopics.set(topicOf(batch[0]!), { at: Date.now(), refusal: rejection });
-            }
-            batch[0]!.reject(rejection);
-            return;
-          }
-          // Find the refused message(s): resend one by one, still in order.
-          for (const pending of batch) await this.sendWithRetry([pending]);
-          return;
-        }
-        if (this.closing) return;
-        this.setConnected(false);
-        this.options.logger.warn(
-          { err: error, attempt, messages: batch.length },
-          'kafka: publish failed, retrying',
-        );
-        await sleep(backoffDelay(attempt, 100, 10_000), this.closed.signal);
-      }
-    }
-  }
-
-  private knownToBeMissing(pending: Pending): UndeliverableError | undefined {
-    const topic = topicOf(pending);
-    const missing = this.unknownTopics.get(topic);
-    if (missing && Date.now() - missing.at < UNKNOWN_TOPIC_MEMORY_MS) return missing.refusal;
-    this.unknownTopics.delete(topic);
     return undefined;
   }
-
-  private setConnected(connected: boolean): void {
-    if (this.connected === connected) return;
-    this.connected = connected;
-    this.options.onReadyChange?.(connected);
-  }
-}
-
-function topicOf(pending: Pending): string {
-  return (pending.message.destination as { topic: string }).topic;
-}
-
-function byTopic(batch: readonly Pending[]): TopicMessages[] {
-  const topics = new Map<string, Message[]>();
-  for (const pending of batch) {
-    const topic = topicOf(pending);
-    let messages = topics.get(topic);
-    if (!messages) topics.set(topic, (messages = []));
-    messages.push(toRecord(pending.message.event));
-  }
-  return [...topics].map(([topic, messages]) => ({ topic, messages }));
-}
-
-function toRecord(event: OutboxEvent): Message {
-  return { key: event.aggregateId, value: event.payload, headers: messageHeaders(event) };
-}
-
-// The names of the headers every message carries (messageHeaders), in UTF-16 units.
-const OWN_HEADER_NAMES = 'id aggregate_type aggregate_id event_type created_at'.length;
-
-/**
- * An upper bound of the record's size in bytes, from the event alone: a UTF-8 byte is at most three
- * UTF-16 units (the aggregate id counts twice: key and header). When even that fits, the exact size
- * (a Buffer.byteLength per string, per message) is not needed.
- */
-function sizeBound(event: OutboxEvent): number {
-  let units =
-    2 * event.aggregateId.length +
-    event.payload.length +
-    OWN_HEADER_NAMES +
-    event.id.length +
-    event.aggregateType.length +
-    event.eventType.length +
-    event.createdAt.length;
-  for (const name in event.headers) units += name.length + event.headers[name]!.length;
-  return units * 3;
-}
-
-function exactSize(record: Message): number {
-  let size = Buffer.byteLength(record.key as string) + Buffer.byteLength(record.value as string);
-  for (const [name, value] of Object.entries(record.headers ?? {})) {
-    size += Buffer.byteLength(name) + Buffer.byteLength(value as string);
-  }
-  return size;
-}
-
-/** A refusal of the message itself, as opposed to a failure of the cluster or the network. */
-function messageRefusal(error: unknown): { message: string; reason: string } | undefined {
-  for (let cause: unknown = error; cause instanceof Error; cause = causeOf(cause)) {
-    const type = (cause as { type?: unknown }).type;
-    if (typeof type === 'string' && MESSAGE_ERRORS.has(type)) {
-      return { message: `kafka refused the message: ${type}: ${cause.message}`, reason: type.toLowerCase() };
-    }
-  }
-  return undefined;
-}
-
-function causeOf(error: Error): unknown {
-  return (error as { originalError?: unknown }).originalError ?? error.cause;
-}
-
-// Our own retry loop sits around kafkajs' short one, which kafkajs warns about at every start.
-const EXPECTED_WARNINGS = /Limiting retries for the idempotent producer/;
-// kafkajs logs each error response of a request it then retries ("Response InitProducerId(...)":
-// "the coordinator is loading" right after a broker starts). Whether the retries failed in the end
-// is the relay's to say ("publish failed, retrying"), so these are debug detail.
-const RETRIED_RESPONSE = /^Response /;
-
-function logKafkajs(log: Logger, { level, log: entry }: LogEntry): void {
-  const { message, ...rest } = entry;
-  if (EXPECTED_WARNINGS.test(message)) return;
-  if (RETRIED_RESPONSE.test(message)) log.debug(rest, `kafkajs: ${message}`);
-  else if (level <= logLevel.ERROR) log.error(rest, `kafkajs: ${message}`);
-  else if (level === logLevel.WARN) log.warn(rest, `kafkajs: ${message}`);
-  else log.debug(rest, `kafkajs: ${message}`);
+  if (e.KAFKA_SASL_USERNAME === undefined)
+    throw new ConfigError('KAFKA_SASL_USERNAME', 'required when KAFKA_SASL_MECHANISM is set');
+  if (e.KAFKA_SASL_PASSWORD === undefined)
+    throw new ConfigError('KAFKA_SASL_PASSWORD', 'required when KAFKA_SASL_MECHANISM is set');
+  return {
+    mechanism: e.KAFKA_SASL_MECHANISM,
+    username: e.KAFKA_SASL_USERNAME,
+    password: e.KAFKA_SASL_PASSWORD,
+  };
 }

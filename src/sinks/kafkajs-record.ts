@@ -8,9 +8,11 @@
 // kafkajs does, then writes everything into one Encoder of that size.
 //
 // kafkajs loads its produce request (which takes the record encoder) on the first produce;
-// installRecordEncoder() puts this encoder in its place in the module cache before that. Installed
-// later, or with a kafkajs whose files moved, it changes nothing: kafkajs' own encoder, which writes
-// the same bytes, stays in use. test/unit/kafkajs-record.test.ts compares the bytes of both.
+// installRecordEncoder() puts this encoder in its place in the module cache before that. The Kafka
+// sink's factory (kafka.ts) calls it, logs the outcome and reports it as the gauge
+// outbox_relay_kafka_record_encoder_active. Installed later, or with a kafkajs whose files moved, it
+// changes nothing: kafkajs' own encoder, which writes the same bytes, stays in use.
+// test/unit/kafkajs-record.test.ts compares the bytes of both, and fails when those files move.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -43,8 +45,8 @@ export interface RecordInput {
 
 export type RecordEncoder = (record: RecordInput) => KafkajsEncoder;
 
-const ENCODER_MODULE = 'kafkajs/src/protocol/encoder';
-const RECORD_MODULE = 'kafkajs/src/protocol/recordBatch/record/v0';
+export const ENCODER_MODULE = 'kafkajs/src/protocol/encoder';
+export const RECORD_MODULE = 'kafkajs/src/protocol/recordBatch/record/v0';
 
 let installed = false;
 

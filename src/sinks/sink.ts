@@ -1,22 +1,22 @@
-// What the relay core needs from a broker. Drivers (kafkajs, amqplib) stay behind this interface.
+// What the relay core needs from a broker, and what a broker module offers the rest of the relay.
+// Drivers (kafkajs, amqplib) stay behind these interfaces; each broker is one SinkDescriptor listed
+// in registry.ts.
+import type { z } from 'zod';
+import type { MessageFormat } from '../formats/format.js';
+import type { PrometheusMetrics } from '../observability/metrics.js';
+import type { Logger } from '../observability/logger.js';
+import type { TemplateField } from '../routing/template.js';
 import type { OutboxEvent } from '../wal/event.js';
 
-export type SinkName = 'kafka' | 'rabbitmq';
+/** A broker's name: its key in the routes file, its metric label, its descriptor's name. */
+export type SinkName = string;
 
-export const EXCHANGE_TYPES = ['direct', 'topic', 'fanout', 'headers'] as const;
-export type ExchangeType = (typeof EXCHANGE_TYPES)[number];
-
-/** Where one event goes, with every template already filled in. */
-export type ResolvedDestination =
-  | { readonly sink: 'kafka'; readonly topic: string; readonly label: string }
-  | {
-      readonly sink: 'rabbitmq';
-      readonly exchange: string;
-      readonly routingKey: string;
-      /** Declare the exchange (durable, of this type) before publishing; undefined: it must exist. */
-      readonly assertExchange: ExchangeType | undefined;
-      readonly label: string;
-    };
+/** Where one event goes, with every template already filled in; each sink adds its own fields. */
+export interface ResolvedDestination {
+  readonly sink: SinkName;
+  /** The destination in metric labels (few values: a name built from an aggregate id is its template). */
+  readonly label: string;
+}
 
 export interface SinkMessage {
   readonly event: OutboxEvent;
@@ -56,17 +56,64 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-/** The headers every broker message carries, plus the row's own (ours win on a name clash). */
-export function messageHeaders(event: OutboxEvent): Record<string, string> {
-  // Copied key by key rather than with object spread, which V8 runs about fifty times slower on
-  // these small objects: this runs once per message (see bench/README.md, the profile).
-  const headers: Record<string, string> = {};
-  const own = event.headers;
-  for (const key in own) headers[key] = own[key]!;
-  headers['id'] = event.id;
-  headers['aggregate_type'] = event.aggregateType;
-  headers['aggregate_id'] = event.aggregateId;
-  headers['event_type'] = event.eventType;
-  headers['created_at'] = event.createdAt;
-  return headers;
+/** A routes-file destination, compiled once: what it needs of an event, and how to fill it in. */
+export interface CompiledDestination<Destination extends ResolvedDestination = ResolvedDestination> {
+  /** The event fields its templates use. */
+  readonly fields: readonly TemplateField[];
+  readonly resolve: (event: OutboxEvent) => Destination;
+}
+
+/** What a sink is created with, besides its own settings. */
+export interface SinkContext {
+  readonly logger: Logger;
+  readonly metrics: PrometheusMetrics;
+  readonly format: MessageFormat;
+}
+
+/**
+ * One broker: its settings (environment variables), its routes-file destinations, and how its sink
+ * is made. Settings are undefined when the broker is not configured (its main variable is unset).
+ */
+export interface SinkDescriptor<
+  Settings = unknown,
+  Spec = unknown,
+  Destination extends ResolvedDestination = ResolvedDestination,
+> {
+  /** The routes-file key (`kafka: { topic }`), the metric label, Destination['sink']. */
+  readonly name: SinkName;
+  /** The broker's name in messages (`a route sends to Kafka`). */
+  readonly title: string;
+  /** The variable that configures the broker; its absence means the broker is not used. */
+  readonly variable: string;
+  /** The environment variables it reads, as zod schemas over strings, in documentation order. */
+  readonly env: z.ZodRawShape;
+  /** Validated variables (of `env` and others) -> settings; throws ConfigError on a bad combination. */
+  settings(env: Readonly<Record<string, unknown>>): Settings | undefined;
+  /** The routes-file destination's fields (`{ topic }`), as shown in `expected exactly one of`. */
+  readonly synopsis: string;
+  /** The routes-file destination schema; its error messages are the routes file's. */
+  readonly destination: z.ZodType<Spec, unknown>;
+  /** Where events go when there is no routes file and this is the first broker configured. */
+  readonly defaultDestination: Spec;
+  compile(spec: Spec): CompiledDestination<Destination>;
+  /** The destination as the dead-letter table names it (`kafka:orders`). */
+  describe(destination: Destination): string;
+  /** Creates the sink (its driver loads here, not when the registry is imported). */
+  create(settings: Settings, context: SinkContext): Promise<Sink>;
+}
+
+/** A descriptor of any broker: the registry's element type. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnySinkDescriptor = SinkDescriptor<any, any, any>;
+
+/** Type-checks a descriptor's parts against each other and keeps its literal name. */
+export function defineSink<
+  const Name extends string,
+  Settings,
+  Spec,
+  Destination extends ResolvedDestination,
+>(
+  descriptor: SinkDescriptor<Settings, Spec, Destination> & { readonly name: Name },
+): SinkDescriptor<Settings, Spec, Destination> & { readonly name: Name } {
+  return descriptor;
 }

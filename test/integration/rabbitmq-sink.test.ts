@@ -12,10 +12,9 @@ import { after, before, describe, test } from 'node:test';
 import { createServer as createTlsServer } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { pino } from 'pino';
-import { RabbitMqSink } from '../../src/sinks/rabbitmq.js';
-import type { RabbitMqSinkOptions } from '../../src/sinks/rabbitmq.js';
+import type { ExchangeType, RabbitMqDestination, RabbitMqSinkOptions } from '../../src/sinks/rabbitmq.js';
+import { RabbitMqSink } from '../../src/sinks/rabbitmq-sink.js';
 import { UndeliverableError } from '../../src/sinks/sink.js';
-import type { ExchangeType, ResolvedDestination } from '../../src/sinks/sink.js';
 import type { OutboxEvent } from '../../src/wal/event.js';
 import { QueueReader, withChannel } from '../support/rabbitmq.js';
 import { ensureServices, localService, RABBITMQ_URL, uniqueName } from '../kit/services.js';
@@ -36,7 +35,7 @@ function event(payload: unknown = { n: 1 }): OutboxEvent {
   };
 }
 
-function to(exchange: string, routingKey: string, assertExchange?: ExchangeType): ResolvedDestination {
+function to(exchange: string, routingKey: string, assertExchange?: ExchangeType): RabbitMqDestination {
   return { sink: 'rabbitmq', exchange, routingKey, assertExchange, label: exchange };
 }
 

@@ -25,6 +25,7 @@ import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES, loadConfig, requireBroker } from '../../src/config.js';
 import { parseRoutes } from '../../src/routing/routes-file.js';
+import { configuredSinks } from '../../src/sinks/registry.js';
 import {
   DEPLOY,
   execForm,
@@ -248,7 +249,7 @@ describe('deploy/compose/compose.yaml', () => {
     const config = relayConfig(environment(services['outbox-relay']!));
     const routes = mountSource(services['outbox-relay']!, config.routesFile!);
     assert.ok(routes && existsSync(routes), 'OUTBOX_ROUTES is mounted from a file in deploy/compose');
-    const brokers = { kafka: config.kafkaBrokers.length > 0, rabbitmq: config.rabbitmqUrl !== undefined };
+    const brokers = configuredSinks(config.sinks);
     assert.doesNotThrow(() => parseRoutes(parse(readFileSync(routes, 'utf8')), brokers));
   });
 
@@ -432,7 +433,7 @@ describe('deploy/kubernetes', () => {
   });
 
   test('the routes file is mounted from a ConfigMap where OUTBOX_ROUTES points, and parses', () => {
-    const { routesFile, kafkaBrokers, rabbitmqUrl } = config();
+    const { routesFile, sinks } = config();
     const mount = relay.volumeMounts?.find((m) => routesFile?.startsWith(`${m.mountPath}/`));
     assert.ok(mount, `a volume is mounted where OUTBOX_ROUTES (${routesFile}) points`);
     const volume = podSpec.volumes?.find((v) => v.name === mount.name);
@@ -440,7 +441,7 @@ describe('deploy/kubernetes', () => {
       routesFile!.slice(mount.mountPath.length + 1)
     ];
     assert.ok(routes, 'the ConfigMap has the file');
-    const brokers = { kafka: kafkaBrokers.length > 0, rabbitmq: rabbitmqUrl !== undefined };
+    const brokers = configuredSinks(sinks);
     assert.doesNotThrow(() => parseRoutes(parse(routes), brokers));
   });
 

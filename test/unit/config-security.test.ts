@@ -92,11 +92,11 @@ describe('loadConfig: PostgreSQL TLS', () => {
 describe('loadConfig: Kafka TLS and SASL', () => {
   test('plaintext by default', () => {
     const config = loadConfig(BASE);
-    assert.equal(config.kafkaTls, undefined);
-    assert.equal(config.kafkaSasl, undefined);
+    assert.equal(config.sinks.kafka!.tls, undefined);
+    assert.equal(config.sinks.kafka!.sasl, undefined);
   });
   test('KAFKA_SSL=true alone uses the system CAs and verifies the broker', () => {
-    assert.deepEqual(loadConfig({ ...BASE, KAFKA_SSL: 'true' }).kafkaTls, {
+    assert.deepEqual(loadConfig({ ...BASE, KAFKA_SSL: 'true' }).sinks.kafka!.tls, {
       caFile: undefined,
       certFile: undefined,
       keyFile: undefined,
@@ -109,13 +109,14 @@ describe('loadConfig: Kafka TLS and SASL', () => {
       KAFKA_SSL_CA_FILE: CA,
       KAFKA_SSL_CERT_FILE: CERT,
       KAFKA_SSL_KEY_FILE: KEY,
-    }).kafkaTls!;
+    }).sinks.kafka!.tls!;
     assert.deepEqual(tls, { caFile: CA, certFile: CERT, keyFile: KEY, rejectUnauthorized: true });
     assert.deepEqual(readTlsFiles(tls), { ca: 'ca', cert: 'cert', key: 'key' });
   });
   test('KAFKA_SSL_INSECURE turns verification off', () => {
     assert.equal(
-      loadConfig({ ...BASE, KAFKA_SSL: '1', KAFKA_SSL_INSECURE: 'true' }).kafkaTls?.rejectUnauthorized,
+      loadConfig({ ...BASE, KAFKA_SSL: '1', KAFKA_SSL_INSECURE: 'true' }).sinks.kafka!.tls
+        ?.rejectUnauthorized,
       false,
     );
   });
@@ -162,7 +163,7 @@ describe('loadConfig: Kafka TLS and SASL', () => {
         KAFKA_SASL_MECHANISM: 'plain',
         KAFKA_SASL_USERNAME: 'u',
         KAFKA_SASL_PASSWORD: 'p',
-      }).kafkaSasl,
+      }).sinks.kafka!.sasl,
       { mechanism: 'plain', username: 'u', password: 'p' },
     );
   });
@@ -171,16 +172,16 @@ describe('loadConfig: Kafka TLS and SASL', () => {
 describe('loadConfig: RabbitMQ TLS', () => {
   const AMQPS = { DATABASE_URL: BASE.DATABASE_URL, RABBITMQ_URL: 'amqps://relay:pw@mq:5671/' };
   test('none by default', () => {
-    assert.equal(loadConfig(AMQPS).rabbitmqTls, undefined);
+    assert.equal(loadConfig(AMQPS).sinks.rabbitmq!.tls, undefined);
   });
-  test('exposes the files as rabbitmqTls', () => {
+  test("exposes the files as the RabbitMQ settings' tls", () => {
     assert.deepEqual(
       loadConfig({
         ...AMQPS,
         RABBITMQ_SSL_CA_FILE: CA,
         RABBITMQ_SSL_CERT_FILE: CERT,
         RABBITMQ_SSL_KEY_FILE: KEY,
-      }).rabbitmqTls,
+      }).sinks.rabbitmq!.tls,
       { caFile: CA, certFile: CERT, keyFile: KEY },
     );
   });

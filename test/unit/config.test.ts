@@ -21,22 +21,25 @@ describe('loadConfig', () => {
     assert.equal(config.slot, 'outbox_relay');
     assert.equal(config.publication, 'outbox_relay_pub');
     assert.equal(config.completion, 'delete');
-    assert.deepEqual(config.kafkaBrokers, ['k1:9092', 'k2:9092']);
+    assert.deepEqual(config.sinks.kafka!.brokers, ['k1:9092', 'k2:9092']);
+    assert.equal(config.sinks.rabbitmq, undefined, 'RabbitMQ is not configured');
     assert.equal(config.metricsPort, 9464);
     assert.equal(config.metricsHost, '0.0.0.0');
     assert.equal(config.logLevel, 'info');
-    assert.equal(config.rabbitmqMaxUnconfirmed, 1_000);
-    assert.equal(config.rabbitmqMaxMessageBytes, 134_217_728);
+    const rabbitmq = loadConfig({ ...BASE, RABBITMQ_URL: 'amqp://mq' }).sinks.rabbitmq!;
+    assert.equal(rabbitmq.maxUnconfirmed, 1_000);
+    assert.equal(rabbitmq.maxMessageBytes, 134_217_728);
   });
 
   test('reads the RabbitMQ limits', () => {
     const config = loadConfig({
       ...BASE,
+      RABBITMQ_URL: 'amqp://mq',
       RABBITMQ_MAX_UNCONFIRMED: '250',
       RABBITMQ_MAX_MESSAGE_BYTES: '1048576',
     });
-    assert.equal(config.rabbitmqMaxUnconfirmed, 250);
-    assert.equal(config.rabbitmqMaxMessageBytes, 1_048_576);
+    assert.equal(config.sinks.rabbitmq!.maxUnconfirmed, 250);
+    assert.equal(config.sinks.rabbitmq!.maxMessageBytes, 1_048_576);
   });
 
   test('reads a schema-qualified table', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { describeBroker, exchangeRefusal } from '../../src/sinks/rabbitmq.js';
+import { describeBroker, exchangeRefusal } from '../../src/sinks/rabbitmq-amqp.js';
 import { OutgoingQueue, UnconfirmedMessages } from '../../src/sinks/rabbitmq-queues.js';
 
 interface Item {

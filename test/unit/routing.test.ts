@@ -8,6 +8,8 @@ import { defaultRoutes, globMatcher, Router } from '../../src/routing/router.js'
 import type { RoutesSpec } from '../../src/routing/router.js';
 import { loadRoutesFile, parseRoutes, RoutesFileError } from '../../src/routing/routes-file.js';
 import { compileTemplate } from '../../src/routing/template.js';
+import type { KafkaDestination } from '../../src/sinks/kafka.js';
+import type { RabbitMqDestination } from '../../src/sinks/rabbitmq.js';
 import type { OutboxEvent } from '../../src/wal/event.js';
 
 const BOTH = { kafka: true, rabbitmq: true };
@@ -310,7 +312,11 @@ describe('the documented routes files', () => {
         const user = router.route(event('user', 'u-7', 'UserRenamed'));
         assert.ok('destinations' in user);
         assert.deepEqual(
-          user.destinations.map((d) => (d.sink === 'kafka' ? d.topic : `${d.exchange}/${d.routingKey}`)),
+          user.destinations.map((d) => {
+            if (d.sink === 'kafka') return (d as KafkaDestination).topic;
+            const { exchange, routingKey } = d as RabbitMqDestination;
+            return `${exchange}/${routingKey}`;
+          }),
           ['users/user.UserRenamed', 'outbox.user'],
         );
         assert.ok('deadLetter' in router.route(event('shipment', 's-9', 'Shipped')));
