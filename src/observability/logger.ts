@@ -13,10 +13,13 @@ export interface LastProblem {
 const problems = new WeakMap<Logger, { last: LastProblem | undefined }>();
 const WARN = 40;
 
-/** JSON lines on stdout. Connection strings and credentials are never logged as they are. */
-export function createLogger(level: LogLevel): Logger {
+/**
+ * JSON lines on stdout (or on `destination`, e.g. a test's own stream). Connection strings and
+ * credentials are never logged as they are.
+ */
+export function createLogger(level: LogLevel, destination?: pino.DestinationStream): Logger {
   const state: { last: LastProblem | undefined } = { last: undefined };
-  const logger = pino({
+  const options: pino.LoggerOptions = {
     level,
     base: { service: 'outbox-relay' },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -33,7 +36,8 @@ export function createLogger(level: LogLevel): Logger {
         method.apply(this, args);
       },
     },
-  });
+  };
+  const logger = destination ? pino(options, destination) : pino(options);
   problems.set(logger, state);
   return logger;
 }
