@@ -9,7 +9,7 @@ import { formatDeadLetters, listDeadLetters, retryDeadLetters } from './dead-let
 import type { RetrySelection } from './dead-letters.js';
 import { migrateDatabase } from './migrate.js';
 import { createLogger, redactUrl } from './observability/logger.js';
-import { startRelay } from './run.js';
+import { createRelay } from './relay.js';
 import { formatStatus, readStatus } from './status.js';
 import { PreflightError } from './wal/slot.js';
 
@@ -206,7 +206,7 @@ async function deadLetters(
 
 async function run(config: ReturnType<typeof loadConfig>): Promise<number> {
   const logger = createLogger(config.logLevel);
-  const running = await startRelay(config, logger);
+  const running = await createRelay(config, logger);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals += 1;
@@ -220,7 +220,7 @@ async function run(config: ReturnType<typeof loadConfig>): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
-    await running.done;
+    await running.promise;
     return EXIT_OK;
   } catch (error) {
     logger.fatal({ err: error }, 'relay failed');

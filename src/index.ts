@@ -5,5 +5,5 @@ export type { EventShape, OutboxEventInput, OutboxExecutor } from './enqueue.js'
 export { loadConfig, ConfigError } from './config.js';
 export type { Config } from './config.js';
 export { migrateDatabase } from './migrate.js';
-export { startRelay } from './run.js';
-export type { RunningRelay } from './run.js';
+export { createRelay, startRelay } from './relay.js';
+export type { RunningRelay } from './relay.js';

@@ -53,7 +53,7 @@ export function assessSlot(facts: SlotFacts, laggingBytes = LAGGING_BYTES): stri
 
 /**
  * The application_name of a relay's connections to its slot: the advisory-lock session every
- * instance keeps (wal/leadership.ts) and the leader's replication connection (wal/stream.ts).
+ * instance keeps (leader.ts) and the leader's replication connection (wal/stream.ts).
  */
 export function relayApplicationNames(slot: string): string[] {
   return [`outbox-relay:${slot}:lock`, `outbox-relay:${slot}`];

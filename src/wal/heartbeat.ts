@@ -9,3 +9,24 @@ export const HEARTBEAT_PREFIX = 'outbox-relay-heartbeat';
 export async function emitHeartbeat(pool: Pool, slot: string): Promise<void> {
   await pool.query(`select pg_logical_emit_message(false, $1, $2)`, [HEARTBEAT_PREFIX, slot]);
 }
+
+/**
+ * Emits a heartbeat every `intervalMs` while `streaming()`. The walsender decodes it (pgoutput drops
+ * it) and, having caught up, sends a keepalive with its position, which the session confirms when
+ * nothing is in flight. So the slot advances even when the database is otherwise idle or only other
+ * databases of the cluster write. Returns the function that stops it; 0 ms: no heartbeat.
+ */
+export function startHeartbeat(
+  pool: Pool,
+  slot: string,
+  intervalMs: number,
+  streaming: () => boolean,
+  onError: (error: unknown) => void,
+): () => void {
+  if (intervalMs <= 0) return () => undefined;
+  const timer = setInterval(() => {
+    // The database is unreachable or read-only: the stream reports the former; nothing to do here.
+    if (streaming()) emitHeartbeat(pool, slot).catch(onError);
+  }, intervalMs);
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,152 @@
+// Delivery: one event to every destination its route names, and the dead-letter decision. No I/O
+// besides the Sink interface.
+//
+// An event is delivered when every destination confirmed it. A destination that refuses it for good
+// (UndeliverableError) is tried up to maxAttempts times, then the event is dead-lettered with the
+// first destination's refusal; a route with onUndeliverable: retry never gives up. Any other failure
+// is retried without limit: it is never a reason to drop an event (sinks retry broker outages
+// themselves; this is the net under a sink that gives up). Meanwhile the events behind keep flowing.
+import type { DeadLetter } from '../completion.js';
+import type { Logger } from '../observability/logger.js';
+import type { RelayMetrics } from '../observability/metrics.js';
+import type { RouteResult } from '../routing/router.js';
+import { describeDestination } from '../sinks/registry.js';
+import type { Sink, SinkMessage, SinkName } from '../sinks/sink.js';
+import { UndeliverableError } from '../sinks/sink.js';
+import type { OutboxEvent } from '../wal/event.js';
+import { backoffDelay } from './backoff.js';
+import { sleep } from './sleep.js';
+
+export type DeliveryOutcome =
+  | { readonly kind: 'delivered' }
+  | {
+      readonly kind: 'deadLetter';
+      readonly deadLetter: DeadLetter;
+      /** A short, bounded reason, used as a metric label. */
+      readonly reason: string;
+    };
+
+export interface DeliveryOptions {
+  readonly route: (event: OutboxEvent) => RouteResult;
+  readonly sinks: ReadonlyMap<SinkName, Sink>;
+  /** OUTBOX_MAX_ATTEMPTS: refusals before an event of a deadLetter route is parked. */
+  readonly maxAttempts: number;
+  readonly metrics: Pick<RelayMetrics, 'published' | 'endToEnd'>;
+  readonly logger: Pick<Logger, 'warn'>;
+  /** The pause before retry `attempt` (tests shorten it). */
+  readonly retryDelay?: (attempt: number) => Promise<void>;
+}
+
+const DELIVERED: DeliveryOutcome = { kind: 'delivered' };
+
+/** An event a destination refused on every attempt: it goes to the dead-letter table. */
+class FailedDelivery extends Error {
+  constructor(
+    readonly error: UndeliverableError,
+    readonly attempts: number,
+  ) {
+    super(error.message, { cause: error });
+  }
+}
+
+export class Delivery {
+  private readonly retryDelay: (attempt: number) => Promise<void>;
+
+  constructor(private readonly options: DeliveryOptions) {
+    this.retryDelay = options.retryDelay ?? ((attempt) => sleep(backoffDelay(attempt, 200, 5_000)));
+  }
+
+  /**
+   * Sends `event` to its route's destinations; resolves when every one has settled, never rejects.
+   * Throws at once when the route names a sink that is not configured.
+   */
+  deliver(event: OutboxEvent, commitTimeMs: number): Promise<DeliveryOutcome> {
+    const route = this.options.route(event);
+    if ('deadLetter' in route) {
+      // Nothing was sent: no publish attempt is recorded.
+      return Promise.resolve({
+        kind: 'deadLetter',
+        deadLetter: { error: route.deadLetter, destination: undefined, attempts: 0 },
+        reason: 'unroutable',
+      });
+    }
+    const { sinks, maxAttempts, metrics } = this.options;
+    const targets = route.destinations.map((destination) => {
+      const sink = sinks.get(destination.sink);
+      if (!sink) throw new Error(`no ${destination.sink} sink configured for ${destination.label}`);
+      return { sink, destination };
+    });
+    const maxRefusals = route.onUndeliverable === 'retry' ? Infinity : maxAttempts;
+    return new Promise((resolve) => {
+      let unsettled = targets.length;
+      let outcome = DELIVERED;
+      const settle = (): void => {
+        unsettled -= 1;
+        if (unsettled === 0) resolve(outcome);
+      };
+      for (const { sink, destination } of targets) {
+        const message: SinkMessage = { event, destination };
+        const delivered = (): void => {
+          metrics.published(destination.sink, destination.label);
+          metrics.endToEnd((Date.now() - commitTimeMs) / 1000);
+          settle();
+        };
+        const failed = ({ error, attempts }: FailedDelivery): void => {
+          if (outcome.kind === 'delivered') {
+            outcome = {
+              kind: 'deadLetter',
+              deadLetter: {
+                error: describeError(error),
+                destination: describeDestination(destination),
+                attempts,
+              },
+              reason: error.reason,
+            };
+          }
+          settle();
+        };
+        // The first attempt costs one promise per destination; the retry loop starts only after a failure.
+        sink
+          .publish(message)
+          .then(delivered, (error: unknown) =>
+            this.redeliver(sink, message, error, maxRefusals).then(delivered, failed),
+          );
+      }
+    });
+  }
+
+  /**
+   * Publishes again a message whose first attempt failed with `firstError`; rejects with
+   * FailedDelivery after maxRefusals refusals for good, and retries any other failure forever.
+   */
+  private async redeliver(
+    sink: Sink,
+    message: SinkMessage,
+    firstError: unknown,
+    maxRefusals: number,
+  ): Promise<void> {
+    let refusals = 0;
+    let error = firstError;
+    for (let attempt = 1; ; attempt++) {
+      if (error instanceof UndeliverableError) refusals += 1;
+      if (error instanceof UndeliverableError && refusals >= maxRefusals) {
+        throw new FailedDelivery(error, refusals);
+      }
+      this.options.logger.warn(
+        { err: error, id: message.event.id, destination: message.destination.label, attempt },
+        error instanceof UndeliverableError ? 'event refused, trying again' : 'publish failed, retrying',
+      );
+      await this.retryDelay(attempt);
+      try {
+        await sink.publish(message);
+        return;
+      } catch (next) {
+        error = next;
+      }
+    }
+  }
+}
+
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

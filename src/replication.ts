@@ -1,0 +1,130 @@
+// The leader's work: stream replication session after session (pipeline/session.ts) until the relay
+// stops or leadership is lost, reconnecting with backoff after a lost connection.
+//
+// When a session's connection is lost, its in-flight events still finish before the next session
+// starts at the slot's confirmed position and receives again whatever was not confirmed
+// (at-least-once). A graceful stop reads no more, finishes what is in flight, confirms it, then ends
+// the session.
+import type { Config } from './config.js';
+import type { CatchUpTracker } from './observability/catch-up.js';
+import type { Logger } from './observability/logger.js';
+import { backoffDelay } from './pipeline/backoff.js';
+import type { Dispatcher } from './pipeline/dispatcher.js';
+import { describeError } from './pipeline/delivery.js';
+import { Session } from './pipeline/session.js';
+import { sleep } from './pipeline/sleep.js';
+import type { InFlightWindow } from './pipeline/window.js';
+import { OutboxDecoder } from './wal/decode.js';
+import { formatLsn } from './wal/lsn.js';
+import type { Lsn } from './wal/lsn.js';
+import { ReplicationStream } from './wal/stream.js';
+
+// A paused stream still answers the walsender this often, so wal_sender_timeout (60 s by default)
+// does not end the connection during a long broker outage.
+const STATUS_INTERVAL_MS = 10_000;
+// After a leader dies its walsender may outlive its advisory lock for a moment; START_REPLICATION
+// then fails with this message, and the new leader simply tries again.
+const SLOT_BUSY = /replication slot .* is active for PID/;
+
+/** What the relay reports about its replication (readiness, lag, stop); written here only. */
+export interface ReplicationState {
+  session: Session | undefined;
+  streaming: boolean;
+  lastError: string | undefined;
+}
+
+export interface ReplicationOptions {
+  readonly config: Pick<Config, 'databaseUrl' | 'slot' | 'publication' | 'table'>;
+  readonly logger: Logger;
+  /** The relay's stop. */
+  readonly signal: AbortSignal;
+  readonly window: InFlightWindow;
+  readonly dispatcher: Pick<Dispatcher, 'dispatch'>;
+  readonly catchUp: CatchUpTracker;
+  readonly state: ReplicationState;
+  /** The slot's confirmed LSN, once the slot exists and is swept (sweep.ts). */
+  readonly ensureSlot: () => Promise<Lsn>;
+  /** Resolves when nothing is in flight (or the stop deadline passed). */
+  readonly drain: () => Promise<void>;
+}
+
+/** Streams session after session; returns when the relay stops or `lost` is aborted. */
+export async function streamWhileLeading(options: ReplicationOptions, lost: AbortSignal): Promise<void> {
+  const { logger, signal, state } = options;
+  for (let attempt = 1; !signal.aborted && !lost.aborted; attempt++) {
+    try {
+      await streamOnce(options, lost, () => (attempt = 0));
+    } catch (error) {
+      if (signal.aborted) break;
+      state.lastError = describeError(error);
+      if (SLOT_BUSY.test(state.lastError))
+        logger.info({ attempt }, 'the previous walsender still holds the slot, retrying');
+      else logger.warn({ err: error, attempt }, 'replication stream lost, reconnecting');
+      // The next session resends everything unconfirmed: let this one's events finish first.
+      await options.drain();
+      await sleep(backoffDelay(attempt, 200, 10_000), signal);
+    }
+  }
+}
+
+/** One session, from the slot's confirmed position until its connection ends. */
+async function streamOnce(
+  options: ReplicationOptions,
+  lost: AbortSignal,
+  onStart: () => void,
+): Promise<void> {
+  const { config, logger, signal, state, catchUp } = options;
+  const confirmed = await options.ensureSlot();
+  const stream = new ReplicationStream({
+    connectionString: config.databaseUrl,
+    slot: config.slot,
+    publication: config.publication,
+  });
+  const session = new Session({
+    source: stream,
+    startLsn: confirmed,
+    window: options.window,
+    dispatch: (event, transaction, owner) => options.dispatcher.dispatch(event, transaction, owner),
+    stopping: signal,
+    onIdle: (lsn) => {
+      const caughtUp = catchUp.reachedServer();
+      if (caughtUp) logger.info({ lsn: formatLsn(lsn), ...caughtUp }, 'caught up');
+    },
+  });
+  const decoder = new OutboxDecoder(config.table);
+  state.session = session;
+  catchUp.restart();
+  const stopSession = (): void => void stream.stop();
+  // Graceful stop: read no more, finish what is in flight, confirm it, then end the session.
+  const finishSession = (): void =>
+    void options.drain().then(() => {
+      session.reportStatus();
+      return stream.stop();
+    });
+  signal.addEventListener('abort', finishSession, { once: true });
+  lost.addEventListener('abort', stopSession, { once: true });
+  // Status updates also reset the walsender's timeout while the socket is paused.
+  const statusTimer = setInterval(() => session.reportStatus(), STATUS_INTERVAL_MS);
+  try {
+    logger.info({ slot: config.slot, from: formatLsn(confirmed) }, 'streaming');
+    await stream.run({
+      onStart: () => {
+        state.streaming = true;
+        state.lastError = undefined;
+        onStart();
+      },
+      onMessage: (message) => {
+        const change = decoder.decode(message);
+        if (change) session.receive(change);
+      },
+      onKeepalive: (serverLsn, replyRequested) => session.keepalive(serverLsn, replyRequested),
+    });
+  } finally {
+    clearInterval(statusTimer);
+    state.streaming = false;
+    signal.removeEventListener('abort', finishSession);
+    lost.removeEventListener('abort', stopSession);
+    await stream.stop();
+    session.close();
+  }
+}

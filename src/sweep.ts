@@ -1,0 +1,83 @@
+// The slot sweep: before streaming, make sure the slot exists and can stream. A slot that lost its
+// WAL, or whose table sweep never finished, is dropped; a missing slot is created with an exported
+// snapshot, and the rows that snapshot sees (the events the new slot will never stream) are
+// published first. Rows are completed before their LSN is confirmed, so those rows are exactly the
+// unfinished events: no gap, and no duplicate at the boundary (see wal/slot.ts).
+import type { Pool } from 'pg';
+import type { Config } from './config.js';
+import type { Logger } from './observability/logger.js';
+import type { Dispatcher, TransactionOwner } from './pipeline/dispatcher.js';
+import { Watermark } from './pipeline/watermark.js';
+import type { InFlightWindow } from './pipeline/window.js';
+import { rowToEvent } from './wal/decode.js';
+import { formatLsn } from './wal/lsn.js';
+import type { Lsn } from './wal/lsn.js';
+import { createSlotWithSnapshot, dropSlot, markSlotSwept, readSlot, slotSwept } from './wal/slot.js';
+
+export interface SweepOptions {
+  readonly config: Pick<Config, 'databaseUrl' | 'slot' | 'table' | 'completion'>;
+  readonly logger: Logger;
+  readonly pool: Pool;
+  readonly window: InFlightWindow;
+  readonly dispatcher: Pick<Dispatcher, 'dispatch'>;
+  /** Resolves when nothing is in flight (or the stop deadline passed). */
+  readonly drain: () => Promise<void>;
+  /** The relay's stop: an unfinished sweep leaves the slot unmarked, and the next start sweeps again. */
+  readonly signal: AbortSignal;
+}
+
+/** Returns the slot's confirmed LSN, creating the slot (and sweeping the table) when it is missing. */
+export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
+  const { config, logger, pool } = options;
+  let slot = await readSlot(pool, config.slot);
+  if (slot?.lost) {
+    // Its WAL is gone, and so are the events in it: only the table still has them (see slot.ts).
+    logger.warn({ slot: config.slot }, 'replication slot lost its WAL: dropping and recreating it');
+    await dropSlot(pool, config.slot);
+    slot = undefined;
+  }
+  if (slot && !(await slotSwept(pool, config.slot))) {
+    logger.warn({ slot: config.slot }, 'slot was created but its table sweep never finished: recreating it');
+    await dropSlot(pool, config.slot);
+    slot = undefined;
+  }
+  if (slot) return slot.confirmedLsn;
+  logger.warn(
+    { slot: config.slot },
+    'replication slot missing: creating it and publishing the rows it cannot see',
+  );
+  const created = await createSlotWithSnapshot(
+    pool,
+    config.databaseUrl,
+    config.slot,
+    config.table,
+    config.completion === 'mark',
+  );
+  const swept = await publishRows(created.rows, options);
+  await options.drain();
+  await markSlotSwept(pool, config.slot);
+  logger.info({ slot: config.slot, events: swept, at: formatLsn(created.consistentLsn) }, 'slot created');
+  return created.consistentLsn;
+}
+
+/** Dispatches every row as one transaction's events, at the window's pace; returns how many. */
+async function publishRows(
+  pages: AsyncIterable<Record<string, unknown>[]>,
+  { window, dispatcher, signal }: SweepOptions,
+): Promise<number> {
+  // The sweep's own bookkeeping: nothing is confirmed from it, it only has to finish.
+  const watermark = new Watermark(0n);
+  const transaction = watermark.begin(Date.now());
+  const owner: TransactionOwner = { complete: (handle) => void watermark.complete(handle) };
+  let swept = 0;
+  for await (const rows of pages) {
+    for (const row of rows) {
+      watermark.addEvent(transaction);
+      dispatcher.dispatch(rowToEvent(row), transaction, owner, Date.now());
+      swept += 1;
+      await window.untilRoom(signal);
+      if (signal.aborted) throw new Error('stopped during the table sweep');
+    }
+  }
+  return swept;
+}

@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Delivery } from '../../src/pipeline/delivery.js';
+import type { RouteResult } from '../../src/routing/router.js';
+import type { KafkaDestination } from '../../src/sinks/kafka.js';
+import type { RabbitMqDestination } from '../../src/sinks/rabbitmq.js';
+import { UndeliverableError } from '../../src/sinks/sink.js';
+import type { Sink, SinkMessage, SinkName } from '../../src/sinks/sink.js';
+import type { OutboxEvent } from '../../src/wal/event.js';
+
+const event: OutboxEvent = {
+  id: 'e1',
+  aggregateType: 'order',
+  aggregateId: 'o1',
+  eventType: 'created',
+  payload: '{}',
+  headers: {},
+  createdAt: '2026-01-01T00:00:00Z',
+};
+
+const topicA: KafkaDestination = { sink: 'kafka', topic: 'a', label: 'a' };
+const topicB: KafkaDestination = { sink: 'kafka', topic: 'b', label: 'b' };
+const exchange: RabbitMqDestination = {
+  sink: 'rabbitmq',
+  exchange: 'x',
+  routingKey: 'k',
+  assertExchange: undefined,
+  label: 'x',
+};
+
+/** Answers publish() per destination label from a script: 'ok', 'fail' (transient) or 'refuse'. */
+class ScriptedSink implements Sink {
+  readonly ready = true;
+  readonly calls: string[] = [];
+
+  constructor(
+    readonly name: SinkName,
+    private readonly script: (label: string, attempt: number) => 'ok' | 'fail' | 'refuse',
+  ) {}
+
+  connect(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  publish({ destination }: SinkMessage): Promise<void> {
+    this.calls.push(destination.label);
+    const attempt = this.calls.filter((label) => label === destination.label).length;
+    const answer = this.script(destination.label, attempt);
+    if (answer === 'ok') return Promise.resolve();
+    if (answer === 'refuse')
+      return Promise.reject(new UndeliverableError(`${destination.label} refused`, 'rejected'));
+    return Promise.reject(new Error('broker unavailable'));
+  }
+}
+
+function delivery(route: RouteResult, sinks: Sink[], maxAttempts = 3) {
+  const published: string[] = [];
+  const warnings: string[] = [];
+  const subject = new Delivery({
+    route: () => route,
+    sinks: new Map(sinks.map((sink) => [sink.name, sink])),
+    maxAttempts,
+    metrics: { published: (_sink, label) => published.push(label), endToEnd: () => undefined },
+    logger: { warn: (_fields: unknown, message?: string) => void warnings.push(message ?? '') },
+    retryDelay: () => Promise.resolve(),
+  });
+  return { subject, published, warnings };
+}
+
+describe('Delivery', () => {
+  test('fan-out: delivered once every destination confirmed', async () => {
+    const kafka = new ScriptedSink('kafka', () => 'ok');
+    const rabbit = new ScriptedSink('rabbitmq', () => 'ok');
+    const { subject, published } = delivery(
+      { destinations: [topicA, exchange], onUndeliverable: 'deadLetter' },
+      [kafka, rabbit],
+    );
+    assert.deepEqual(await subject.deliver(event, Date.now()), { kind: 'delivered' });
+    assert.deepEqual(published.sort(), ['a', 'x']);
+  });
+
+  test('fan-out where one destination fails for a while: retried until it succeeds', async () => {
+    const kafka = new ScriptedSink('kafka', (label, attempt) =>
+      label === 'b' && attempt <= 4 ? 'fail' : 'ok',
+    );
+    const { subject, published, warnings } = delivery(
+      { destinations: [topicA, topicB], onUndeliverable: 'deadLetter' },
+      [kafka],
+      2,
+    );
+    assert.deepEqual(await subject.deliver(event, Date.now()), { kind: 'delivered' });
+    // Transient failures never count against maxAttempts (2 here): five attempts on b.
+    assert.deepEqual(kafka.calls.filter((label) => label === 'b').length, 5);
+    assert.deepEqual(kafka.calls.filter((label) => label === 'a').length, 1);
+    assert.deepEqual(published.sort(), ['a', 'b']);
+    assert.equal(warnings.filter((message) => message === 'publish failed, retrying').length, 4);
+  });
+
+  test('a destination that refuses is tried maxAttempts times, then the event is dead-lettered', async () => {
+    const kafka = new ScriptedSink('kafka', () => 'ok');
+    const rabbit = new ScriptedSink('rabbitmq', () => 'refuse');
+    const { subject, published } = delivery(
+      { destinations: [topicA, exchange], onUndeliverable: 'deadLetter' },
+      [kafka, rabbit],
+      3,
+    );
+    const outcome = await subject.deliver(event, Date.now());
+    assert.deepEqual(outcome, {
+      kind: 'deadLetter',
+      deadLetter: { error: 'x refused', destination: 'rabbitmq:x/k', attempts: 3 },
+      reason: 'rejected',
+    });
+    assert.equal(rabbit.calls.length, 3);
+    assert.deepEqual(published, ['a'], 'the other destination still got it');
+  });
+
+  test('a refusal, then success within maxAttempts: delivered', async () => {
+    const kafka = new ScriptedSink('kafka', (_label, attempt) => (attempt < 3 ? 'refuse' : 'ok'));
+    const { subject } = delivery({ destinations: [topicA], onUndeliverable: 'deadLetter' }, [kafka], 3);
+    assert.deepEqual(await subject.deliver(event, Date.now()), { kind: 'delivered' });
+    assert.equal(kafka.calls.length, 3);
+  });
+
+  test('a retry route never dead-letters, however often it is refused', async () => {
+    const kafka = new ScriptedSink('kafka', (_label, attempt) => (attempt <= 20 ? 'refuse' : 'ok'));
+    const { subject, published, warnings } = delivery(
+      { destinations: [topicA], onUndeliverable: 'retry' },
+      [kafka],
+      3,
+    );
+    assert.deepEqual(await subject.deliver(event, Date.now()), { kind: 'delivered' });
+    assert.equal(kafka.calls.length, 21);
+    assert.deepEqual(published, ['a']);
+    assert.equal(warnings.filter((message) => message === 'event refused, trying again').length, 20);
+  });
+
+  test('unroutable: dead-lettered at once, with no publish attempt', async () => {
+    const kafka = new ScriptedSink('kafka', () => 'ok');
+    const { subject, published } = delivery({ deadLetter: 'no route for order' }, [kafka]);
+    assert.deepEqual(await subject.deliver(event, Date.now()), {
+      kind: 'deadLetter',
+      deadLetter: { error: 'no route for order', destination: undefined, attempts: 0 },
+      reason: 'unroutable',
+    });
+    assert.equal(kafka.calls.length, 0);
+    assert.deepEqual(published, []);
+  });
+
+  test('a route naming a sink that is not configured throws at once', () => {
+    const { subject } = delivery({ destinations: [exchange], onUndeliverable: 'deadLetter' }, []);
+    assert.throws(() => subject.deliver(event, Date.now()), /no rabbitmq sink configured for x/);
+  });
+});
