@@ -17,6 +17,8 @@ const keepText = (raw: unknown): unknown => raw;
 
 export class OutboxDecoder {
   private readonly outboxRelations = new Set<number>();
+  /** The transaction being decoded: its inserts carry its id. */
+  private xid: number | undefined;
 
   constructor(private readonly table: TableName) {}
 
@@ -24,6 +26,7 @@ export class OutboxDecoder {
   decode(message: Pgoutput.Message): WalChange | null {
     switch (message.tag) {
       case 'begin':
+        this.xid = message.xid;
         return {
           kind: 'begin',
           commitLsn: parseLsn(message.commitLsn ?? '0/0'),
@@ -40,7 +43,7 @@ export class OutboxDecoder {
         return null;
       case 'insert':
         if (!this.outboxRelations.has(message.relation.relationOid)) return null;
-        return { kind: 'event', event: rowToEvent(message.new) };
+        return { kind: 'event', event: rowToEvent(message.new, this.xid) };
       default:
         // The publication is insert-only; anything else (another table, a truncate) is not ours.
         return null;
@@ -65,8 +68,9 @@ export class OutboxDecoder {
   }
 }
 
-export function rowToEvent(row: Record<string, unknown>): OutboxEvent {
+export function rowToEvent(row: Record<string, unknown>, xid?: number): OutboxEvent {
   return {
+    xid,
     id: requireText(row, 'id'),
     aggregateType: requireText(row, 'aggregate_type'),
     aggregateId: requireText(row, 'aggregate_id'),

@@ -11,6 +11,11 @@ export interface OutboxEvent {
   readonly headers: Readonly<Record<string, string>>;
   /** ISO 8601. */
   readonly createdAt: string;
+  /**
+   * The id of the transaction that wrote the row, from the WAL; absent for rows a sweep read (those
+   * are visible by construction). Completion waits for it to be visible (completion.ts).
+   */
+  readonly xid?: number;
 }
 
 /** What the WAL hands the relay, in commit order: whole transactions, framed by begin and commit. */

@@ -81,7 +81,7 @@ function begin(finalLsn: bigint, commitMillis: number): Buffer {
     .byte(0x42)
     .int64(finalLsn)
     .int64(BigInt(commitMillis) * 1000n - POSTGRES_EPOCH_MICROS)
-    .int32(7)
+    .int32(7) // the transaction id
     .build();
 }
 
@@ -143,6 +143,8 @@ describe('OutboxDecoder.decode', () => {
           payload: '{"total": 12.5, "items": ["a", "b"]}',
           headers: { traceparent: '00-abc-01', retries: '2' },
           createdAt: '2026-11-25T06:08:00.123Z',
+          // Its transaction's id (from begin): completion waits for it to be visible.
+          xid: 7,
         },
       },
       { kind: 'commit', endLsn: 0x1a2b3c80n, commitTimeMs: committedAt },
