@@ -4,6 +4,7 @@ import type { ChannelModel, Options } from 'amqplib';
 import type { EncodedMessage } from '../formats/format.js';
 import type { ExchangeType } from './rabbitmq.js';
 import { UndeliverableError } from './sink.js';
+import { destroySocket } from './amqplib-socket.js';
 
 const CLOSE_TIMEOUT_MS = 2_000;
 // RabbitMQ's answer when a body exceeds its max_message_size (the channel is closed).
@@ -92,10 +93,6 @@ export async function closeConnection(connection: ChannelModel): Promise<void> {
     () => false,
     () => false,
   );
-  if (await Promise.race([closed, gaveUp])) {
-    (
-      connection as unknown as { connection?: { stream?: { destroy(): void } } }
-    ).connection?.stream?.destroy();
-  }
+  if (await Promise.race([closed, gaveUp])) destroySocket(connection);
   clearTimeout(timer);
 }

@@ -8,6 +8,7 @@ import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replicatio
 import type { Pgoutput } from 'pg-logical-replication';
 import { quoteIdent } from '../db/identifiers.js';
 import { formatLsn, parseLsn } from './lsn.js';
+import { replicationSocket } from './replication-socket.js';
 import type { Lsn } from './lsn.js';
 
 export interface StreamHandlers {
@@ -23,11 +24,6 @@ export interface ReplicationStreamOptions {
   readonly connectionString: string;
   readonly slot: string;
   readonly publication: string;
-}
-
-interface PausableStream {
-  pause(): void;
-  resume(): void;
 }
 
 export class ReplicationStream {
@@ -88,21 +84,15 @@ export class ReplicationStream {
 
   /** Stops reading the socket: PostgreSQL's walsender then blocks on a full TCP buffer. */
   pause(): void {
-    this.socket()?.pause();
+    replicationSocket(this.service)?.pause();
   }
 
   resume(): void {
-    this.socket()?.resume();
+    replicationSocket(this.service)?.resume();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     await this.service.destroy();
-  }
-
-  // pg-logical-replication keeps the connection private; its own flow control uses the same stream.
-  private socket(): PausableStream | undefined {
-    const internals = this.service as unknown as { _connection?: { stream?: PausableStream } };
-    return internals._connection?.stream;
   }
 }
