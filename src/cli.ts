@@ -12,6 +12,7 @@ import { createLogger, redactUrl } from './observability/logger.js';
 import { createRelay } from './relay.js';
 import { formatStatus, readStatus } from './status.js';
 import { PreflightError } from './wal/slot.js';
+import { errorMessage } from './errors.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -255,7 +256,7 @@ main(process.argv.slice(2)).then(
       process.exitCode = EXIT_USAGE;
       return;
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     process.stderr.write(`outbox-relay: ${redactUrl(message)}\n`);
     process.exitCode = EXIT_FAILURE;
   },

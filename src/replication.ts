@@ -10,7 +10,7 @@ import type { CatchUpTracker } from './observability/catch-up.js';
 import type { Logger } from './observability/logger.js';
 import { backoffDelay } from './pipeline/backoff.js';
 import type { Dispatcher } from './pipeline/dispatcher.js';
-import { describeError } from './pipeline/delivery.js';
+import { errorMessage, replicationErrorKind } from './errors.js';
 import { Session } from './pipeline/session.js';
 import { sleep } from './pipeline/sleep.js';
 import type { InFlightWindow } from './pipeline/window.js';
@@ -22,9 +22,6 @@ import { ReplicationStream } from './wal/stream.js';
 // A paused stream still answers the walsender this often, so wal_sender_timeout (60 s by default)
 // does not end the connection during a long broker outage.
 const STATUS_INTERVAL_MS = 10_000;
-// After a leader dies its walsender may outlive its advisory lock for a moment; START_REPLICATION
-// then fails with this message, and the new leader simply tries again.
-const SLOT_BUSY = /replication slot .* is active for PID/;
 
 /** What the relay reports about its replication (readiness, lag, stop); written here only. */
 export interface ReplicationState {
@@ -56,8 +53,8 @@ export async function streamWhileLeading(options: ReplicationOptions, lost: Abor
       await streamOnce(options, lost, () => (attempt = 0));
     } catch (error) {
       if (signal.aborted) break;
-      state.lastError = describeError(error);
-      if (SLOT_BUSY.test(state.lastError))
+      state.lastError = errorMessage(error);
+      if (replicationErrorKind(error) === 'slot_busy')
         logger.info({ attempt }, 'the previous walsender still holds the slot, retrying');
       else logger.warn({ err: error, attempt }, 'replication stream lost, reconnecting');
       // The next session resends everything unconfirmed: let this one's events finish first.

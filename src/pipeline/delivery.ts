@@ -16,6 +16,7 @@ import { UndeliverableError } from '../sinks/sink.js';
 import type { OutboxEvent } from '../wal/event.js';
 import { backoffDelay } from './backoff.js';
 import { sleep } from './sleep.js';
+import { errorMessage } from '../errors.js';
 
 export type DeliveryOutcome =
   | { readonly kind: 'delivered' }
@@ -96,7 +97,7 @@ export class Delivery {
             outcome = {
               kind: 'deadLetter',
               deadLetter: {
-                error: describeError(error),
+                error: errorMessage(error),
                 destination: describeDestination(destination),
                 attempts,
               },
@@ -145,8 +146,4 @@ export class Delivery {
       }
     }
   }
-}
-
-export function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -5,6 +5,7 @@ import type { EncodedMessage } from '../formats/format.js';
 import type { ExchangeType } from './rabbitmq.js';
 import { UndeliverableError } from './sink.js';
 import { destroySocket } from './amqplib-socket.js';
+import { errorMessage } from '../errors.js';
 
 const CLOSE_TIMEOUT_MS = 2_000;
 // RabbitMQ's answer when a body exceeds its max_message_size (the channel is closed).
@@ -23,7 +24,7 @@ export function exchangeRefusal(
   assertExchange: ExchangeType | undefined,
 ): UndeliverableError | undefined {
   const code = (error as { code?: unknown } | undefined)?.code;
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = errorMessage(error);
   switch (code) {
     case 404:
       return new UndeliverableError(

@@ -10,6 +10,7 @@ import { quoteIdent } from '../db/identifiers.js';
 import { formatLsn, parseLsn } from './lsn.js';
 import { replicationSocket } from './replication-socket.js';
 import type { Lsn } from './lsn.js';
+import { coerceError } from '../errors.js';
 
 export interface StreamHandlers {
   /** The server accepted START_REPLICATION: changes will follow. */
@@ -45,7 +46,7 @@ export class ReplicationStream {
     return new Promise((resolve, reject) => {
       const fail = (error: unknown): void => {
         if (this.stopped) resolve();
-        else reject(error instanceof Error ? error : new Error(String(error)));
+        else reject(coerceError(error));
       };
       this.service.on('data', (_lsn: string, message: Pgoutput.Message) => {
         try {
