@@ -33,5 +33,12 @@ export function createSink(
   const settings = config.sinks[name];
   if (settings === undefined)
     throw new ConfigError(descriptor.variable, `required: a route sends to ${descriptor.title}`);
-  return descriptor.create(settings, { logger, metrics, format: DEFAULT_FORMAT });
+  return descriptor.create(settings, {
+    logger,
+    metrics,
+    format: DEFAULT_FORMAT,
+    onPublishError: () => metrics.publishError(name),
+    onReadyChange: (ready) =>
+      logger.info({ sink: name }, ready ? 'broker connected' : 'broker connection lost'),
+  });
 }

@@ -116,7 +116,7 @@ export const kafka = defineSink({
     };
   },
   describe: (destination: KafkaDestination) => `kafka:${destination.topic}`,
-  async create(settings: KafkaSettings, { logger, metrics, format }) {
+  async create(settings: KafkaSettings, { logger, metrics, format, onPublishError, onReadyChange }) {
     const [{ KafkaSink }, { installRecordEncoder }] = await Promise.all([
       import('./kafka-sink.js'),
       import('./kafkajs-record.js'),
@@ -148,9 +148,8 @@ export const kafka = defineSink({
       idleProbeIntervalMs: 5_000,
       format,
       logger,
-      onPublishError: () => metrics.publishError('kafka'),
-      onReadyChange: (ready) =>
-        logger.info({ sink: 'kafka' }, ready ? 'broker connected' : 'broker connection lost'),
+      onPublishError,
+      onReadyChange,
     });
   },
 });

@@ -130,7 +130,7 @@ export const rabbitmq = defineSink({
   },
   describe: (destination: RabbitMqDestination) =>
     `rabbitmq:${destination.exchange}/${destination.routingKey}`,
-  async create(settings: RabbitMqSettings, { logger, metrics, format }) {
+  async create(settings: RabbitMqSettings, { logger, format, onPublishError, onReadyChange }) {
     const { RabbitMqSink } = await import('./rabbitmq-sink.js');
     return new RabbitMqSink({
       url: settings.url,
@@ -139,9 +139,8 @@ export const rabbitmq = defineSink({
       maxMessageBytes: settings.maxMessageBytes,
       format,
       logger,
-      onPublishError: () => metrics.publishError('rabbitmq'),
-      onReadyChange: (ready) =>
-        logger.info({ sink: 'rabbitmq' }, ready ? 'broker connected' : 'broker connection lost'),
+      onPublishError,
+      onReadyChange,
     });
   },
 });

@@ -68,6 +68,10 @@ export interface SinkContext {
   readonly logger: Logger;
   readonly metrics: PrometheusMetrics;
   readonly format: MessageFormat;
+  /** Counts a failed publish or connect attempt (outbox_relay_publish_errors_total{sink}). */
+  readonly onPublishError: () => void;
+  /** Logs the broker becoming reachable or unreachable ('broker connected' / 'broker connection lost'). */
+  readonly onReadyChange: (ready: boolean) => void;
 }
 
 /**
