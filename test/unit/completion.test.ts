@@ -4,20 +4,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PgCompletionStore } from '../../src/completion.js';
 import type { CompletedEvent, CompletionPool } from '../../src/completion.js';
-import type { OutboxEvent } from '../../src/wal/event.js';
+import { outboxEvent } from '../kit/events.js';
 
 function event(id: string, xid?: number): CompletedEvent {
-  const outboxEvent: OutboxEvent = {
-    id,
-    aggregateType: 'order',
-    aggregateId: 'o1',
-    eventType: 'created',
-    payload: '{}',
-    headers: {},
-    createdAt: '2026-01-01T00:00:00.000Z',
-    xid,
-  };
-  return { event: outboxEvent, deadLetter: undefined };
+  return { event: outboxEvent({ id, xid }), deadLetter: undefined };
 }
 
 /**

@@ -6,17 +6,9 @@ import type { KafkaDestination } from '../../src/sinks/kafka.js';
 import type { RabbitMqDestination } from '../../src/sinks/rabbitmq.js';
 import { UndeliverableError } from '../../src/sinks/sink.js';
 import type { Sink, SinkMessage, SinkName } from '../../src/sinks/sink.js';
-import type { OutboxEvent } from '../../src/wal/event.js';
+import { outboxEvent } from '../kit/events.js';
 
-const event: OutboxEvent = {
-  id: 'e1',
-  aggregateType: 'order',
-  aggregateId: 'o1',
-  eventType: 'created',
-  payload: '{}',
-  headers: {},
-  createdAt: '2026-01-01T00:00:00Z',
-};
+const event = outboxEvent();
 
 const topicA: KafkaDestination = { sink: 'kafka', topic: 'a', label: 'a' };
 const topicB: KafkaDestination = { sink: 'kafka', topic: 'b', label: 'b' };

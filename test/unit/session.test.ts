@@ -9,22 +9,11 @@ import { Session } from '../../src/pipeline/session.js';
 import type { TransactionHandle } from '../../src/pipeline/watermark.js';
 import { InFlightWindow } from '../../src/pipeline/window.js';
 import type { OutboxEvent, WalChange } from '../../src/wal/event.js';
+import { outboxEvent } from '../kit/events.js';
 import type { WalSource } from '../../src/wal/source.js';
 
-function outboxEvent(id: string): OutboxEvent {
-  return {
-    id,
-    aggregateType: 'order',
-    aggregateId: 'o1',
-    eventType: 'created',
-    payload: '{}',
-    headers: {},
-    createdAt: '2026-01-01T00:00:00Z',
-  };
-}
-
 const begin: WalChange = { kind: 'begin', commitLsn: 0n, commitTimeMs: 0 };
-const insert = (id: string): WalChange => ({ kind: 'event', event: outboxEvent(id) });
+const insert = (id: string): WalChange => ({ kind: 'event', event: outboxEvent({ id }) });
 const commit = (endLsn: bigint): WalChange => ({ kind: 'commit', endLsn, commitTimeMs: 0 });
 
 class FakeSource implements WalSource {
