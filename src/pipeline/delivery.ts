@@ -11,7 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import type { RouteResult } from '../routing/router.js';
 import { describeDestination } from '../sinks/registry.js';
-import type { Sink, SinkMessage, SinkName } from '../sinks/sink.js';
+import type { ResolvedDestination, Sink, SinkMessage, SinkName } from '../sinks/sink.js';
 import { UndeliverableError } from '../sinks/sink.js';
 import type { OutboxEvent } from '../wal/event.js';
 import { backoffDelay } from './backoff.js';
@@ -58,62 +58,76 @@ export class Delivery {
   }
 
   /**
-   * Sends `event` to its route's destinations; resolves when every one has settled, never rejects.
-   * Throws at once when the route names a sink that is not configured.
+   * Sends `event` to its route's destinations and calls `settled` once every one has settled (never
+   * with an error). Throws at once when the route names a sink that is not configured. A callback
+   * rather than a promise: this runs once per event, and each promise saved is measurable.
    */
-  deliver(event: OutboxEvent, commitTimeMs: number): Promise<DeliveryOutcome> {
+  deliver(event: OutboxEvent, commitTimeMs: number, settled: (outcome: DeliveryOutcome) => void): void {
     const route = this.options.route(event);
     if ('deadLetter' in route) {
       // Nothing was sent: no publish attempt is recorded.
-      return Promise.resolve({
+      settled({
         kind: 'deadLetter',
         deadLetter: { error: route.deadLetter, destination: undefined, attempts: 0 },
         reason: 'unroutable',
       });
+      return;
     }
-    const { sinks, maxAttempts, metrics } = this.options;
-    const targets = route.destinations.map((destination) => {
-      const sink = sinks.get(destination.sink);
-      if (!sink) throw new Error(`no ${destination.sink} sink configured for ${destination.label}`);
-      return { sink, destination };
-    });
-    const maxRefusals = route.onUndeliverable === 'retry' ? Infinity : maxAttempts;
-    return new Promise((resolve) => {
-      let unsettled = targets.length;
-      let outcome = DELIVERED;
-      const settle = (): void => {
-        unsettled -= 1;
-        if (unsettled === 0) resolve(outcome);
-      };
-      for (const { sink, destination } of targets) {
-        const message: SinkMessage = { event, destination };
-        const delivered = (): void => {
-          metrics.published(destination.sink, destination.label);
-          metrics.endToEnd((Date.now() - commitTimeMs) / 1000);
-          settle();
-        };
-        const failed = ({ error, attempts }: FailedDelivery): void => {
-          if (outcome.kind === 'delivered') {
-            outcome = {
-              kind: 'deadLetter',
-              deadLetter: {
-                error: errorMessage(error),
-                destination: describeDestination(destination),
-                attempts,
-              },
-              reason: error.reason,
-            };
-          }
-          settle();
-        };
-        // The first attempt costs one promise per destination; the retry loop starts only after a failure.
-        sink
-          .publish(message)
-          .then(delivered, (error: unknown) =>
-            this.redeliver(sink, message, error, maxRefusals).then(delivered, failed),
-          );
-      }
-    });
+    const { destinations } = route;
+    const sinks = destinations.map((destination) => this.sinkFor(destination));
+    const maxRefusals = route.onUndeliverable === 'retry' ? Infinity : this.options.maxAttempts;
+    if (destinations.length === 1) {
+      this.send(sinks[0]!, { event, destination: destinations[0]! }, commitTimeMs, maxRefusals, settled);
+      return;
+    }
+    let unsettled = destinations.length;
+    let outcome = DELIVERED;
+    const settle = (destinationOutcome: DeliveryOutcome): void => {
+      // The first destination's refusal is the one the dead-letter row names.
+      if (outcome.kind === 'delivered') outcome = destinationOutcome;
+      unsettled -= 1;
+      if (unsettled === 0) settled(outcome);
+    };
+    for (let i = 0; i < destinations.length; i++) {
+      this.send(sinks[i]!, { event, destination: destinations[i]! }, commitTimeMs, maxRefusals, settle);
+    }
+  }
+
+  private sinkFor(destination: ResolvedDestination): Sink {
+    const sink = this.options.sinks.get(destination.sink);
+    if (!sink) throw new Error(`no ${destination.sink} sink configured for ${destination.label}`);
+    return sink;
+  }
+
+  /** One destination: its first attempt costs one promise; the retry loop starts only after a failure. */
+  private send(
+    sink: Sink,
+    message: SinkMessage,
+    commitTimeMs: number,
+    maxRefusals: number,
+    settled: (outcome: DeliveryOutcome) => void,
+  ): void {
+    const { metrics } = this.options;
+    const delivered = (): void => {
+      metrics.published(message.destination.sink, message.destination.label);
+      metrics.endToEnd((Date.now() - commitTimeMs) / 1000);
+      settled(DELIVERED);
+    };
+    const failed = ({ error, attempts }: FailedDelivery): void =>
+      settled({
+        kind: 'deadLetter',
+        deadLetter: {
+          error: errorMessage(error),
+          destination: describeDestination(message.destination),
+          attempts,
+        },
+        reason: error.reason,
+      });
+    sink
+      .publish(message)
+      .then(delivered, (error: unknown) =>
+        this.redeliver(sink, message, error, maxRefusals).then(delivered, failed),
+      );
   }
 
   /**

@@ -73,20 +73,18 @@ export class Dispatcher {
       deadLetterReason: undefined,
     };
     this.options.window.add(entry.bytes);
-    let delivering;
     try {
-      delivering = this.options.delivery.deliver(event, sinceMs);
+      this.options.delivery.deliver(event, sinceMs, (outcome) => {
+        if (outcome.kind === 'deadLetter') {
+          entry.deadLetter = outcome.deadLetter;
+          entry.deadLetterReason = outcome.reason;
+        }
+        this.completions.push(entry);
+      });
     } catch (error) {
       this.options.window.remove(entry.bytes);
       throw error;
     }
-    void delivering.then((outcome) => {
-      if (outcome.kind === 'deadLetter') {
-        entry.deadLetter = outcome.deadLetter;
-        entry.deadLetterReason = outcome.reason;
-      }
-      this.completions.push(entry);
-    });
   }
 
   /** Waits until nothing is in flight or `deadline()` passed, then for the batch under way. */

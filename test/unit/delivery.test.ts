@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Delivery } from '../../src/pipeline/delivery.js';
+import type { DeliveryOutcome } from '../../src/pipeline/delivery.js';
 import type { RouteResult } from '../../src/routing/router.js';
 import type { KafkaDestination } from '../../src/sinks/kafka.js';
 import type { RabbitMqDestination } from '../../src/sinks/rabbitmq.js';
@@ -63,6 +64,11 @@ function delivery(route: RouteResult, sinks: Sink[], maxAttempts = 3) {
   return { subject, published, warnings };
 }
 
+/** One delivery's outcome. */
+function deliverOnce(subject: Delivery): Promise<DeliveryOutcome> {
+  return new Promise((resolve) => subject.deliver(event, Date.now(), resolve));
+}
+
 describe('Delivery', () => {
   test('fan-out: delivered once every destination confirmed', async () => {
     const kafka = new ScriptedSink('kafka', () => 'ok');
@@ -71,7 +77,7 @@ describe('Delivery', () => {
       { destinations: [topicA, exchange], onUndeliverable: 'deadLetter' },
       [kafka, rabbit],
     );
-    assert.deepEqual(await subject.deliver(event, Date.now()), { kind: 'delivered' });
+    assert.deepEqual(await deliverOnce(subject), { kind: 'delivered' });
     assert.deepEqual(published.sort(), ['a', 'x']);
   });
 
@@ -84,7 +90,7 @@ describe('Delivery', () => {
       [kafka],
       2,
     );
-    assert.deepEqual(await subject.deliver(event, Date.now()), { kind: 'delivered' });
+    assert.deepEqual(await deliverOnce(subject), { kind: 'delivered' });
     // Transient failures never count against maxAttempts (2 here): five attempts on b.
     assert.deepEqual(kafka.calls.filter((label) => label === 'b').length, 5);
     assert.deepEqual(kafka.calls.filter((label) => label === 'a').length, 1);
@@ -100,7 +106,7 @@ describe('Delivery', () => {
       [kafka, rabbit],
       3,
     );
-    const outcome = await subject.deliver(event, Date.now());
+    const outcome = await deliverOnce(subject);
     assert.deepEqual(outcome, {
       kind: 'deadLetter',
       deadLetter: { error: 'x refused', destination: 'rabbitmq:x/k', attempts: 3 },
@@ -113,7 +119,7 @@ describe('Delivery', () => {
   test('a refusal, then success within maxAttempts: delivered', async () => {
     const kafka = new ScriptedSink('kafka', (_label, attempt) => (attempt < 3 ? 'refuse' : 'ok'));
     const { subject } = delivery({ destinations: [topicA], onUndeliverable: 'deadLetter' }, [kafka], 3);
-    assert.deepEqual(await subject.deliver(event, Date.now()), { kind: 'delivered' });
+    assert.deepEqual(await deliverOnce(subject), { kind: 'delivered' });
     assert.equal(kafka.calls.length, 3);
   });
 
@@ -124,7 +130,7 @@ describe('Delivery', () => {
       [kafka],
       3,
     );
-    assert.deepEqual(await subject.deliver(event, Date.now()), { kind: 'delivered' });
+    assert.deepEqual(await deliverOnce(subject), { kind: 'delivered' });
     assert.equal(kafka.calls.length, 21);
     assert.deepEqual(published, ['a']);
     assert.equal(warnings.filter((message) => message === 'event refused, trying again').length, 20);
@@ -133,7 +139,7 @@ describe('Delivery', () => {
   test('unroutable: dead-lettered at once, with no publish attempt', async () => {
     const kafka = new ScriptedSink('kafka', () => 'ok');
     const { subject, published } = delivery({ deadLetter: 'no route for order' }, [kafka]);
-    assert.deepEqual(await subject.deliver(event, Date.now()), {
+    assert.deepEqual(await deliverOnce(subject), {
       kind: 'deadLetter',
       deadLetter: { error: 'no route for order', destination: undefined, attempts: 0 },
       reason: 'unroutable',
@@ -144,6 +150,9 @@ describe('Delivery', () => {
 
   test('a route naming a sink that is not configured throws at once', () => {
     const { subject } = delivery({ destinations: [exchange], onUndeliverable: 'deadLetter' }, []);
-    assert.throws(() => subject.deliver(event, Date.now()), /no rabbitmq sink configured for x/);
+    assert.throws(
+      () => subject.deliver(event, Date.now(), () => undefined),
+      /no rabbitmq sink configured for x/,
+    );
   });
 });

@@ -231,7 +231,10 @@ describe('Session with the dispatcher', () => {
     const current: { session?: Session } = {};
     const dispatcher = new Dispatcher({
       window,
-      delivery: { deliver: (event) => Promise.resolve(outcomes.get(event.id) ?? { kind: 'delivered' }) },
+      delivery: {
+        deliver: (event, _sinceMs, settled) =>
+          queueMicrotask(() => settled(outcomes.get(event.id) ?? { kind: 'delivered' })),
+      },
       completion: {
         complete: (batch) => new Promise<void>((resolve) => stores.push({ batch, finish: resolve })),
       },
