@@ -74,12 +74,14 @@ export class Delivery {
       return;
     }
     const { destinations } = route;
-    const sinks = destinations.map((destination) => this.sinkFor(destination));
     const maxRefusals = route.onUndeliverable === 'retry' ? Infinity : this.options.maxAttempts;
     if (destinations.length === 1) {
-      this.send(sinks[0]!, { event, destination: destinations[0]! }, commitTimeMs, maxRefusals, settled);
+      const destination = destinations[0]!;
+      this.send(this.sinkFor(destination), { event, destination }, commitTimeMs, maxRefusals, settled);
       return;
     }
+    // Every sink is looked up before anything is sent: a missing one throws with nothing published.
+    const sinks = destinations.map((destination) => this.sinkFor(destination));
     let unsettled = destinations.length;
     let outcome = DELIVERED;
     const settle = (destinationOutcome: DeliveryOutcome): void => {
