@@ -106,6 +106,7 @@ export class Dispatcher {
         await this.retryDelay(attempt);
       }
     }
+    const now = Date.now();
     for (const entry of batch) {
       if (entry.deadLetter) {
         metrics.deadLettered(entry.deadLetterReason ?? 'error');
@@ -119,7 +120,7 @@ export class Dispatcher {
           'event dead-lettered',
         );
       }
-      catchUp.completed(Date.now() - entry.transaction.commitTimeMs);
+      catchUp.completed(now - entry.transaction.commitTimeMs);
       window.remove(entry.bytes);
       entry.owner.complete(entry.transaction);
     }
