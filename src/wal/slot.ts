@@ -104,21 +104,23 @@ export async function createSlotWithSnapshot(
 ): Promise<NewSlot> {
   await run(db, slotSql.registerSlot(slot));
   const replication = await db.connectReplication();
-  const reader = await db.reserveTextConnection();
-  let consistentLsn: Lsn;
   try {
-    const { rows } = await run(replication, slotSql.createSlotExportingSnapshot(slot));
-    consistentLsn = parseLsn(rows[0]!.consistent_point);
-    await run(reader, slotSql.beginSnapshotRead());
-    // The snapshot stays importable only while the replication connection is idle and open.
-    await run(reader, slotSql.useSnapshot(rows[0]!.snapshot_name));
-  } catch (error) {
-    await reader.release(true);
-    throw error;
+    const reader = await db.reserveTextConnection();
+    try {
+      const { rows } = await run(replication, slotSql.createSlotExportingSnapshot(slot));
+      const consistentLsn = parseLsn(rows[0]!.consistent_point);
+      await run(reader, slotSql.beginSnapshotRead());
+      // The snapshot stays importable only while the replication connection is idle and open.
+      await run(reader, slotSql.useSnapshot(rows[0]!.snapshot_name));
+      return { consistentLsn, rows: pages(reader, table, pendingOnly) };
+    } catch (error) {
+      await reader.release(true);
+      throw error;
+    }
   } finally {
+    // Also when no reader could be had: the connection is not left open.
     await replication.release();
   }
-  return { consistentLsn, rows: pages(reader, table, pendingOnly) };
 }
 
 // Rows come back as text, as the WAL delivers them, so both paths decode rows the same way.

@@ -122,6 +122,12 @@ describe('createSlotWithSnapshot (wal/slot.ts)', () => {
     await assert.rejects(createSlotWithSnapshot(db, 'slot', TABLE, true), /invalid snapshot identifier/);
     assert.deepEqual(db.log.slice(-2), ['text: released broken', 'replication: released']);
   });
+  test('without a reader (the pool failed) the replication connection is still ended', async () => {
+    const db = new ScriptedDatabase();
+    db.reserveTextConnection = () => Promise.reject(new Error('connection refused'));
+    await assert.rejects(createSlotWithSnapshot(db, 'slot', TABLE, false), /connection refused/);
+    assert.deepEqual(db.log, ['pool: insert into outbox_relay_slot', 'replication: released']);
+  });
 });
 
 describe('PgCompletionStore (completion.ts) with dead letters', () => {
