@@ -2,9 +2,9 @@
 // The command line: arguments, signals and exit codes. The only module that touches `process`
 // (besides config.ts reading the environment).
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { ConfigError, loadConfig } from './config.js';
 import type { Config } from './config.js';
+import { openDatabase } from './db/postgres.js';
 import { formatDeadLetters, listDeadLetters, retryDeadLetters } from './dead-letters.js';
 import type { RetrySelection } from './dead-letters.js';
 import { migrateDatabase } from './migrate.js';
@@ -184,10 +184,10 @@ async function deadLetters(
   limit: number,
   json: boolean,
 ): Promise<number> {
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
+  const db = openDatabase({ connectionString: config.databaseUrl, max: 2 });
   try {
     if (retry) {
-      const ids = await retryDeadLetters(pool, config.table, retry);
+      const ids = await retryDeadLetters(db, config.table, retry);
       // The ids only when named: --all may move many thousands.
       const named = 'ids' in retry ? `: ${ids.join(', ')}` : '';
       process.stdout.write(
@@ -197,11 +197,11 @@ async function deadLetters(
       );
       return EXIT_OK;
     }
-    const list = await listDeadLetters(pool, limit);
+    const list = await listDeadLetters(db, limit);
     process.stdout.write(json ? `${JSON.stringify(list)}\n` : `${formatDeadLetters(list)}\n`);
     return EXIT_OK;
   } finally {
-    await pool.end();
+    await db.end();
   }
 }
 
@@ -230,13 +230,13 @@ async function run(config: ReturnType<typeof loadConfig>): Promise<number> {
 }
 
 async function status(config: ReturnType<typeof loadConfig>, json: boolean): Promise<number> {
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 1 });
+  const db = openDatabase({ connectionString: config.databaseUrl, max: 1 });
   try {
-    const result = await readStatus(pool, config.slot, config.table, config.completion === 'mark');
+    const result = await readStatus(db, config.slot, config.table, config.completion === 'mark');
     process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${formatStatus(result)}\n`);
     return result.healthy ? EXIT_OK : EXIT_FAILURE;
   } finally {
-    await pool.end();
+    await db.end();
   }
 }
 

@@ -4,12 +4,10 @@
 // in exactly one of the two tables. Events go back in their original outbox order (outbox_seq,
 // recorded when they were parked), one transaction per batch; the relay then publishes them as any
 // new insert, in that order.
-import type { Pool, PoolClient } from 'pg';
-import { quoteTable } from './db/identifiers.js';
+import { run } from './db/database.js';
+import type { Database, Queryable } from './db/database.js';
+import * as deadLetterSql from './db/dead-letter-sql.js';
 import type { TableName } from './wal/decode.js';
-
-// Rows parked before outbox_seq existed have none: they go first, by the time of their event.
-const ORIGINAL_ORDER = 'outbox_seq nulls first, created_at, dead_lettered_at, id';
 
 /** One parked event, as `dead-letters list` shows it. */
 export interface DeadLetterEntry {
@@ -50,29 +48,9 @@ export class DeadLetterRetryError extends Error {
 export const RETRY_BATCH_SIZE = 500;
 
 /** The parked events in their original order, at most `limit`, and how many there are. */
-export async function listDeadLetters(pool: Pool, limit: number): Promise<DeadLetterList> {
-  const { rows } = await pool.query<{
-    id: string;
-    aggregate_type: string;
-    aggregate_id: string;
-    event_type: string;
-    payload: unknown;
-    headers: Record<string, string>;
-    created_at: Date;
-    error: string;
-    attempts: number;
-    dead_lettered_at: Date;
-    destination: string | null;
-    outbox_seq: string | null;
-  }>(
-    `select id, aggregate_type, aggregate_id, event_type, payload, headers, created_at, error, attempts,
-            dead_lettered_at, destination, outbox_seq::text
-       from outbox_dead_letter order by ${ORIGINAL_ORDER} limit $1`,
-    [limit],
-  );
-  const { rows: count } = await pool.query<{ total: string }>(
-    'select count(*)::text as total from outbox_dead_letter',
-  );
+export async function listDeadLetters(db: Queryable, limit: number): Promise<DeadLetterList> {
+  const { rows } = await run(db, deadLetterSql.listParked(limit));
+  const { rows: count } = await run(db, deadLetterSql.countParked());
   return {
     total: Number(count[0]?.total ?? 0),
     deadLetters: rows.map((row) => ({
@@ -99,68 +77,50 @@ export async function listDeadLetters(pool: Pool, limit: number): Promise<DeadLe
  * meanwhile wait for the next retry, so a retry never chases its own failures.
  */
 export async function retryDeadLetters(
-  pool: Pool,
+  db: Pick<Database, 'query' | 'transaction'>,
   table: TableName,
   selection: RetrySelection,
   batchSize = RETRY_BATCH_SIZE,
 ): Promise<string[]> {
-  const { rows: bounds } = await pool.query<{ started: string }>('select now()::text as started');
+  const { rows: bounds } = await run(db, deadLetterSql.retryStart());
   const started = bounds[0]!.started;
   const ids = 'ids' in selection ? [...new Set(selection.ids)] : null;
   if (ids) {
-    const { rows } = await pool.query<{ id: string }>(
-      'select id from outbox_dead_letter where id = any($1::uuid[])',
-      [ids],
-    );
+    const { rows } = await run(db, deadLetterSql.parkedAmong(ids));
     const found = new Set(rows.map((row) => row.id));
     const missing = ids.filter((id) => !found.has(id.toLowerCase()));
     if (missing.length > 0) throw notParked(missing);
   }
   const moved: string[] = [];
   for (;;) {
-    const batch = await inTransaction(pool, (client) =>
-      moveBatch(client, table, started, ids, batchSize),
-    ).catch((error: unknown) => {
-      if (!(error instanceof DeadLetterRetryError) || moved.length === 0) throw error;
-      throw new DeadLetterRetryError(`${error.message}; ${moved.length} retried before it`, {
-        cause: error.cause,
+    const batch = await db
+      .transaction((tx) => moveBatch(tx, table, started, ids, batchSize))
+      .catch((error: unknown) => {
+        if (!(error instanceof DeadLetterRetryError) || moved.length === 0) throw error;
+        throw new DeadLetterRetryError(`${error.message}; ${moved.length} retried before it`, {
+          cause: error.cause,
+        });
       });
-    });
     moved.push(...batch);
     if (batch.length < batchSize) return moved;
   }
 }
 
 async function moveBatch(
-  client: PoolClient,
+  tx: Queryable,
   table: TableName,
   parkedBy: string,
   ids: readonly string[] | null,
   batchSize: number,
 ): Promise<string[]> {
   // Locked, so two retries running at once cannot both move an event.
-  const { rows } = await client.query<{ id: string }>(
-    `select id from outbox_dead_letter
-      where dead_lettered_at <= $1::timestamptz and ($2::uuid[] is null or id = any($2::uuid[]))
-      order by ${ORIGINAL_ORDER} limit $3 for update`,
-    [parkedBy, ids, batchSize],
-  );
+  const { rows } = await run(tx, deadLetterSql.lockRetryBatch(parkedBy, ids, batchSize));
   if (rows.length === 0) return [];
   const batch = rows.map((row) => row.id);
   // In `mark` mode the finished row stays in the outbox: replace it. An unfinished one is refused below.
-  await client.query(
-    `delete from ${quoteTable(table)} where id = any($1::uuid[]) and processed_at is not null`,
-    [batch],
-  );
+  await run(tx, deadLetterSql.deleteFinishedRows(table, batch));
   try {
-    const { rows: inserted } = await client.query<{ id: string }>(
-      `with moved as (delete from outbox_dead_letter where id = any($1::uuid[]) returning *)
-       insert into ${quoteTable(table)} (id, aggregate_type, aggregate_id, event_type, payload, headers, created_at)
-       select id, aggregate_type, aggregate_id, event_type, payload, headers, created_at
-         from moved order by ${ORIGINAL_ORDER}
-       returning id`,
-      [batch],
-    );
+    const { rows: inserted } = await run(tx, deadLetterSql.moveBackToOutbox(table, batch));
     return inserted.map((row) => row.id);
   } catch (error) {
     const pgError = error as { code?: string; detail?: string };
@@ -171,21 +131,6 @@ async function moveBatch(
         'this id (retried already? wait for the relay to publish it)',
       { cause: error },
     );
-  }
-}
-
-async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let failed = true;
-  try {
-    await client.query('begin');
-    const result = await work(client);
-    await client.query('commit');
-    failed = false;
-    return result;
-  } finally {
-    if (failed) await client.query('rollback').catch(() => undefined);
-    client.release();
   }
 }
 

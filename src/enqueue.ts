@@ -1,6 +1,8 @@
 // The application side: write events into the outbox inside the transaction that changes the
 // business data, so both commit or neither does. Events are validated before any SQL runs, so a bad
 // event fails with a message naming its field instead of a PostgreSQL error mid-transaction.
+import { insertOutboxRows } from './db/enqueue-sql.js';
+import type { OutboxRow } from './db/enqueue-sql.js';
 import { outbox } from './schema.js';
 
 /**
@@ -128,34 +130,11 @@ export async function enqueueMany<E extends EventShape = EventShape>(
   );
 }
 
-interface OutboxRow {
-  id?: string;
-  aggregateType: string;
-  aggregateId: string;
-  eventType: string;
-  payload: unknown;
-  headers: Record<string, string>;
-}
-
 async function insertRows(tx: OutboxExecutor, rows: OutboxRow[]): Promise<string[]> {
   // Drizzle's transactions have a `query` property too (relational queries): test for `insert` first.
   if (!('insert' in tx)) {
-    const result = await tx.query(
-      `insert into outbox (id, aggregate_type, aggregate_id, event_type, payload, headers)
-       select coalesce(id, gen_random_uuid()), aggregate_type, aggregate_id, event_type, payload, headers
-         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[])
-           with ordinality as e(id, aggregate_type, aggregate_id, event_type, payload, headers, n)
-        order by n
-       returning id`,
-      [
-        rows.map((row) => row.id ?? null),
-        rows.map((row) => row.aggregateType),
-        rows.map((row) => row.aggregateId),
-        rows.map((row) => row.eventType),
-        rows.map((row) => JSON.stringify(row.payload)),
-        rows.map((row) => JSON.stringify(row.headers)),
-      ],
-    );
+    const { text, values } = insertOutboxRows(rows);
+    const result = await tx.query(text, [...values]);
     return (result.rows as { id: string }[]).map((row) => row.id);
   }
   const insert = tx.insert(outbox).values(rows as never[]) as {

@@ -1,8 +1,10 @@
 // Leadership: one relay streams a slot at a time. Instances of the same slot queue on a PostgreSQL
 // advisory lock held by a dedicated session: the lock is released the moment the leader's connection
 // ends, which is also when its walsender stops, so a standby can take over within a poll interval.
-import pg from 'pg';
 import type { Config } from './config.js';
+import { run } from './db/database.js';
+import type { Database, Session } from './db/database.js';
+import * as lockSql from './db/lock-sql.js';
 import type { Logger } from './observability/logger.js';
 import type { RelayMetrics } from './observability/metrics.js';
 import { sleep } from './pipeline/sleep.js';
@@ -17,7 +19,9 @@ export interface Leadership {
 }
 
 export interface LeaderLoopOptions {
-  readonly config: Pick<Config, 'databaseUrl' | 'slot'>;
+  readonly config: Pick<Config, 'slot'>;
+  /** Opens the session that holds the lock. */
+  readonly db: Pick<Database, 'connectSession'>;
   readonly logger: Logger;
   readonly metrics: Pick<RelayMetrics, 'setLeader'>;
   /** Connected each time this instance becomes the leader. */
@@ -37,7 +41,7 @@ export async function leadUntilStopped(options: LeaderLoopOptions): Promise<void
   const { config, logger, metrics, signal } = options;
   while (!signal.aborted) {
     const leadership = await acquireLeadership(
-      config.databaseUrl,
+      options.db,
       config.slot,
       LEADER_POLL_MS,
       signal,
@@ -69,7 +73,7 @@ export async function leadUntilStopped(options: LeaderLoopOptions): Promise<void
 }
 
 export async function acquireLeadership(
-  connectionString: string,
+  db: Pick<Database, 'connectSession'>,
   slot: string,
   pollMs: number,
   signal: AbortSignal,
@@ -78,34 +82,44 @@ export async function acquireLeadership(
   onUnreachable: () => void,
 ): Promise<Leadership | undefined> {
   let announced = false;
+  const waiting = (): void => {
+    onWaiting(!announced);
+    announced = true;
+  };
   while (!signal.aborted) {
-    const client = new pg.Client({ connectionString, application_name: `outbox-relay:${slot}:lock` });
-    const lost = new AbortController();
-    client.on('error', () => lost.abort());
-    client.on('end', () => lost.abort());
+    let session: Session | undefined;
     try {
-      await client.connect();
-      for (;;) {
-        const { rows } = await client.query<{ locked: boolean }>(
-          `select pg_try_advisory_lock(hashtextextended('outbox-relay:' || $1, 0)) as locked`,
-          [slot],
-        );
-        if (rows[0]?.locked) {
-          return { lost: lost.signal, release: () => client.end().catch(() => undefined) };
-        }
-        onWaiting(!announced);
-        announced = true;
-        await sleep(pollMs, signal);
-        if (signal.aborted || lost.signal.aborted) break;
-      }
+      session = await db.connectSession(`outbox-relay:${slot}:lock`);
+      if (await pollLock(session, slot, pollMs, signal, waiting)) return leadershipOf(session);
     } catch {
       // The database is unreachable: try again after a pause.
       onUnreachable();
       await sleep(pollMs, signal);
     }
-    await client.end().catch(() => undefined);
+    await session?.release().catch(() => undefined);
   }
   return undefined;
+}
+
+/** Tries the lock every `pollMs`: true once taken, false when stopped or the session was lost. */
+async function pollLock(
+  session: Session,
+  slot: string,
+  pollMs: number,
+  signal: AbortSignal,
+  onWaiting: () => void,
+): Promise<boolean> {
+  for (;;) {
+    const { rows } = await run(session, lockSql.tryLeaderLock(slot));
+    if (rows[0]?.locked) return true;
+    onWaiting();
+    await sleep(pollMs, signal);
+    if (signal.aborted || session.lost.aborted) return false;
+  }
+}
+
+function leadershipOf(session: Session): Leadership {
+  return { lost: session.lost, release: () => session.release().catch(() => undefined) };
 }
 
 function aborted(signal: AbortSignal): Promise<void> {

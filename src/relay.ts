@@ -4,13 +4,13 @@
 //   confirm point (the only caller of `confirm`), after sweep.ts made sure the slot exists;
 // - pipeline/dispatcher.ts carries each event through the in-flight window (pipeline/window.ts), its
 //   destinations (pipeline/delivery.ts) and the completion batches, back to its session.
-// createRelay() acquires the pool, probes and monitors in order and releases them in reverse.
-import pg from 'pg';
-import type { Pool } from 'pg';
+// createRelay() acquires the database, probes and monitors in order and releases them in reverse.
 import { PgCompletionStore } from './completion.js';
 import type { CompletionStore } from './completion.js';
 import { requireBroker } from './config.js';
 import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import { openDatabase } from './db/postgres.js';
 import { leadUntilStopped } from './leader.js';
 import { Resources } from './lifecycle.js';
 import { CatchUpTracker } from './observability/catch-up.js';
@@ -38,7 +38,7 @@ export interface RelayDependencies {
   readonly config: Config;
   readonly logger: Logger;
   readonly metrics: RelayMetrics;
-  readonly pool: Pool;
+  readonly db: Database;
   readonly sinks: ReadonlyMap<SinkName, Sink>;
   readonly router: Router;
   readonly completion: CompletionStore;
@@ -132,23 +132,24 @@ export class Relay {
   }
 
   private async run(): Promise<void> {
-    const { config, logger, metrics, pool, sinks } = this.deps;
+    const { config, logger, metrics, db, sinks } = this.deps;
     const signal = this.stopController.signal;
     const drain = (): Promise<void> => this.dispatcher.drain(() => this.stopDeadline);
     const stopHeartbeat = startHeartbeat(
-      pool,
+      db,
       config.slot,
       config.heartbeatIntervalMs,
       () => this.replication.streaming,
       (error) => logger.debug({ err: error }, 'heartbeat failed'),
     );
     const { window, dispatcher, catchUp } = this;
-    const sweep = { config, logger, pool, window, dispatcher, drain, signal };
+    const sweep = { config, logger, db, window, dispatcher, drain, signal };
     const state = this.replication;
     const sessions = { config, logger, signal, window, dispatcher, catchUp, drain, state };
     try {
       await leadUntilStopped({
         config,
+        db,
         logger,
         metrics,
         sinks: sinks.values(),
@@ -181,7 +182,7 @@ export interface RunningRelay {
 }
 
 /**
- * Builds and starts a relay: the routes, metrics and sinks, then the pool (checked by the preflight),
+ * Builds and starts a relay: the routes, metrics and sinks, then the database (checked by the preflight),
  * the probe server and the slot monitor. A failure on the way releases what was acquired, in reverse.
  */
 export async function createRelay(
@@ -202,25 +203,25 @@ export async function createRelay(
 
   const resources = new Resources();
   try {
-    const pool = new pg.Pool({
+    const db = openDatabase({
       connectionString: config.databaseUrl,
       max: 4,
-      application_name: 'outbox-relay',
+      applicationName: 'outbox-relay',
+      onError: (error) => logger.warn({ err: error }, 'database connection lost'),
     });
-    pool.on('error', (error) => logger.warn({ err: error }, 'database connection lost'));
-    resources.defer(() => pool.end());
+    resources.defer(() => db.end());
     // A database that is not set up for the relay is a configuration problem: fail before starting.
     // A slot of another database or plugin is a configuration problem too (slot names are cluster-wide).
-    await preflight(pool, config.table, config.publication);
-    await readSlot(pool, config.slot);
+    await preflight(db, config.table, config.publication);
+    await readSlot(db, config.slot);
     const started = new Relay({
       config,
       logger,
       metrics,
-      pool,
+      db,
       sinks,
       router,
-      completion: new PgCompletionStore(pool, config.table, config.completion),
+      completion: new PgCompletionStore(db, config.table, config.completion),
     });
     relay = started;
     const loopHealth = monitorLoopHealth();
@@ -234,7 +235,7 @@ export async function createRelay(
     );
     resources.defer(() => probes.close());
     const slotMonitor = startSlotMonitor({
-      pool,
+      db,
       slot: config.slot,
       metrics,
       isLeader: () => started.isLeader,

@@ -1,8 +1,9 @@
 // `outbox-relay status`: what an operator asks first. Reads only catalogs, counts and the relay's
 // own bookkeeping row (outbox_relay_slot, where the leader records its last problem:
 // observability/slot-monitor.ts).
-import type { Pool } from 'pg';
-import { quoteTable } from './db/identifiers.js';
+import { run } from './db/database.js';
+import type { Queryable } from './db/database.js';
+import * as statusSql from './db/status-sql.js';
 import type { TableName } from './wal/decode.js';
 
 export interface RelayStatus {
@@ -60,42 +61,17 @@ export function relayApplicationNames(slot: string): string[] {
 }
 
 export async function readStatus(
-  pool: Pool,
+  db: Queryable,
   slot: string,
   table: TableName,
   markMode: boolean,
 ): Promise<RelayStatus> {
-  const { rows: slots } = await pool.query<{
-    active: boolean;
-    active_pid: number | null;
-    confirmed_flush_lsn: string | null;
-    retained: string | null;
-    lag: string | null;
-    wal_status: string | null;
-  }>(
-    `select active, active_pid, confirmed_flush_lsn::text,
-            (pg_current_wal_lsn() - restart_lsn)::bigint::text as retained,
-            (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text as lag, wal_status
-       from pg_replication_slots where slot_name = $1`,
-    [slot],
-  );
+  const { rows: slots } = await run(db, statusSql.slotStatus(slot));
   // Whether a relay runs is read from its sessions, not from a heartbeat row: an idle relay must not
   // write WAL (its slot could then never rest), and a dead one's sessions vanish at once.
-  const { rows: relay } = await pool.query<{
-    running: boolean;
-    last_error: string | null;
-    last_error_at: Date | null;
-  }>(
-    `select exists (select 1 from pg_stat_activity
-                     where datname = current_database() and application_name = any($2)) as running,
-            (select last_error from outbox_relay_slot where slot_name = $1) as last_error,
-            (select last_error_at from outbox_relay_slot where slot_name = $1) as last_error_at`,
-    [slot, relayApplicationNames(slot)],
-  );
-  const pending = await countPending(pool, table, markMode);
-  const { rows: dead } = await pool.query<{ count: string }>(
-    `select count(*)::text as count from outbox_dead_letter`,
-  );
+  const { rows: relay } = await run(db, statusSql.relaySessions(slot, relayApplicationNames(slot)));
+  const pending = await countPending(db, table, markMode);
+  const { rows: dead } = await run(db, statusSql.countDeadLetters());
   const row = slots[0];
   const { running, last_error: lastError, last_error_at: lastErrorAt } = relay[0]!;
   const lag = row?.lag == null ? null : Number(row.lag);
@@ -126,20 +102,14 @@ export async function readStatus(
 }
 
 async function countPending(
-  pool: Pool,
+  db: Queryable,
   table: TableName,
   markMode: boolean,
 ): Promise<{ count: number; estimated: boolean }> {
-  const { rows: estimate } = await pool.query<{ estimate: number }>(
-    `select greatest(reltuples, 0)::float8 as estimate from pg_class where oid = $1::regclass`,
-    [quoteTable(table)],
-  );
+  const { rows: estimate } = await run(db, statusSql.estimatedRows(table));
   const estimated = estimate[0]?.estimate ?? 0;
   if (estimated > EXACT_COUNT_LIMIT && !markMode) return { count: Math.round(estimated), estimated: true };
-  const where = markMode ? 'where processed_at is null' : '';
-  const { rows } = await pool.query<{ count: string }>(
-    `select count(*)::text as count from ${quoteTable(table)} ${where}`,
-  );
+  const { rows } = await run(db, statusSql.countPending(table, markMode));
   return { count: Number(rows[0]?.count ?? 0), estimated: false };
 }
 

@@ -3,8 +3,8 @@
 // snapshot, and the rows that snapshot sees (the events the new slot will never stream) are
 // published first. Rows are completed before their LSN is confirmed, so those rows are exactly the
 // unfinished events: no gap, and no duplicate at the boundary (see wal/slot.ts).
-import type { Pool } from 'pg';
 import type { Config } from './config.js';
+import type { Database } from './db/database.js';
 import type { Logger } from './observability/logger.js';
 import type { Dispatcher, TransactionOwner } from './pipeline/dispatcher.js';
 import { Watermark } from './pipeline/watermark.js';
@@ -15,9 +15,9 @@ import type { Lsn } from './wal/lsn.js';
 import { createSlotWithSnapshot, dropSlot, markSlotSwept, readSlot, slotSwept } from './wal/slot.js';
 
 export interface SweepOptions {
-  readonly config: Pick<Config, 'databaseUrl' | 'slot' | 'table' | 'completion'>;
+  readonly config: Pick<Config, 'slot' | 'table' | 'completion'>;
   readonly logger: Logger;
-  readonly pool: Pool;
+  readonly db: Pick<Database, 'query' | 'connectReplication' | 'reserveTextConnection'>;
   readonly window: InFlightWindow;
   readonly dispatcher: Pick<Dispatcher, 'dispatch'>;
   /** Resolves when nothing is in flight (or the stop deadline passed). */
@@ -28,17 +28,17 @@ export interface SweepOptions {
 
 /** Returns the slot's confirmed LSN, creating the slot (and sweeping the table) when it is missing. */
 export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
-  const { config, logger, pool } = options;
-  let slot = await readSlot(pool, config.slot);
+  const { config, logger, db } = options;
+  let slot = await readSlot(db, config.slot);
   if (slot?.lost) {
     // Its WAL is gone, and so are the events in it: only the table still has them (see slot.ts).
     logger.warn({ slot: config.slot }, 'replication slot lost its WAL: dropping and recreating it');
-    await dropSlot(pool, config.slot);
+    await dropSlot(db, config.slot);
     slot = undefined;
   }
-  if (slot && !(await slotSwept(pool, config.slot))) {
+  if (slot && !(await slotSwept(db, config.slot))) {
     logger.warn({ slot: config.slot }, 'slot was created but its table sweep never finished: recreating it');
-    await dropSlot(pool, config.slot);
+    await dropSlot(db, config.slot);
     slot = undefined;
   }
   if (slot) return slot.confirmedLsn;
@@ -46,16 +46,10 @@ export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
     { slot: config.slot },
     'replication slot missing: creating it and publishing the rows it cannot see',
   );
-  const created = await createSlotWithSnapshot(
-    pool,
-    config.databaseUrl,
-    config.slot,
-    config.table,
-    config.completion === 'mark',
-  );
+  const created = await createSlotWithSnapshot(db, config.slot, config.table, config.completion === 'mark');
   const swept = await publishRows(created.rows, options);
   await options.drain();
-  await markSlotSwept(pool, config.slot);
+  await markSlotSwept(db, config.slot);
   logger.info({ slot: config.slot, events: swept, at: formatLsn(created.consistentLsn) }, 'slot created');
   return created.consistentLsn;
 }

@@ -5,7 +5,9 @@
 //   separate `outbox-relay status` process shows the running relay's last error.
 // It writes only when there is a new problem: an idle relay must not produce WAL of its own (its
 // slot would then never rest at a fixed position, see design.md "Acknowledge").
-import type { Pool } from 'pg';
+import { run } from '../db/database.js';
+import type { Queryable } from '../db/database.js';
+import * as monitorSql from '../db/monitor-sql.js';
 import type { LastProblem } from './logger.js';
 import type { RelayMetrics } from './metrics.js';
 
@@ -13,7 +15,7 @@ import type { RelayMetrics } from './metrics.js';
 export const SLOT_MONITOR_INTERVAL_MS = 5_000;
 
 export interface SlotMonitorOptions {
-  readonly pool: Pool;
+  readonly db: Queryable;
   readonly slot: string;
   readonly metrics: RelayMetrics;
   readonly isLeader: () => boolean;
@@ -45,29 +47,18 @@ export function startSlotMonitor(options: SlotMonitorOptions): SlotMonitor {
   };
 }
 
-async function refreshLag({ pool, slot, metrics }: SlotMonitorOptions): Promise<void> {
+async function refreshLag({ db, slot, metrics }: SlotMonitorOptions): Promise<void> {
   try {
-    const { rows } = await pool.query<{ lag: string | null }>(
-      `select (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text as lag
-         from pg_replication_slots where slot_name = $1`,
-      [slot],
-    );
+    const { rows } = await run(db, monitorSql.slotLag(slot));
     if (rows[0]?.lag != null) metrics.setReplicationLagBytes(Number(rows[0].lag));
   } catch {
     // The database is unreachable: the stream reports that; the gauge keeps its last value.
   }
 }
 
-async function recordProblem({ pool, slot }: SlotMonitorOptions, problem: LastProblem): Promise<boolean> {
+async function recordProblem({ db, slot }: SlotMonitorOptions, problem: LastProblem): Promise<boolean> {
   try {
-    // A slot without a row predates the sweep bookkeeping, so it counts as swept (wal/slot.ts).
-    await pool.query(
-      `insert into outbox_relay_slot (slot_name, swept_at, last_error, last_error_at)
-         values ($1, now(), $2, $3)
-       on conflict (slot_name) do update
-         set last_error = excluded.last_error, last_error_at = excluded.last_error_at`,
-      [slot, problem.message, problem.at],
-    );
+    await run(db, monitorSql.recordLastError(slot, problem.message, problem.at));
     return true;
   } catch {
     return false;

@@ -2,12 +2,14 @@
 // has a new position to report even when nothing else is written. pgoutput forwards logical
 // messages only when asked (`messages 'true'`), which the relay does not do; the decoder ignores
 // them either way. https://www.postgresql.org/docs/current/functions-admin.html#FUNCTIONS-REPLICATION
-import type { Pool } from 'pg';
+import { run } from '../db/database.js';
+import type { Queryable } from '../db/database.js';
+import * as heartbeatSql from '../db/heartbeat-sql.js';
 
 export const HEARTBEAT_PREFIX = 'outbox-relay-heartbeat';
 
-export async function emitHeartbeat(pool: Pool, slot: string): Promise<void> {
-  await pool.query(`select pg_logical_emit_message(false, $1, $2)`, [HEARTBEAT_PREFIX, slot]);
+export async function emitHeartbeat(db: Queryable, slot: string): Promise<void> {
+  await run(db, heartbeatSql.emitLogicalMessage(HEARTBEAT_PREFIX, slot));
 }
 
 /**
@@ -17,7 +19,7 @@ export async function emitHeartbeat(pool: Pool, slot: string): Promise<void> {
  * databases of the cluster write. Returns the function that stops it; 0 ms: no heartbeat.
  */
 export function startHeartbeat(
-  pool: Pool,
+  db: Queryable,
   slot: string,
   intervalMs: number,
   streaming: () => boolean,
@@ -26,7 +28,7 @@ export function startHeartbeat(
   if (intervalMs <= 0) return () => undefined;
   const timer = setInterval(() => {
     // The database is unreachable or read-only: the stream reports the former; nothing to do here.
-    if (streaming()) emitHeartbeat(pool, slot).catch(onError);
+    if (streaming()) emitHeartbeat(db, slot).catch(onError);
   }, intervalMs);
   return () => clearInterval(timer);
 }

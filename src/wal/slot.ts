@@ -6,9 +6,10 @@
 // snapshot and publishing exactly the rows that snapshot sees closes that gap with no overlap.
 // The slot's row in outbox_relay_slot records whether that sweep finished: a crash mid-sweep leaves
 // it unfinished, and the next start drops the slot and sweeps again.
-import pg from 'pg';
-import type { Pool } from 'pg';
-import { quoteIdent, quoteLiteral, quoteTable } from '../db/identifiers.js';
+import { run } from '../db/database.js';
+import type { Connection, Database, Queryable } from '../db/database.js';
+import * as preflightSql from '../db/preflight-sql.js';
+import * as slotSql from '../db/slot-sql.js';
 import type { TableName } from './decode.js';
 import { parseLsn } from './lsn.js';
 import type { Lsn } from './lsn.js';
@@ -28,38 +29,25 @@ export interface SlotInfo {
 }
 
 /** Checks wal_level, the table and the publication; creates the publication when it is missing. */
-export async function preflight(pool: Pool, table: TableName, publication: string): Promise<void> {
-  const { rows: settings } = await pool.query<{ wal_level: string }>(
-    `select current_setting('wal_level') as wal_level`,
-  );
+export async function preflight(db: Queryable, table: TableName, publication: string): Promise<void> {
+  const { rows: settings } = await run(db, preflightSql.walLevel());
   if (settings[0]?.wal_level !== 'logical') {
     throw new PreflightError(
       `wal_level is ${settings[0]?.wal_level}: set wal_level = logical and restart PostgreSQL`,
     );
   }
-  const { rows: tables } = await pool.query(
-    `select 1 from pg_tables where schemaname = $1 and tablename = $2`,
-    [table.schema, table.name],
-  );
+  const { rows: tables } = await run(db, preflightSql.tableExists(table));
   if (tables.length === 0) {
     throw new PreflightError(
       `table ${table.schema}.${table.name} does not exist: run 'outbox-relay migrate'`,
     );
   }
-  const { rows: publications } = await pool.query<{ pubinsert: boolean }>(
-    `select pubinsert from pg_publication where pubname = $1`,
-    [publication],
-  );
+  const { rows: publications } = await run(db, preflightSql.publicationOf(publication));
   if (publications.length === 0) {
-    await pool.query(
-      `create publication ${quoteIdent(publication)} for table ${quoteTable(table)} with (publish = 'insert')`,
-    );
+    await run(db, preflightSql.createPublication(publication, table));
     return;
   }
-  const { rows: members } = await pool.query(
-    `select 1 from pg_publication_tables where pubname = $1 and schemaname = $2 and tablename = $3`,
-    [publication, table.schema, table.name],
-  );
+  const { rows: members } = await run(db, preflightSql.publicationHasTable(publication, table));
   if (!publications[0]!.pubinsert || members.length === 0) {
     throw new PreflightError(
       `publication ${publication} must publish inserts of ${table.schema}.${table.name}: ` +
@@ -68,20 +56,8 @@ export async function preflight(pool: Pool, table: TableName, publication: strin
   }
 }
 
-export async function readSlot(pool: Pool, slot: string): Promise<SlotInfo | undefined> {
-  const { rows } = await pool.query<{
-    plugin: string;
-    database: string;
-    current_db: string;
-    confirmed_flush_lsn: string | null;
-    active_pid: number | null;
-    wal_status: string | null;
-  }>(
-    `select plugin, database, current_database() as current_db, confirmed_flush_lsn::text,
-            active_pid, wal_status
-       from pg_replication_slots where slot_name = $1`,
-    [slot],
-  );
+export async function readSlot(db: Queryable, slot: string): Promise<SlotInfo | undefined> {
+  const { rows } = await run(db, slotSql.readSlot(slot));
   const row = rows[0];
   if (!row) return undefined;
   if (row.plugin !== 'pgoutput' || row.database !== row.current_db) {
@@ -97,23 +73,17 @@ export async function readSlot(pool: Pool, slot: string): Promise<SlotInfo | und
 }
 
 /** True when the slot's creation sweep finished (or the slot predates this bookkeeping). */
-export async function slotSwept(pool: Pool, slot: string): Promise<boolean> {
-  const { rows } = await pool.query<{ swept: boolean }>(
-    `select swept_at is not null as swept from outbox_relay_slot where slot_name = $1`,
-    [slot],
-  );
+export async function slotSwept(db: Queryable, slot: string): Promise<boolean> {
+  const { rows } = await run(db, slotSql.slotSwept(slot));
   return rows[0]?.swept ?? true;
 }
 
-export async function markSlotSwept(pool: Pool, slot: string): Promise<void> {
-  await pool.query(`update outbox_relay_slot set swept_at = now() where slot_name = $1`, [slot]);
+export async function markSlotSwept(db: Queryable, slot: string): Promise<void> {
+  await run(db, slotSql.markSlotSwept(slot));
 }
 
-export async function dropSlot(pool: Pool, slot: string): Promise<void> {
-  await pool.query(
-    `select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1`,
-    [slot],
-  );
+export async function dropSlot(db: Queryable, slot: string): Promise<void> {
+  await run(db, slotSql.dropSlot(slot));
 }
 
 export interface NewSlot {
@@ -127,60 +97,49 @@ export interface NewSlot {
  * events the new slot will never stream. `pendingOnly` restricts them to unprocessed rows (mark mode).
  */
 export async function createSlotWithSnapshot(
-  pool: Pool,
-  connectionString: string,
+  db: Pick<Database, 'query' | 'connectReplication' | 'reserveTextConnection'>,
   slot: string,
   table: TableName,
   pendingOnly: boolean,
 ): Promise<NewSlot> {
-  await pool.query(
-    `insert into outbox_relay_slot (slot_name) values ($1)
-       on conflict (slot_name) do update set created_at = now(), swept_at = null`,
-    [slot],
-  );
-  const replication = new pg.Client({ connectionString, replication: 'database' } as pg.ClientConfig);
-  await replication.connect();
-  const reader = await pool.connect();
-  let consistentLsn: Lsn;
+  await run(db, slotSql.registerSlot(slot));
+  const replication = await db.connectReplication();
   try {
-    const { rows } = await replication.query<{ consistent_point: string; snapshot_name: string }>(
-      `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`,
-    );
-    consistentLsn = parseLsn(rows[0]!.consistent_point);
-    await reader.query('begin isolation level repeatable read read only');
-    // The snapshot stays importable only while the replication connection is idle and open.
-    await reader.query(`set transaction snapshot ${quoteLiteral(rows[0]!.snapshot_name)}`);
-  } catch (error) {
-    reader.release(true);
-    throw error;
+    const reader = await db.reserveTextConnection();
+    try {
+      const { rows } = await run(replication, slotSql.createSlotExportingSnapshot(slot));
+      const consistentLsn = parseLsn(rows[0]!.consistent_point);
+      await run(reader, slotSql.beginSnapshotRead());
+      // The snapshot stays importable only while the replication connection is idle and open.
+      await run(reader, slotSql.useSnapshot(rows[0]!.snapshot_name));
+      return { consistentLsn, rows: pages(reader, table, pendingOnly) };
+    } catch (error) {
+      await reader.release(true);
+      throw error;
+    }
   } finally {
-    await replication.end();
+    // Also when no reader could be had: the connection is not left open.
+    await replication.release();
   }
-  const where = pendingOnly ? 'where processed_at is null' : '';
-  return {
-    consistentLsn,
-    rows: pages(reader, `select * from ${quoteTable(table)} ${where} order by seq`),
-  };
 }
 
-async function* pages(reader: pg.PoolClient, query: string): AsyncIterable<Record<string, unknown>[]> {
+// Rows come back as text, as the WAL delivers them, so both paths decode rows the same way.
+async function* pages(
+  reader: Connection,
+  table: TableName,
+  pendingOnly: boolean,
+): AsyncIterable<Record<string, unknown>[]> {
   let failed = true;
   try {
-    // Text results, as the WAL delivers them, so both paths decode rows the same way.
-    await reader.query({ text: `declare outbox_sweep no scroll cursor for ${query}`, types: textTypes });
+    await run(reader, slotSql.declareSweepCursor(table, pendingOnly));
     for (;;) {
-      const { rows } = await reader.query<Record<string, unknown>>({
-        text: 'fetch 1000 from outbox_sweep',
-        types: textTypes,
-      });
+      const { rows } = await run(reader, slotSql.fetchSweepPage());
       if (rows.length === 0) break;
       yield rows;
     }
-    await reader.query('commit');
+    await run(reader, slotSql.endSnapshotRead());
     failed = false;
   } finally {
-    reader.release(failed);
+    await reader.release(failed);
   }
 }
-
-const textTypes = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig;

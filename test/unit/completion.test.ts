@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PgCompletionStore } from '../../src/completion.js';
-import type { CompletedEvent, CompletionPool } from '../../src/completion.js';
+import type { CompletedEvent, CompletionDatabase } from '../../src/completion.js';
 import { outboxEvent } from '../kit/events.js';
 
 function event(id: string, xid?: number): CompletedEvent {
@@ -26,10 +26,10 @@ class ScriptedDatabase {
     this.rows = new Map(Object.entries(rows));
   }
 
-  readonly pool = {
-    query: (text: string, values: unknown[]) => Promise.resolve(this.answer(text, values)),
-    connect: () => Promise.reject(new Error('no transaction expected')),
-  } as unknown as CompletionPool;
+  readonly pool: CompletionDatabase = {
+    query: (text, values) => Promise.resolve({ rows: [], ...this.answer(text, values as unknown[]) }),
+    transaction: () => Promise.reject(new Error('no transaction expected')),
+  };
 
   private running(xid: number): boolean {
     return this.checks < (this.visibleAfter[xid] ?? 0);

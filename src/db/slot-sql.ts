@@ -1,0 +1,81 @@
+// The replication slot (wal/slot.ts): reading and dropping it, its sweep bookkeeping in
+// outbox_relay_slot, and creating it with an exported snapshot whose rows are then read.
+import type { TableName } from '../wal/decode.js';
+import { statement } from './database.js';
+import type { Statement } from './database.js';
+import { quoteIdent, quoteLiteral, quoteTable } from './identifiers.js';
+
+export interface SlotRow {
+  plugin: string;
+  database: string;
+  current_db: string;
+  confirmed_flush_lsn: string | null;
+  active_pid: number | null;
+  wal_status: string | null;
+}
+
+export function readSlot(slot: string): Statement<SlotRow> {
+  return statement(
+    `select plugin, database, current_database() as current_db, confirmed_flush_lsn::text,
+            active_pid, wal_status
+       from pg_replication_slots where slot_name = $1`,
+    [slot],
+  );
+}
+
+export function slotSwept(slot: string): Statement<{ swept: boolean }> {
+  return statement(`select swept_at is not null as swept from outbox_relay_slot where slot_name = $1`, [
+    slot,
+  ]);
+}
+
+export function markSlotSwept(slot: string): Statement {
+  return statement(`update outbox_relay_slot set swept_at = now() where slot_name = $1`, [slot]);
+}
+
+export function dropSlot(slot: string): Statement {
+  return statement(
+    `select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1`,
+    [slot],
+  );
+}
+
+/** Records a new slot as not swept yet (a slot created again starts over). */
+export function registerSlot(slot: string): Statement {
+  return statement(
+    `insert into outbox_relay_slot (slot_name) values ($1)
+       on conflict (slot_name) do update set created_at = now(), swept_at = null`,
+    [slot],
+  );
+}
+
+/** A walsender command: runs on a replication connection only. */
+export function createSlotExportingSnapshot(
+  slot: string,
+): Statement<{ consistent_point: string; snapshot_name: string }> {
+  return statement(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`);
+}
+
+export function beginSnapshotRead(): Statement {
+  return statement('begin isolation level repeatable read read only');
+}
+
+export function useSnapshot(snapshotName: string): Statement {
+  return statement(`set transaction snapshot ${quoteLiteral(snapshotName)}`);
+}
+
+/** The outbox's rows, oldest first; `pendingOnly`: the unprocessed ones (mark mode). */
+export function declareSweepCursor(table: TableName, pendingOnly: boolean): Statement {
+  const where = pendingOnly ? 'where processed_at is null' : '';
+  return statement(
+    `declare outbox_sweep no scroll cursor for select * from ${quoteTable(table)} ${where} order by seq`,
+  );
+}
+
+export function fetchSweepPage(): Statement<Record<string, unknown>> {
+  return statement('fetch 1000 from outbox_sweep');
+}
+
+export function endSnapshotRead(): Statement {
+  return statement('commit');
+}
