@@ -38,8 +38,8 @@ export class BenchRelay {
   /** Spawns the relay; `streaming()` waits until it reads its slot. */
   constructor(options: RelayOptions) {
     const entry = options.cpuProfileDir
-      ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, process.env.BENCH_RELAY_CLI ?? 'dist/cli.js']
-      : [process.env.BENCH_RELAY_CLI ?? 'dist/cli.js'];
+      ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, 'dist/cli.js']
+      : ['dist/cli.js'];
     this.process = startNode([...entry, 'run'], {
       DATABASE_URL: options.databaseUrl,
       OUTBOX_SLOT: options.slot,
