@@ -351,14 +351,14 @@ export interface RawPublish {
 
 /**
  * The broker's client alone publishing as many messages shaped like the relay's, in a process of its
- * own (bench/raw-publish.ts). `ourEncoder`: with the Kafka sink's record encoder installed.
+ * own (bench/raw-publish.ts).
  */
-export async function rawPublish(ctx: BenchContext, events: number, ourEncoder = false): Promise<RawPublish> {
+export async function rawPublish(ctx: BenchContext, events: number): Promise<RawPublish> {
   const type = uniqueType('raw');
   await ctx.broker.prepare(type);
   try {
     const args = ['--sink', ctx.broker.name, '--type', type, '--count', String(events)];
-    args.push('--payload-bytes', String(ctx.options.payloadBytes), ...(ourEncoder ? ['--our-encoder'] : []));
+    args.push('--payload-bytes', String(ctx.options.payloadBytes));
     const meter = new Meter({ brokerPid: ctx.broker.pid, benchBackends: () => [] });
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/raw-publish.ts', ...args], {
       cwd: ROOT,
