@@ -42,15 +42,3 @@ export async function outboxRows(db: BenchDatabase): Promise<number> {
 export async function createSlot(db: BenchDatabase, slot: string): Promise<void> {
   await db.monitor.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
 }
-
-export async function dropSlot(db: BenchDatabase, slot: string): Promise<void> {
-  await db.monitor.query(
-    `select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1`,
-    [slot],
-  );
-}
-
-export async function currentLsn(db: BenchDatabase): Promise<string> {
-  const { rows } = await db.monitor.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
-  return rows[0]!.lsn;
-}

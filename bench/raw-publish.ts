@@ -1,12 +1,10 @@
-// The broker's client alone, in a process of its own (so that kafkajs loads its produce code fresh,
-// with or without the Kafka sink's record encoder): publishes --count messages shaped like the
-// relay's to the destination of --type, which the bench prepared, and prints
+// The broker's client alone, in a process of its own (its CPU is this process's): publishes --count
+// messages shaped like the relay's to the destination of --type, which the bench prepared, and prints
 // {"seconds": s, "cpuSeconds": c} (c: this process's CPU during the publishing).
-//   node --import tsx bench/raw-publish.ts --sink kafka --type T --count N --payload-bytes B [--our-encoder]
+//   node --import tsx bench/raw-publish.ts --sink kafka --type T --count N --payload-bytes B
 import { parseArgs } from 'node:util';
 import { createBroker, rawMessageFactory } from './brokers.js';
 import type { SinkName } from './options.js';
-import { installRecordEncoder } from './relay-internals.js';
 import { selfCpuSeconds } from './proc.js';
 
 async function main(): Promise<void> {
@@ -16,10 +14,8 @@ async function main(): Promise<void> {
       type: { type: 'string' },
       count: { type: 'string' },
       'payload-bytes': { type: 'string' },
-      'our-encoder': { type: 'boolean', default: false },
     },
   });
-  if (values['our-encoder'] && !installRecordEncoder()) throw new Error('the record encoder did not install');
   const broker = await createBroker(
     values.sink as SinkName,
     process.env.OUTBOX_RELAY_RUN_DIR ?? '/var/tmp/outbox-relay',

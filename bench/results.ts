@@ -30,8 +30,6 @@ export interface SinkResults {
   readonly backlog?: BacklogResult;
   readonly live?: { load: LoadResult; relay: Throughput; poller: Throughput; pollerLoad: LoadResult };
   readonly raw?: RawPublish;
-  /** Kafka only: kafkajs alone with the Kafka sink's record encoder (src/sinks/kafkajs-record.ts). */
-  readonly rawOurEncoder?: RawPublish;
   /** An empty outbox for a while: the constant cost of each relay. */
   readonly idle?: IdleResult;
   readonly latency?: readonly { offeredRate: number; relay: LatencyRun; poller: LatencyRun }[];
@@ -44,11 +42,9 @@ export interface SinkResults {
 export interface Ratios {
   readonly backlogToRecvlogical?: number;
   readonly backlogToRaw?: number;
-  readonly backlogToRawOurEncoder?: number;
   readonly backlogToPoller?: number;
   readonly liveToRecvlogical?: number;
   readonly liveToRaw?: number;
-  readonly liveToRawOurEncoder?: number;
   readonly liveToPoller?: number;
   /** PostgreSQL CPU per event, ours / the polling relay's. */
   readonly backlogPostgresCpuToPoller?: number;
@@ -75,11 +71,9 @@ export function computeRatios(r: Omit<SinkResults, 'ratios' | 'targets'>): Ratio
   return {
     backlogToRecvlogical: ratio(r.backlog?.relay.eventsPerSecond, recv),
     backlogToRaw: ratio(r.backlog?.relay.eventsPerSecond, raw),
-    backlogToRawOurEncoder: ratio(r.backlog?.relay.eventsPerSecond, r.rawOurEncoder?.eventsPerSecond),
     backlogToPoller: ratio(r.backlog?.relay.eventsPerSecond, r.backlog?.poller?.eventsPerSecond),
     liveToRecvlogical: ratio(r.live?.relay.eventsPerSecond, recv),
     liveToRaw: ratio(r.live?.relay.eventsPerSecond, raw),
-    liveToRawOurEncoder: ratio(r.live?.relay.eventsPerSecond, r.rawOurEncoder?.eventsPerSecond),
     liveToPoller: ratio(r.live?.relay.eventsPerSecond, r.live?.poller.eventsPerSecond),
     backlogPostgresCpuToPoller: ratio(
       r.backlog?.relay.per100k.postgresCpuSeconds,

@@ -155,12 +155,6 @@ async function benchSink(
     ctx.progress(`${sink} client alone: ${options.events} messages`);
     const raw = await rawPublish(ctx, options.events);
     ctx.progress(`  ${raw.eventsPerSecond} messages/s`);
-    let rawOurEncoder;
-    if (sink === 'kafka') {
-      ctx.progress(`kafkajs alone with the sink's record encoder: ${options.events} messages`);
-      rawOurEncoder = await rawPublish(ctx, options.events, true);
-      ctx.progress(`  ${rawOurEncoder.eventsPerSecond} messages/s`);
-    }
     ctx.progress('idle for 20 s: outbox-relay, then the polling relay');
     const idleResult = await idle(ctx, options.quick ? 3 : 20);
     const latencies = [];
@@ -179,7 +173,6 @@ async function benchSink(
       backlog: backlogResult,
       live: liveResult,
       raw,
-      rawOurEncoder,
       idle: idleResult,
       latency: latencies,
       scaling: scaled,

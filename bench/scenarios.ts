@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ROOT } from '../test/kit/services.js';
+import { currentWalLsn, dropSlotIfExists, ROOT } from '../test/kit/services.js';
 import { waitFor } from '../test/kit/wait.js';
 import type { BenchBroker } from './brokers.js';
-import { createBenchDatabase, createSlot, currentLsn, dropSlot, outboxRows } from './database.js';
+import { createBenchDatabase, createSlot, outboxRows } from './database.js';
 import type { BenchDatabase } from './database.js';
 import { transactionOf, Writers } from './load.js';
 import type { LoadResult, LoadShape } from './load.js';
@@ -247,7 +247,7 @@ export async function backlog(
     await createSlot(db, db.slot);
     if (parts.recvlogical) await createSlot(db, recvSlot);
     const load = await loadBacklog(ctx, db, shape(ctx, relayType, events, txSize));
-    const endLsn = await currentLsn(db);
+    const endLsn = await currentWalLsn(db.monitor);
 
     let recvlogical: Throughput | undefined;
     if (parts.recvlogical) {
@@ -260,7 +260,7 @@ export async function backlog(
       });
       await recv.done;
       const cost = await meter.stop(500);
-      await dropSlot(db, recvSlot);
+      await dropSlotIfExists(db.monitor, recvSlot);
       recvlogical = {
         events,
         seconds: cost.seconds,
@@ -280,7 +280,7 @@ export async function backlog(
       { cpuProfileDir: parts.cpuProfileDir, relayEnv: parts.relayEnv },
     );
     ctx.progress(`  relay: ${relay.eventsPerSecond} events/s, peak RSS ${relay.cost.processPeakRssMiB} MiB`);
-    await dropSlot(db, db.slot);
+    await dropSlotIfExists(db.monitor, db.slot);
 
     let poller: Throughput | undefined;
     if (parts.poller) {
@@ -317,12 +317,12 @@ export async function live(
       events,
       async () => {
         load = await writers.run(shape(ctx, relayType, events, ctx.options.txSize));
-        await slotReached(db, db.slot, await currentLsn(db), timeoutFor(events));
+        await slotReached(db, db.slot, await currentWalLsn(db.monitor), timeoutFor(events));
       },
       { benchBackends: () => writers.backendPids },
     );
     ctx.progress(`  relay: ${relay.eventsPerSecond} events/s (writers committed ${load!.eventsPerSecond}/s)`);
-    await dropSlot(db, db.slot);
+    await dropSlotIfExists(db.monitor, db.slot);
 
     await ctx.broker.prepare(pollerType);
     let pollerLoad: LoadResult | undefined;
@@ -351,14 +351,14 @@ export interface RawPublish {
 
 /**
  * The broker's client alone publishing as many messages shaped like the relay's, in a process of its
- * own (bench/raw-publish.ts). `ourEncoder`: with the Kafka sink's record encoder installed.
+ * own (bench/raw-publish.ts).
  */
-export async function rawPublish(ctx: BenchContext, events: number, ourEncoder = false): Promise<RawPublish> {
+export async function rawPublish(ctx: BenchContext, events: number): Promise<RawPublish> {
   const type = uniqueType('raw');
   await ctx.broker.prepare(type);
   try {
     const args = ['--sink', ctx.broker.name, '--type', type, '--count', String(events)];
-    args.push('--payload-bytes', String(ctx.options.payloadBytes), ...(ourEncoder ? ['--our-encoder'] : []));
+    args.push('--payload-bytes', String(ctx.options.payloadBytes));
     const meter = new Meter({ brokerPid: ctx.broker.pid, benchBackends: () => [] });
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/raw-publish.ts', ...args], {
       cwd: ROOT,
@@ -499,7 +499,7 @@ export async function idle(ctx: BenchContext, seconds: number): Promise<IdleResu
     } finally {
       await relay.stop();
     }
-    await dropSlot(db, db.slot);
+    await dropSlotIfExists(db.monitor, db.slot);
     const poller = await BenchPoller.start({
       databaseUrl: db.url,
       env: ctx.broker.relayEnv,

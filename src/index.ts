@@ -7,3 +7,7 @@ export type { Config } from './config.js';
 export { migrateDatabase } from './migrate.js';
 export { createRelay, startRelay } from './relay.js';
 export type { RunningRelay } from './relay.js';
+export { createPublisher } from './publisher.js';
+export type { OutboxPublisher } from './publisher.js';
+export { UndeliverableError } from './sinks/sink.js';
+export type { OutboxEvent } from './wal/event.js';

@@ -28,7 +28,7 @@ import { InFlightWindow } from './pipeline/window.js';
 import { streamWhileLeading } from './replication.js';
 import type { ReplicationState } from './replication.js';
 import { Router } from './routing/router.js';
-import { createSink, routesOf } from './run.js';
+import { createSinks, routesOf } from './publisher.js';
 import type { Sink, SinkName } from './sinks/sink.js';
 import { ensureSlot } from './sweep.js';
 import { startHeartbeat } from './wal/heartbeat.js';
@@ -198,8 +198,7 @@ export async function createRelay(
     inFlightEvents: () => relay?.inFlight ?? 0,
     sinks: router.sinks(),
   });
-  const sinks = new Map<SinkName, Sink>();
-  for (const name of router.sinks()) sinks.set(name, await createSink(name, config, logger, metrics));
+  const sinks = await createSinks(router, config, logger, metrics);
 
   const resources = new Resources();
   try {

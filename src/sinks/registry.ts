@@ -1,4 +1,4 @@
-// The brokers the relay can publish to. Config, the routes file, the router and run.ts know brokers
+// The brokers the relay can publish to. Config, the routes file, the router and publisher.ts know brokers
 // only through this list: adding one is a module exporting a SinkDescriptor and a line here.
 // The descriptors load no driver: a broker's driver loads when its sink is created.
 import { kafka } from './kafka.js';

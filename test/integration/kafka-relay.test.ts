@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTopics, TopicReader } from '../support/kafka.js';
-import { commitEvents, currentWalLsn, outboxCount } from '../support/outbox.js';
+import { commitEvents, outboxCount } from '../support/outbox.js';
 import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
 import type { RelayProcess } from '../kit/relay.js';
-import { createTestDatabase, localService, uniqueName } from '../kit/services.js';
+import { createTestDatabase, currentWalLsn, localService, uniqueName } from '../kit/services.js';
 import type { TestDatabase } from '../kit/services.js';
 import { waitFor } from '../kit/wait.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
 import type { RelayProcess } from '../kit/relay.js';
-import { createTestDatabase } from '../kit/services.js';
+import { createTestDatabase, currentWalLsn, dropSlotIfExists } from '../kit/services.js';
 import type { TestDatabase } from '../kit/services.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -45,11 +45,7 @@ describe('idle outbox, busy database', () => {
   });
   after(async () => {
     await relay?.stop('SIGKILL');
-    await db.pool
-      .query(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1`, [
-        controlSlot,
-      ])
-      .catch(() => undefined);
+    await dropSlotIfExists(db.pool, controlSlot).catch(() => undefined);
     await db.drop();
   });
 
@@ -71,8 +67,7 @@ describe('idle outbox, busy database', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
-    const { rows } = await db.pool.query<{ lsn: string }>(`select pg_current_wal_lsn()::text as lsn`);
-    const start = rows[0]!.lsn;
+    const start = await currentWalLsn(db.pool);
     // 30 transactions of 1,000 rows of 10 kB.
     for (let batch = 0; batch < 30; batch++) {
       await db.pool.query(

@@ -9,7 +9,13 @@ import { commitEvents, outboxCount } from '../support/outbox.js';
 import type { TestEvent } from '../support/outbox.js';
 import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
 import type { RelayProcess } from '../kit/relay.js';
-import { createTestDatabase, KAFKA_BROKER, localService, uniqueName } from '../kit/services.js';
+import {
+  createTestDatabase,
+  dropSlotIfExists,
+  KAFKA_BROKER,
+  localService,
+  uniqueName,
+} from '../kit/services.js';
 import type { TestDatabase } from '../kit/services.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -179,10 +185,7 @@ describe('poison events on Kafka', () => {
       await reader.stop();
       await relay.stop('SIGTERM');
       relay = undefined;
-      await db.pool.query(
-        `select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1`,
-        [slot],
-      );
+      await dropSlotIfExists(db.pool, slot);
     }
   });
 });

@@ -66,20 +66,39 @@ export async function createTestDatabase(prefix = 't'): Promise<TestDatabase> {
     slot,
     async drop() {
       await pool.end();
-      await adminQuery(
-        `select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1`,
-        [slot],
-      ).catch(() => undefined);
+      await dropSlotIfExists({ query: adminQuery }, slot).catch(() => undefined);
       await adminQuery(`drop database if exists ${name} with (force)`);
     },
   };
 }
 
-export async function adminQuery(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
+/** What runs one statement: a pool, a client, or `{ query: adminQuery }`. */
+export interface Queryable {
+  query<Row extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>>;
+}
+
+/** The server's current WAL position, e.g. 0/16B3748. */
+export async function currentWalLsn(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+  return rows[0]!.lsn;
+}
+
+/** Drops the replication slot `slot` when it exists (an active one fails). */
+export async function dropSlotIfExists(db: Queryable, slot: string): Promise<void> {
+  await db.query(
+    `select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1`,
+    [slot],
+  );
+}
+
+export async function adminQuery<Row extends pg.QueryResultRow = pg.QueryResultRow>(
+  text: string,
+  values: unknown[] = [],
+): Promise<pg.QueryResult<Row>> {
   const client = new pg.Client({ connectionString: ADMIN_URL });
   await client.connect();
   try {
-    return await client.query(text, values);
+    return await client.query<Row>(text, values);
   } finally {
     await client.end();
   }

@@ -9,7 +9,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import type { Admin, Consumer, KafkaMessage } from 'kafkajs';
 import { KAFKA_BROKER, uniqueName } from '../kit/services.js';
-import { waitFor } from '../kit/wait.js';
+import { waitForMessages } from '../kit/wait.js';
 
 export interface ReceivedMessage {
   readonly topic: string;
@@ -194,15 +194,8 @@ export class TopicReader {
   }
 
   /** Waits until `count` messages (or more) arrived; on timeout says where the reader and the topics stand. */
-  async waitForCount(count: number, timeoutMs = 60_000): Promise<ReceivedMessage[]> {
-    try {
-      await waitFor(`${count} messages`, () => this.messages.length >= count, { timeoutMs });
-    } catch (error) {
-      throw new Error(`${(error as Error).message}; have ${this.messages.length}; ${await this.describe()}`, {
-        cause: error,
-      });
-    }
-    return this.messages;
+  waitForCount(count: number, timeoutMs?: number): Promise<ReceivedMessage[]> {
+    return waitForMessages(this, count, timeoutMs);
   }
 
   ids(): string[] {

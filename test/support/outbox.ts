@@ -45,11 +45,6 @@ export async function outboxCount(pool: pg.Pool, where = 'true'): Promise<number
   return Number(rows[0]!.count);
 }
 
-export async function currentWalLsn(pool: pg.Pool): Promise<string> {
-  const { rows } = await pool.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
-  return rows[0]!.lsn;
-}
-
 export async function confirmedLsn(pool: pg.Pool, slot: string): Promise<string | undefined> {
   const { rows } = await pool.query<{ lsn: string }>(
     `select confirmed_flush_lsn::text as lsn from pg_replication_slots where slot_name = $1`,

@@ -6,7 +6,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { ExchangeType } from '../../src/sinks/rabbitmq.js';
 import { EventCounter } from './load.js';
 import { RABBITMQ_URL, uniqueName } from '../kit/services.js';
-import { waitFor } from '../kit/wait.js';
+import { waitForMessages } from '../kit/wait.js';
 
 export interface AmqpMessage {
   readonly exchange: string;
@@ -77,15 +77,8 @@ export class QueueReader {
     return reader!;
   }
 
-  async waitForCount(count: number, timeoutMs = 60_000): Promise<AmqpMessage[]> {
-    try {
-      await waitFor(`${count} messages`, () => this.messages.length >= count, { timeoutMs });
-    } catch (error) {
-      throw new Error(`${(error as Error).message}; have ${this.messages.length}; ${await this.describe()}`, {
-        cause: error,
-      });
-    }
-    return this.messages;
+  waitForCount(count: number, timeoutMs?: number): Promise<AmqpMessage[]> {
+    return waitForMessages(this, count, timeoutMs);
   }
 
   ids(): string[] {

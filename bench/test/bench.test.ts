@@ -1,13 +1,13 @@
 // The bench's pure parts: statistics, /proc parsing, target checks and the README section.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseOptions } from '../../bench/options.js';
-import { packageOf, summarizeProfile } from '../../bench/profile.js';
-import { parseStat } from '../../bench/proc.js';
-import { BEGIN, END, updateReadme } from '../../bench/readme.js';
-import { evaluateTargets } from '../../bench/results.js';
-import type { SinkResults } from '../../bench/results.js';
-import { bucketDelta, histogramQuantile, percentile, shareAtMost, summarize } from '../../bench/stats.js';
+import { parseOptions } from '../options.js';
+import { packageOf, summarizeProfile } from '../profile.js';
+import { parseStat } from '../proc.js';
+import { BEGIN, END, updateReadme } from '../readme.js';
+import { evaluateTargets } from '../results.js';
+import type { SinkResults } from '../results.js';
+import { bucketDelta, histogramQuantile, percentile, shareAtMost, summarize } from '../stats.js';
 
 describe('bench stats', () => {
   test('percentile is the nearest rank', () => {
