@@ -1,14 +1,16 @@
 // Which answers of RabbitMQ refuse a message for good, decided by AMQP reply code, never by the
-// reply text (which is only quoted). Codes: AMQP 0-9-1 "Constants", https://www.rabbitmq.com/amqp-0-9-1-reference#constants
-// Pure: the sink (rabbitmq-sink.ts) turns its refusals into dead letters and retries everything else.
+// reply text (only quoted in the errors). The codes are AMQP 0-9-1's constants:
+// https://www.rabbitmq.com/amqp-0-9-1-reference#constants
+// Pure: the sink (rabbitmq-sink.ts) turns the refusals into dead letters and retries everything else.
 import { errorMessage } from '../errors.js';
 import type { ExchangeType } from './rabbitmq.js';
 import { UndeliverableError } from './sink.js';
 
 /**
- * The refusals for good, by what the broker answered and its reply code, to the dead-letter reason
- * (a metric label). Any other code (320 CONNECTION_FORCED, 541 INTERNAL_ERROR, a 404 for an exchange
- * deleted under a publish, which the next check of it answers...) is retried.
+ * The refusals for good: what the broker answered and its reply code -> the dead-letter reason (a
+ * metric label). Any other code is retried: 320 CONNECTION_FORCED, 541 INTERNAL_ERROR, or the 404
+ * that closes the publishing channel when its exchange was deleted (the sink reconnects and checks
+ * the exchange again, and that check refuses it).
  */
 export const AMQP_REFUSALS = {
   /** exchange.declare (assert) or its passive form (check), on a channel of its own. */
