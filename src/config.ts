@@ -1,4 +1,5 @@
-// Environment -> validated, typed Config. The only module that reads process.env.
+// Environment -> validated, typed Config. The only module that reads process.env. Each setting is
+// written once, in CORE_SETTINGS (variable, schema with default, doc, field); Config is inferred.
 // Every error names the variable and what it expects, in one line, and never echoes a value
 // (values may be secrets: passwords in URLs, SASL credentials). The brokers' variables are their
 // own (src/sinks/registry.ts): each broker contributes its section and reads its settings from it.
