@@ -10,6 +10,7 @@ import type { RetrySelection } from './dead-letters.js';
 import { migrateDatabase } from './migrate.js';
 import { createLogger, redactUrl } from './observability/logger.js';
 import { createRelay } from './relay.js';
+import { SINKS } from './sinks/registry.js';
 import { formatStatus, readStatus } from './status.js';
 import { PreflightError } from './wal/slot.js';
 import { errorMessage } from './errors.js';
@@ -18,10 +19,14 @@ const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
+// The registry's brokers by title (`A and B`), and the variables that configure them.
+const BROKERS = new Intl.ListFormat('en', { type: 'conjunction' }).format(SINKS.map((sink) => sink.title));
+const BROKER_VARIABLES = SINKS.map((sink) => sink.variable).join(', ');
+
 const HELP: Record<string, string> = {
   main: `Usage: outbox-relay <command> [options]
 
-Publishes the rows inserted into the outbox table to Kafka and RabbitMQ, from the PostgreSQL WAL.
+Publishes the rows inserted into the outbox table to ${BROKERS}, from the PostgreSQL WAL.
 
 Commands:
   migrate          create or update the outbox tables and publication (idempotent)
@@ -29,7 +34,7 @@ Commands:
   status [--json]  show the slot, its lag, pending rows and dead letters
   dead-letters     list the events the relay parked, or retry them (put them back into the outbox)
 
-Configuration comes from the environment (DATABASE_URL, KAFKA_BROKERS, RABBITMQ_URL, ...);
+Configuration comes from the environment (DATABASE_URL, ${BROKER_VARIABLES}, ...);
 see the README. Exit status: 0 ok, 1 runtime failure, 2 bad configuration or usage.`,
   migrate: `Usage: outbox-relay migrate
 
@@ -59,7 +64,8 @@ their error.
           on them), in their original order, one transaction per 500 events; the running relay
           then publishes them. --id (repeatable) names events, all of which must be parked, else
           none is moved; --all takes every event parked when the retry starts.
-          Fix the cause first (the route, the topic, KAFKA_MAX_MESSAGE_BYTES), or they come back.
+          Fix the cause first (the route, the destination, the broker's *_MAX_MESSAGE_BYTES), or
+          they come back.
 
 Exit status 0 ok, 1 when an id is not parked or still in the outbox, 2 bad usage.`,
 };

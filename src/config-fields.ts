@@ -3,6 +3,36 @@
 import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
 
+/**
+ * One environment variable: its schema over the raw text (with its default, if it has one) and a
+ * one-line doc, which its row in docs/configuration.md contains (test/repo/config-reference.test.ts).
+ */
+export interface EnvSetting {
+  readonly doc: string;
+  readonly schema: z.ZodType<unknown, string | undefined>;
+}
+
+/** Variables by name, in documentation and validation order. */
+export type EnvSettings = Readonly<Record<string, EnvSetting>>;
+
+/** The validated values of some settings, by variable name. */
+export type EnvValues<Settings extends EnvSettings> = {
+  readonly [Variable in keyof Settings]: z.output<Settings[Variable]['schema']>;
+};
+
+/** The zod shape that validates these settings. */
+export function envShape(settings: EnvSettings): Record<string, EnvSetting['schema']> {
+  return Object.fromEntries(Object.entries(settings).map(([variable, { schema }]) => [variable, schema]));
+}
+
+/** The default a setting's schema applies, as text; undefined when it has none (required or unset). */
+export function defaultText(schema: z.core.$ZodType): string | undefined {
+  if (schema instanceof z.ZodDefault) return String(schema.def.defaultValue);
+  // A default followed by a transform (`.default(x).transform(f)`) sits at the pipe's input.
+  if (schema instanceof z.ZodPipe) return defaultText(schema.in);
+  return undefined;
+}
+
 export class ConfigError extends Error {
   constructor(
     readonly field: string,

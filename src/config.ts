@@ -1,103 +1,180 @@
-// Environment -> validated, typed Config. The only module that reads process.env.
+// Environment -> validated, typed Config. The only module that reads process.env. Each setting is
+// written once, in CORE_SETTINGS (variable, schema with default, doc, field); Config is inferred.
 // Every error names the variable and what it expects, in one line, and never echoes a value
 // (values may be secrets: passwords in URLs, SASL credentials). The brokers' variables are their
 // own (src/sinks/registry.ts): each broker contributes its section and reads its settings from it.
 import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, existingFile, integer } from './config-fields.js';
+import { ConfigError, defaultText, envShape, existingFile, integer } from './config-fields.js';
+import type { EnvSetting, EnvSettings, EnvValues } from './config-fields.js';
 import { SINKS } from './sinks/registry.js';
 import type { SinkRegistry, SinkSettings } from './sinks/registry.js';
 
 export { ConfigError } from './config-fields.js';
 export type { TlsFiles } from './config-fields.js';
 
-export type CompletionMode = 'delete' | 'mark';
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-
-export interface Config {
-  readonly databaseUrl: string;
-  readonly table: { readonly schema: string; readonly name: string };
-  readonly slot: string;
-  readonly publication: string;
-  readonly routesFile: string | undefined;
-  readonly completion: CompletionMode;
-  readonly metricsPort: number;
-  readonly metricsHost: string;
-  readonly logLevel: LogLevel;
-  /** Events read from the WAL but not yet completed; past it the WAL stream pauses. */
-  readonly maxInFlightEvents: number;
-  readonly maxInFlightBytes: number;
-  readonly completionBatchSize: number;
-  readonly shutdownTimeoutMs: number;
-  /** How often to write a logical heartbeat message to the WAL; 0 disables it. */
-  readonly heartbeatIntervalMs: number;
-  /** Publish attempts for an event a broker refuses for good, before it is dead-lettered. */
-  readonly maxAttempts: number;
-  /** Each configured broker's settings, by broker name; a broker not configured is absent. */
-  readonly sinks: SinkSettings;
-}
-
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
-const coreSchema = {
-  DATABASE_URL: z
-    .string({ error: 'required: a PostgreSQL connection string (postgres://user@host:port/db)' })
-    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// connection string'),
-  OUTBOX_TABLE: z
-    .string()
-    .default('public.outbox')
-    .refine(
-      (value) => value.split('.').length <= 2 && value.split('.').every((part) => IDENTIFIER.test(part)),
-      'expected [schema.]table made of letters, digits and underscores',
-    ),
-  OUTBOX_SLOT: z
-    .string()
-    .regex(SLOT_NAME, 'expected a slot name of lower-case letters, digits and underscores (at most 63)')
-    .default('outbox_relay'),
-  OUTBOX_PUBLICATION: z
-    .string()
-    .regex(IDENTIFIER, 'expected a publication name of letters, digits and underscores (at most 63)')
-    .default('outbox_relay_pub'),
-  OUTBOX_ROUTES: z.string().min(1, 'expected the path of a routes file (YAML or JSON)').optional(),
-  OUTBOX_COMPLETION: z.enum(['delete', 'mark'], { error: 'expected delete or mark' }).default('delete'),
-  METRICS_PORT: integer(0, 65_535).default(9464),
-  METRICS_HOST: z.string().min(1, 'expected a bind address').default('0.0.0.0'),
-  LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-      error: 'expected one of fatal, error, warn, info, debug, trace, silent',
-    })
-    .default('info'),
-  OUTBOX_MAX_IN_FLIGHT: integer(1, 10_000_000).default(20_000),
-  OUTBOX_MAX_IN_FLIGHT_BYTES: integer(1_024, 2 ** 40).default(64 * 1024 * 1024),
-  OUTBOX_COMPLETION_BATCH_SIZE: integer(1, 100_000).default(5_000),
-  OUTBOX_SHUTDOWN_TIMEOUT_MS: integer(0, 3_600_000).default(30_000),
-  OUTBOX_HEARTBEAT_INTERVAL_MS: integer(0, 86_400_000).default(10_000),
-  OUTBOX_MAX_ATTEMPTS: integer(1, 100).default(3),
-  // libpq's names; values given in DATABASE_URL's query string take precedence.
-  PGSSLMODE: z
-    .enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'], {
-      error: 'expected disable, prefer, require, verify-ca, verify-full or no-verify',
-    })
-    .optional(),
-  PGSSLROOTCERT: existingFile,
-  PGSSLCERT: existingFile,
-  PGSSLKEY: existingFile,
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** A core variable, and the Config field it fills (none: it is folded into another field). */
+interface CoreSetting extends EnvSetting {
+  readonly field?: string;
+}
+
+/** Keeps the settings' literal field names, from which Config is inferred. */
+const defineSettings = <const Settings extends Readonly<Record<string, CoreSetting>>>(settings: Settings) =>
+  settings;
+
+/**
+ * The relay's own variables, in documentation and validation order (the first invalid one is the
+ * one reported). Adding a setting is one entry here and a row in docs/configuration.md.
+ */
+const CORE_SETTINGS = defineSettings({
+  DATABASE_URL: {
+    field: 'databaseUrl',
+    doc: 'PostgreSQL connection string, `postgres://` or `postgresql://`',
+    schema: z
+      .string({ error: 'required: a PostgreSQL connection string (postgres://user@host:port/db)' })
+      .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// connection string'),
+  },
+  OUTBOX_TABLE: {
+    field: 'table',
+    doc: 'the outbox table, `[schema.]table`',
+    schema: z
+      .string()
+      .default('public.outbox')
+      .refine(
+        (value) => value.split('.').length <= 2 && value.split('.').every((part) => IDENTIFIER.test(part)),
+        'expected [schema.]table made of letters, digits and underscores',
+      )
+      .transform((value) => {
+        const [schema, name] = value.includes('.') ? value.split('.') : ['public', value];
+        return { schema: schema!, name: name! } as const;
+      }),
+  },
+  OUTBOX_SLOT: {
+    field: 'slot',
+    doc: 'logical replication slot (pgoutput); created when missing. Lower-case letters, digits, underscores. Instances with the same slot elect one leader',
+    schema: z
+      .string()
+      .regex(SLOT_NAME, 'expected a slot name of lower-case letters, digits and underscores (at most 63)')
+      .default('outbox_relay'),
+  },
+  OUTBOX_PUBLICATION: {
+    field: 'publication',
+    doc: 'publication, created insert-only for the outbox table when missing',
+    schema: z
+      .string()
+      .regex(IDENTIFIER, 'expected a publication name of letters, digits and underscores (at most 63)')
+      .default('outbox_relay_pub'),
+  },
+  OUTBOX_ROUTES: {
+    field: 'routesFile',
+    doc: 'path of the routes file (YAML or JSON); without it every event goes to the first broker configured',
+    schema: z.string().min(1, 'expected the path of a routes file (YAML or JSON)').optional(),
+  },
+  OUTBOX_COMPLETION: {
+    field: 'completion',
+    doc: 'what happens to a row once its event is delivered: `delete` it, or `mark` it (`processed_at = now()`; prune old rows yourself)',
+    schema: z.enum(['delete', 'mark'], { error: 'expected delete or mark' }).default('delete'),
+  },
+  METRICS_PORT: {
+    field: 'metricsPort',
+    doc: 'HTTP port of `/metrics`, `/healthz` and `/readyz`; `0` picks a free port',
+    schema: integer(0, 65_535).default(9464),
+  },
+  METRICS_HOST: {
+    field: 'metricsHost',
+    doc: 'address the metrics and probes HTTP server binds',
+    schema: z.string().min(1, 'expected a bind address').default('0.0.0.0'),
+  },
+  LOG_LEVEL: {
+    field: 'logLevel',
+    doc: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`; JSON lines on stdout',
+    schema: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  },
+  OUTBOX_MAX_IN_FLIGHT: {
+    field: 'maxInFlightEvents',
+    doc: 'events read from the WAL and not yet completed; when reached the relay stops reading (PostgreSQL keeps the rest). Also bounds duplicates after a crash',
+    schema: integer(1, 10_000_000).default(20_000),
+  },
+  OUTBOX_MAX_IN_FLIGHT_BYTES: {
+    field: 'maxInFlightBytes',
+    doc: 'payload bytes read from the WAL and not yet completed, at most; when reached the relay stops reading',
+    schema: integer(1_024, 2 ** 40).default(64 * 1024 * 1024),
+  },
+  OUTBOX_COMPLETION_BATCH_SIZE: {
+    field: 'completionBatchSize',
+    doc: 'most rows deleted or marked per statement',
+    schema: integer(1, 100_000).default(5_000),
+  },
+  OUTBOX_SHUTDOWN_TIMEOUT_MS: {
+    field: 'shutdownTimeoutMs',
+    doc: "on SIGTERM, how long the relay waits for in-flight events before it exits; keep it below the orchestrator's kill grace period",
+    schema: integer(0, 3_600_000).default(30_000),
+  },
+  OUTBOX_HEARTBEAT_INTERVAL_MS: {
+    field: 'heartbeatIntervalMs',
+    doc: 'how often the leader writes a tiny logical message to the WAL so an idle slot keeps moving; `0` turns it off',
+    schema: integer(0, 86_400_000).default(10_000),
+  },
+  OUTBOX_MAX_ATTEMPTS: {
+    field: 'maxAttempts',
+    doc: 'publish attempts for an event a broker refuses for good (too large, invalid, not authorised) before it is dead-lettered; outages are retried forever',
+    schema: integer(1, 100).default(3),
+  },
+  // libpq's names, folded into databaseUrl; values given in DATABASE_URL's query string take precedence.
+  PGSSLMODE: {
+    doc: '`disable`, `prefer`, `require`, `verify-ca`, `verify-full` or `no-verify`; used when `DATABASE_URL` has no `sslmode`',
+    schema: z
+      .enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'], {
+        error: 'expected disable, prefer, require, verify-ca, verify-full or no-verify',
+      })
+      .optional(),
+  },
+  PGSSLROOTCERT: {
+    doc: 'CA file for PostgreSQL; used when the URL has no `sslrootcert`',
+    schema: existingFile,
+  },
+  PGSSLCERT: { doc: 'client certificate file for PostgreSQL', schema: existingFile },
+  PGSSLKEY: { doc: 'client key file for PostgreSQL', schema: existingFile },
+});
+
+type CoreSettings = typeof CORE_SETTINGS;
+type Env = EnvValues<CoreSettings>;
+
+/** The Config field a setting fills; never for one folded into another field. */
+type FieldOf<Setting> = Setting extends { readonly field: infer Field extends string } ? Field : never;
+
+/** The validated configuration: each core setting's value under its field, and the brokers' settings. */
+export type Config = {
+  readonly [Variable in keyof CoreSettings as FieldOf<CoreSettings[Variable]>]: Env[Variable];
+} & {
+  /** Each configured broker's settings, by broker name; a broker not configured is absent. */
+  readonly sinks: SinkSettings;
 };
 
-const envSchema = (registry: SinkRegistry) =>
-  z.object(Object.assign({}, coreSchema, ...registry.map((sink) => sink.env)) as typeof coreSchema);
+export type CompletionMode = Config['completion'];
+export type LogLevel = Config['logLevel'];
 
-type Env = z.infer<z.ZodObject<typeof coreSchema>>;
+/** Every variable: the core's, then each broker's, in documentation and validation order. */
+const allSettings = (registry: SinkRegistry): EnvSettings =>
+  Object.assign({}, CORE_SETTINGS, ...registry.map((sink) => sink.env)) as EnvSettings;
 
 /**
  * Every environment variable the relay reads, in schema order, with its default as text (undefined:
- * required or unset). docs/configuration.md is tested against this list, so it cannot drift.
+ * required or unset) and its doc. docs/configuration.md is tested against this list, so it cannot drift.
  */
-export const CONFIG_VARIABLES: readonly { readonly name: string; readonly default: string | undefined }[] =
-  Object.entries(envSchema(SINKS).shape).map(([name, schema]) => ({
-    name,
-    default: schema instanceof z.ZodDefault ? String(schema.def.defaultValue) : undefined,
-  }));
+export const CONFIG_VARIABLES: readonly {
+  readonly name: string;
+  readonly default: string | undefined;
+  readonly doc: string;
+}[] = Object.entries(allSettings(SINKS)).map(([name, { schema, doc }]) => ({
+  name,
+  default: defaultText(schema),
+  doc,
+}));
 
 /** Reads the configuration from an environment (process.env by default). Throws ConfigError. */
 export function loadConfig(
@@ -107,38 +184,26 @@ export function loadConfig(
   const defined = Object.fromEntries(
     Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
   );
-  const parsed = envSchema(registry).safeParse(defined);
+  const parsed = z.object(envShape(allSettings(registry))).safeParse(defined);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
   }
-  const e = parsed.data;
-  const [schema, name] = e.OUTBOX_TABLE.includes('.')
-    ? e.OUTBOX_TABLE.split('.')
-    : ['public', e.OUTBOX_TABLE];
-  return {
-    databaseUrl: withPostgresTls(e),
-    table: { schema: schema!, name: name! },
-    slot: e.OUTBOX_SLOT,
-    publication: e.OUTBOX_PUBLICATION,
-    routesFile: e.OUTBOX_ROUTES,
-    completion: e.OUTBOX_COMPLETION,
-    metricsPort: e.METRICS_PORT,
-    metricsHost: e.METRICS_HOST,
-    logLevel: e.LOG_LEVEL,
-    maxInFlightEvents: e.OUTBOX_MAX_IN_FLIGHT,
-    maxInFlightBytes: e.OUTBOX_MAX_IN_FLIGHT_BYTES,
-    completionBatchSize: e.OUTBOX_COMPLETION_BATCH_SIZE,
-    shutdownTimeoutMs: e.OUTBOX_SHUTDOWN_TIMEOUT_MS,
-    heartbeatIntervalMs: e.OUTBOX_HEARTBEAT_INTERVAL_MS,
-    maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
-    sinks: Object.fromEntries(
-      registry.flatMap((sink) => {
-        const settings: unknown = sink.settings(e);
-        return settings === undefined ? [] : [[sink.name, settings]];
-      }),
+  const e = parsed.data as Env & Record<string, unknown>;
+  const fields = Object.fromEntries(
+    Object.entries(CORE_SETTINGS as Readonly<Record<string, CoreSetting>>).flatMap(([variable, { field }]) =>
+      field === undefined ? [] : [[field, e[variable]]],
     ),
-  };
+  );
+  // The PG* TLS variables go into the connection string.
+  const databaseUrl = withPostgresTls(e);
+  const sinks = Object.fromEntries(
+    registry.flatMap((sink) => {
+      const settings: unknown = sink.settings(e);
+      return settings === undefined ? [] : [[sink.name, settings]];
+    }),
+  );
+  return { ...fields, databaseUrl, sinks } as Config;
 }
 
 const PG_TLS_PARAMETERS = [

@@ -23,7 +23,7 @@ export interface DeadLetterEntry {
   readonly attempts: number;
   /** ISO 8601: when the relay last parked it. */
   readonly deadLetteredAt: string;
-  /** The destination that refused it (`kafka:orders`), or null when no route matched. */
+  /** The destination that refused it, as its broker names it (describeDestination), or null when no route matched. */
   readonly destination: string | null;
   /** Its position in the outbox when it was parked (null for rows parked by older versions). */
   readonly outboxSeq: number | null;

@@ -30,7 +30,7 @@ export type OutboxEventInput<E extends EventShape = EventShape> = E extends Even
   ? {
       /** What routes the event (e.g. `order`); non-empty. */
       readonly aggregateType: E['aggregateType'];
-      /** The Kafka message key: events of one aggregate keep their commit order. Non-empty. */
+      /** The message key: events of one aggregate keep their commit order. Non-empty. */
       readonly aggregateId: string;
       /** E.g. `OrderPlaced`; non-empty. */
       readonly eventType: E['eventType'];

@@ -1,6 +1,6 @@
 // What the relay does with errors it did not make: one way to turn a thrown value into an Error,
-// and decisions taken from codes (PostgreSQL's SQLSTATE; Kafka's and AMQP's codes live beside their
-// sinks), never from message text.
+// and decisions taken from codes (PostgreSQL's SQLSTATE; each broker's codes live beside its sink in
+// src/sinks/), never from message text.
 
 /** Any thrown value as an Error: libraries and callbacks also throw strings and plain objects. */
 export function coerceError(value: unknown): Error {

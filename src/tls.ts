@@ -1,5 +1,5 @@
 // TLS material for the broker clients: the PEM files named in the configuration, read when a sink is
-// built. Node's tls options take the same three fields for kafkajs and amqplib.
+// built. Node's tls options take the same three fields for every broker's client.
 import { readFileSync } from 'node:fs';
 import type { TlsFiles } from './config-fields.js';
 

@@ -56,7 +56,7 @@ export function describeProblem(args: readonly unknown[]): string {
   return redactUrl(detail ? `${message}: ${detail}` : message).slice(0, 1000);
 }
 
-/** Removes the password from a URL (postgres://, amqp://) before it is shown anywhere. */
+/** Removes the password from a URL (the database's, a broker's) before it is shown anywhere. */
 export function redactUrl(url: string): string {
   return url.replace(/(\/\/[^:/@]+:)[^@]*@/g, '$1***@');
 }

@@ -8,7 +8,7 @@ import type { OutboxEvent } from '../wal/event.js';
 
 /**
  * One destination as the routes file writes it: a single key, the broker's name, holding that
- * broker's destination (`{ kafka: { topic } }`).
+ * broker's destination (`{ <broker>: { ... } }`, validated by its descriptor).
  */
 export type DestinationSpec = Readonly<Record<SinkName, unknown>>;
 
@@ -45,9 +45,8 @@ interface CompiledRoute {
 }
 
 /**
- * Without a routes file: the first configured broker of the registry (Kafka topic
- * outbox.<aggregateType>, else the RabbitMQ topic exchange `outbox`, declared by the relay since no
- * one configured it).
+ * Without a routes file: the first configured broker of the registry, to its descriptor's
+ * defaultDestination.
  */
 export function defaultRoutes(
   brokers: Readonly<Record<SinkName, boolean>>,

@@ -1,6 +1,6 @@
 // The routes file (OUTBOX_ROUTES, YAML or JSON) -> a validated RoutesSpec. Every mistake is caught at
 // start-up and reported in one line naming the route, the field and what is expected. Each broker's
-// destination (`kafka: { topic }`) is validated by the schema of its descriptor (src/sinks/registry.ts).
+// destination (`<broker>: { ... }`) is validated by the schema of its descriptor (src/sinks/registry.ts).
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
@@ -25,7 +25,7 @@ export type ConfiguredBrokers = Readonly<Record<SinkName, boolean>>;
 
 const UNSUPPORTED_GLOB = /[?[\]{}!\s]|\*\*/;
 
-/** `kafka: { topic } or rabbitmq: { exchange, routingKey }` */
+/** Each broker's `name: { synopsis }`, as `a: { x }, b: { y } or c: { z }`. */
 function synopsis(registry: SinkRegistry): string {
   const each = registry.map((sink) => `${sink.name}: { ${sink.synopsis} }`);
   return each.length < 2 ? each.join('') : `${each.slice(0, -1).join(', ')} or ${each.at(-1)!}`;
@@ -150,7 +150,7 @@ function routeName(index: number, aggregateType: unknown): string {
     : `routes[${index}]`;
 }
 
-/** `routes[1] (aggregateType "user").destinations[0].kafka.topic` */
+/** `routes[1] (aggregateType "user").destinations[0].<broker>.<field>` */
 function describePath(document: unknown, path: readonly PropertyKey[]): string {
   let out = '';
   path.forEach((key, depth) => {

@@ -2,7 +2,7 @@
 // factory. The sink itself (kafka-sink.ts) and kafkajs load only when a route needs Kafka.
 import { z } from 'zod';
 import { boolean, ConfigError, existingFile, integer } from '../config-fields.js';
-import type { TlsFiles } from '../config-fields.js';
+import type { EnvSettings, EnvValues, TlsFiles } from '../config-fields.js';
 import { compileTemplate, metricLabel, templateString } from '../routing/template.js';
 import { readTlsFiles } from '../tls.js';
 import { defineSink } from './sink.js';
@@ -48,32 +48,59 @@ const HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/;
 const KAFKA_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 
 const env = {
-  KAFKA_BROKERS: z
-    .string()
-    .refine(
-      (value) => value.split(',').every((broker) => HOST_PORT.test(broker.trim())),
-      'expected a comma-separated list of host:port',
-    )
-    .optional(),
-  KAFKA_CLIENT_ID: z.string().min(1, 'expected a non-empty client id').default('outbox-relay'),
-  KAFKA_MAX_MESSAGE_BYTES: integer(1, 2 ** 31 - 1).default(1_048_576),
-  KAFKA_BATCH_SIZE: integer(1, 100_000).default(2_000),
-  KAFKA_AUTO_CREATE_TOPICS: boolean.default(true),
-  KAFKA_SSL: boolean.optional(),
-  KAFKA_SSL_CA_FILE: existingFile,
-  KAFKA_SSL_CERT_FILE: existingFile,
-  KAFKA_SSL_KEY_FILE: existingFile,
-  KAFKA_SSL_INSECURE: boolean.default(false),
-  KAFKA_SASL_MECHANISM: z
-    .enum(['plain', 'scram-sha-256', 'scram-sha-512'], {
-      error: 'expected plain, scram-sha-256 or scram-sha-512',
-    })
-    .optional(),
-  KAFKA_SASL_USERNAME: z.string().optional(),
-  KAFKA_SASL_PASSWORD: z.string().optional(),
-};
+  KAFKA_BROKERS: {
+    doc: 'comma-separated `host:port` list; required when a route (or the default route) publishes to Kafka',
+    schema: z
+      .string()
+      .refine(
+        (value) => value.split(',').every((broker) => HOST_PORT.test(broker.trim())),
+        'expected a comma-separated list of host:port',
+      )
+      .optional(),
+  },
+  KAFKA_CLIENT_ID: {
+    doc: 'kafkajs client id, as the brokers see it (quotas, logs)',
+    schema: z.string().min(1, 'expected a non-empty client id').default('outbox-relay'),
+  },
+  KAFKA_MAX_MESSAGE_BYTES: {
+    doc: "a larger message is dead-lettered instead of sent; keep it at or below the topic's `max.message.bytes`",
+    schema: integer(1, 2 ** 31 - 1).default(1_048_576),
+  },
+  KAFKA_BATCH_SIZE: {
+    doc: 'most messages per produce request',
+    schema: integer(1, 100_000).default(2_000),
+  },
+  KAFKA_AUTO_CREATE_TOPICS: {
+    doc: 'ask the broker to create a missing topic (if its `auto.create.topics.enable` allows); `false`: an event for a missing topic is dead-lettered',
+    schema: boolean.default(true),
+  },
+  KAFKA_SSL: {
+    doc: '`true` for TLS to the brokers (implied by any `KAFKA_SSL_*_FILE`)',
+    schema: boolean.optional(),
+  },
+  KAFKA_SSL_CA_FILE: { doc: 'CA file for the brokers', schema: existingFile },
+  KAFKA_SSL_CERT_FILE: {
+    doc: 'client certificate file; requires `KAFKA_SSL_KEY_FILE`',
+    schema: existingFile,
+  },
+  KAFKA_SSL_KEY_FILE: { doc: 'client key file; requires `KAFKA_SSL_CERT_FILE`', schema: existingFile },
+  KAFKA_SSL_INSECURE: {
+    doc: '`true` accepts any broker certificate (tests only)',
+    schema: boolean.default(false),
+  },
+  KAFKA_SASL_MECHANISM: {
+    doc: '`plain`, `scram-sha-256` or `scram-sha-512`',
+    schema: z
+      .enum(['plain', 'scram-sha-256', 'scram-sha-512'], {
+        error: 'expected plain, scram-sha-256 or scram-sha-512',
+      })
+      .optional(),
+  },
+  KAFKA_SASL_USERNAME: { doc: 'required with a mechanism', schema: z.string().optional() },
+  KAFKA_SASL_PASSWORD: { doc: 'required with a mechanism', schema: z.string().optional() },
+} satisfies EnvSettings;
 
-type Env = z.infer<z.ZodObject<typeof env>>;
+type Env = EnvValues<typeof env>;
 
 const destination = z.strictObject({
   topic: templateString('a topic name').refine(

@@ -1,51 +1,10 @@
-// RabbitMQ details the sink (rabbitmq-sink.ts) builds on: the AMQP properties of a message, the
-// broker's refusals as UndeliverableErrors, and connection housekeeping.
+// RabbitMQ details the sink (rabbitmq-sink.ts) builds on: the AMQP properties of a message and
+// connection housekeeping. The broker's refusals are decided in rabbitmq-refusals.ts.
 import type { ChannelModel, Options } from 'amqplib';
 import type { EncodedMessage } from '../formats/format.js';
-import type { ExchangeType } from './rabbitmq.js';
-import { UndeliverableError } from './sink.js';
 import { destroySocket } from './amqplib-socket.js';
-import { errorMessage } from '../errors.js';
 
 const CLOSE_TIMEOUT_MS = 2_000;
-// RabbitMQ's answer when a body exceeds its max_message_size (the channel is closed).
-const BROKER_SIZE_LIMIT = /message size \d+ is larger than configured max size (\d+)/;
-
-/** The broker's max_message_size, when `error` is its refusal of a larger body. */
-export function brokerSizeLimit(error: unknown): number | undefined {
-  const match = BROKER_SIZE_LIMIT.exec(error instanceof Error ? error.message : '');
-  return match ? Number(match[1]) : undefined;
-}
-
-/** Why a declaration or check of an exchange failed, when that is the exchange's fault. */
-export function exchangeRefusal(
-  error: unknown,
-  exchange: string,
-  assertExchange: ExchangeType | undefined,
-): UndeliverableError | undefined {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  const detail = errorMessage(error);
-  switch (code) {
-    case 404:
-      return new UndeliverableError(
-        `exchange "${exchange}" does not exist: declare it or set assert: true on its route`,
-        'exchange_not_found',
-        { cause: error },
-      );
-    case 406:
-      return new UndeliverableError(
-        `exchange "${exchange}" exists with other properties than a durable ${assertExchange ?? ''} exchange: ${detail}`,
-        'exchange_mismatch',
-        { cause: error },
-      );
-    case 403:
-      return new UndeliverableError(`access to exchange "${exchange}" refused: ${detail}`, 'access_refused', {
-        cause: error,
-      });
-    default:
-      return undefined;
-  }
-}
 
 /** Persistent, mandatory, and the format's properties and headers. */
 export function publishProperties(message: EncodedMessage): Options.Publish {
@@ -58,20 +17,6 @@ export function publishProperties(message: EncodedMessage): Options.Publish {
     ...(message.timestampSeconds === undefined ? {} : { timestamp: message.timestampSeconds }),
     headers: message.headers,
   };
-}
-
-export function unroutable(exchange: string, routingKey: string): UndeliverableError {
-  return new UndeliverableError(
-    `unroutable: no queue bound to exchange "${exchange}" for routing key "${routingKey}"`,
-    'unroutable',
-  );
-}
-
-export function tooLarge(size: number, limit: number, exchange: string): UndeliverableError {
-  return new UndeliverableError(
-    `message of ${size} bytes exceeds the ${limit}-byte limit for exchange "${exchange}"`,
-    'too_large',
-  );
 }
 
 /** The broker's address without credentials, for logs. */

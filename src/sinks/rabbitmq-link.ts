@@ -120,7 +120,9 @@ export async function openLink<T extends ReturnedMessage>(
   channel.on('return', (message: Message) => {
     const { exchange, routingKey } = message.fields;
     const messageId = message.properties.messageId as string | undefined;
-    if (!link.unconfirmed.returned({ exchange, routingKey, messageId }))
+    // basic.return's fields; amqplib's types leave its reply code out.
+    const { replyCode } = message.fields as unknown as { replyCode: number };
+    if (!link.unconfirmed.returned({ exchange, routingKey, messageId }, replyCode))
       on.log.debug({ exchange, routingKey, messageId }, 'rabbitmq: a returned message matched none');
   });
   channel.on('ack', ({ deliveryTag, multiple }: { deliveryTag: number; multiple: boolean }) =>

@@ -70,8 +70,8 @@ export class OutgoingQueue<T extends Sequenced> {
 
 export interface Confirmed<T> {
   readonly item: T;
-  /** The broker gave the message back (basic.return) before confirming it: no queue took it. */
-  readonly returned: boolean;
+  /** The reply code of the broker's basic.return, when it gave the message back before confirming it. */
+  readonly returnCode: number | undefined;
 }
 
 interface Tracked<T> {
@@ -79,7 +79,7 @@ interface Tracked<T> {
   readonly item: T;
   /** When it was published (ms). */
   readonly at: number;
-  returned: boolean;
+  returnCode: number | undefined;
 }
 
 /**
@@ -100,7 +100,7 @@ export class UnconfirmedMessages<T extends ReturnedMessage> {
   /** Records a message just published on the channel; returns its delivery tag. */
   published(item: T, at = Date.now()): number {
     this.lastTag += 1;
-    this.entries.push({ tag: this.lastTag, item, at, returned: false });
+    this.entries.push({ tag: this.lastTag, item, at, returnCode: undefined });
     return this.lastTag;
   }
 
@@ -110,16 +110,16 @@ export class UnconfirmedMessages<T extends ReturnedMessage> {
     return oldest ? now - oldest.at : 0;
   }
 
-  /** A basic.return; false when no unconfirmed message matches it. */
-  returned(message: ReturnedMessage): boolean {
+  /** A basic.return with its reply code; false when no unconfirmed message matches it. */
+  returned(message: ReturnedMessage, replyCode: number): boolean {
     const entry = this.entries.find(
-      ({ item, returned }) =>
-        !returned &&
+      ({ item, returnCode }) =>
+        returnCode === undefined &&
         item.messageId === message.messageId &&
         item.exchange === message.exchange &&
         item.routingKey === message.routingKey,
     );
-    if (entry) entry.returned = true;
+    if (entry) entry.returnCode = replyCode;
     return entry !== undefined;
   }
 
@@ -153,6 +153,6 @@ export class UnconfirmedMessages<T extends ReturnedMessage> {
   }
 }
 
-function settled<T>({ item, returned }: Tracked<T>): Confirmed<T> {
-  return { item, returned };
+function settled<T>({ item, returnCode }: Tracked<T>): Confirmed<T> {
+  return { item, returnCode };
 }

@@ -20,19 +20,11 @@ import { sleep } from '../pipeline/sleep.js';
 import { DEFAULT_FORMAT } from '../formats/registry.js';
 import type { MessageFormat } from '../formats/format.js';
 import type { RabbitMqDestination, RabbitMqSinkOptions } from './rabbitmq.js';
-import {
-  brokerSizeLimit,
-  closeConnection,
-  describeBroker,
-  exchangeRefusal,
-  publishProperties,
-  tooLarge,
-  unroutable,
-} from './rabbitmq-amqp.js';
+import { closeConnection, describeBroker, publishProperties } from './rabbitmq-amqp.js';
+import { exchangeRefusal, returnRefusal, sizeLimitOf, tooLarge, unencodable } from './rabbitmq-refusals.js';
 import { declareExchange, openLink, Readiness } from './rabbitmq-link.js';
 import type { Link, Pending } from './rabbitmq-link.js';
 import { OutgoingQueue } from './rabbitmq-queues.js';
-import { UndeliverableError } from './sink.js';
 import type { Sink, SinkMessage } from './sink.js';
 
 export class RabbitMqSink implements Sink {
@@ -211,11 +203,7 @@ export class RabbitMqSink implements Sink {
       // amqplib refuses headers that do not fit its encoding buffer before sending anything.
       if (error instanceof RangeError) {
         this.options.onPublishError?.(error);
-        pending.reject(
-          new UndeliverableError(`rabbitmq cannot encode the message: ${error.message}`, 'too_large', {
-            cause: error,
-          }),
-        );
+        pending.reject(unencodable(error));
         return;
       }
       this.outgoing.putBack([pending]);
@@ -244,14 +232,19 @@ export class RabbitMqSink implements Sink {
   }
 
   private onAck(link: Link, deliveryTag: number, multiple: boolean): void {
-    for (const { item, returned } of link.unconfirmed.confirm(deliveryTag, multiple)) {
-      if (returned) {
-        this.options.onPublishError?.(new Error('unroutable'));
-        item.reject(unroutable(item.exchange, item.routingKey));
-      } else item.resolve();
+    const returned: Pending[] = [];
+    for (const { item, returnCode } of link.unconfirmed.confirm(deliveryTag, multiple)) {
+      const refusal = returnCode === undefined ? undefined : returnRefusal(returnCode, item);
+      if (returnCode === undefined) item.resolve();
+      else if (!refusal) returned.push(item);
+      else {
+        this.options.onPublishError?.(refusal);
+        item.reject(refusal);
+      }
     }
     this.lossesInARow = 0;
     this.nackedInARow = 0;
+    if (returned.length > 0) this.sendAgainLater(returned, 'returned');
     this.notify();
   }
 
@@ -263,12 +256,20 @@ export class RabbitMqSink implements Sink {
   private onNack(link: Link, deliveryTag: number, multiple: boolean): void {
     const nacked = link.unconfirmed.confirm(deliveryTag, multiple).map(({ item }) => item);
     if (nacked.length === 0) return;
+    this.sendAgainLater(nacked, 'nacked');
+    this.notify();
+  }
+
+  /** Messages the broker nacked, or returned with a code that is no refusal: another try, after a backoff. */
+  private sendAgainLater(items: Pending[], answer: 'nacked' | 'returned'): void {
+    for (const item of items) this.options.onPublishError?.(new Error(`${answer}: ${item.messageId}`));
     this.nackedInARow += 1;
     this.resumeAfterNackAt = Date.now() + backoffDelay(this.nackedInARow, 100, 5_000);
-    for (const item of nacked) this.options.onPublishError?.(new Error(`nacked: ${item.messageId}`));
-    this.log.warn({ messages: nacked.length }, 'rabbitmq: the broker nacked messages, publishing them again');
-    this.outgoing.putBack(nacked);
-    this.notify();
+    this.log.warn(
+      { messages: items.length },
+      `rabbitmq: the broker ${answer} messages, publishing them again`,
+    );
+    this.outgoing.putBack(items);
   }
 
   private lose(link: Link, error: unknown): void {
@@ -280,7 +281,7 @@ export class RabbitMqSink implements Sink {
 
   /** RabbitMQ closed the channel over a body above its max_message_size: refuse those from now on. */
   private learnSizeLimit(error: unknown): void {
-    const limit = brokerSizeLimit(error);
+    const limit = sizeLimitOf(error);
     if (limit === undefined) return;
     this.brokerMaxBytes = limit;
     this.log.warn(

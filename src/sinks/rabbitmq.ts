@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ConfigError, existingFile, integer } from '../config-fields.js';
-import type { TlsFiles } from '../config-fields.js';
+import type { EnvSettings, EnvValues, TlsFiles } from '../config-fields.js';
 import type { MessageFormat } from '../formats/format.js';
 import { compileTemplate, metricLabel, templateString } from '../routing/template.js';
 import { readTlsFiles } from '../tls.js';
@@ -50,19 +50,37 @@ export interface RabbitMqSinkOptions {
 }
 
 const env = {
-  RABBITMQ_URL: z
-    .string()
-    .regex(/^amqps?:\/\//, 'expected an amqp:// or amqps:// URL')
-    .optional(),
-  RABBITMQ_MAX_UNCONFIRMED: integer(1, 1_000_000).default(1_000),
-  // RabbitMQ's own ceiling for max_message_size is 512 MiB; its default is 128 MiB.
-  RABBITMQ_MAX_MESSAGE_BYTES: integer(1, 536_870_912).default(134_217_728),
-  RABBITMQ_SSL_CA_FILE: existingFile,
-  RABBITMQ_SSL_CERT_FILE: existingFile,
-  RABBITMQ_SSL_KEY_FILE: existingFile,
-};
+  RABBITMQ_URL: {
+    doc: '`amqp://` or `amqps://` URL (user, password, host, port, vhost); required when a route publishes to RabbitMQ',
+    schema: z
+      .string()
+      .regex(/^amqps?:\/\//, 'expected an amqp:// or amqps:// URL')
+      .optional(),
+  },
+  RABBITMQ_MAX_UNCONFIRMED: {
+    doc: 'messages published on the confirm channel and not yet confirmed, at most (pipelining depth)',
+    schema: integer(1, 1_000_000).default(1_000),
+  },
+  RABBITMQ_MAX_MESSAGE_BYTES: {
+    doc: "a larger body is dead-lettered instead of sent (RabbitMQ closes the channel over its `max_message_size`); keep it at or below the broker's setting",
+    // RabbitMQ's own ceiling for max_message_size is 512 MiB; its default is 128 MiB.
+    schema: integer(1, 536_870_912).default(134_217_728),
+  },
+  RABBITMQ_SSL_CA_FILE: {
+    doc: 'CA file for RabbitMQ; requires an `amqps://` URL',
+    schema: existingFile,
+  },
+  RABBITMQ_SSL_CERT_FILE: {
+    doc: 'client certificate file; requires `RABBITMQ_SSL_KEY_FILE`',
+    schema: existingFile,
+  },
+  RABBITMQ_SSL_KEY_FILE: {
+    doc: 'client key file; requires `RABBITMQ_SSL_CERT_FILE`',
+    schema: existingFile,
+  },
+} satisfies EnvSettings;
 
-type Env = z.infer<z.ZodObject<typeof env>>;
+type Env = EnvValues<typeof env>;
 
 export interface RabbitMqSpec {
   readonly exchange: string;

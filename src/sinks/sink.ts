@@ -2,6 +2,7 @@
 // Drivers (kafkajs, amqplib) stay behind these interfaces; each broker is one SinkDescriptor listed
 // in registry.ts.
 import type { z } from 'zod';
+import type { EnvSettings } from '../config-fields.js';
 import type { MessageFormat } from '../formats/format.js';
 import type { PrometheusMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
@@ -89,8 +90,8 @@ export interface SinkDescriptor<
   readonly title: string;
   /** The variable that configures the broker; its absence means the broker is not used. */
   readonly variable: string;
-  /** The environment variables it reads, as zod schemas over strings, in documentation order. */
-  readonly env: z.ZodRawShape;
+  /** The environment variables it reads (schema and doc of each), in documentation order. */
+  readonly env: EnvSettings;
   /** Validated variables (of `env` and others) -> settings; throws ConfigError on a bad combination. */
   settings(env: Readonly<Record<string, unknown>>): Settings | undefined;
   /** The routes-file destination's fields (`{ topic }`), as shown in `expected exactly one of`. */

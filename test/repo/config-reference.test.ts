@@ -1,5 +1,5 @@
-// docs/configuration.md documents exactly the variables src/config.ts reads, with their defaults; the
-// README's short table and the docs' other variable tables name only real variables, with the same
+// docs/configuration.md documents exactly the variables src/config.ts reads, with their defaults and
+// their one-line docs (in each row's meaning); the README's short table and the docs' other variable tables name only real variables, with the same
 // defaults.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,6 +12,8 @@ interface DocumentedVariable {
   readonly name: string;
   /** The default column: a `code` value, or its words (required, none). */
   readonly default: string;
+  /** The meaning column. */
+  readonly meaning: string;
 }
 
 /**
@@ -27,7 +29,7 @@ function documentedVariables(markdown: string): DocumentedVariable[] {
     const defaults = cells[2]!.split(' / ');
     names.forEach((name, index) => {
       const value = defaults.length === names.length ? defaults[index]! : cells[2]!;
-      rows.push({ name, default: value.replace(/^`(.*)`$/, '$1') });
+      rows.push({ name, default: value.replace(/^`(.*)`$/, '$1'), meaning: cells[3]! });
     });
   }
   return rows;
@@ -35,6 +37,7 @@ function documentedVariables(markdown: string): DocumentedVariable[] {
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 const SCHEMA = new Map(CONFIG_VARIABLES.map((variable) => [variable.name, variable.default]));
+const DOCS = new Map(CONFIG_VARIABLES.map((variable) => [variable.name, variable.doc]));
 
 /** What the default column must say for a variable, from the schema. */
 function expectedDefault(name: string): string {
@@ -68,6 +71,14 @@ describe('docs/configuration.md', () => {
   test('gives each variable the default the schema applies (required or none when it has none)', () => {
     for (const { name, default: value } of documented) {
       assert.equal(value, expectedDefault(name), name);
+    }
+  });
+
+  test("gives each variable a meaning that contains the setting's one-line doc", () => {
+    for (const { name, meaning } of documented) {
+      const doc = DOCS.get(name);
+      assert.ok(doc, `${name} has no doc in its setting`);
+      assert.ok(meaning.includes(doc), `${name}: the meaning does not contain ${JSON.stringify(doc)}`);
     }
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfig, requireBroker } from '../../src/config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, requireBroker } from '../../src/config.js';
 
 const BASE = { DATABASE_URL: 'postgres://relay@db:5432/app', KAFKA_BROKERS: 'k1:9092, k2:9092' };
 
@@ -104,5 +104,33 @@ describe('loadConfig', () => {
   test('never echoes a password in an error', () => {
     const error = configError({ DATABASE_URL: 'postgres://u:s3cret@h/db', KAFKA_BROKERS: 'bad' });
     assert.ok(!error.message.includes('s3cret'));
+  });
+});
+
+describe('CONFIG_VARIABLES', () => {
+  test("gives every variable, the core's and each broker's, a one-line doc", () => {
+    assert.ok(CONFIG_VARIABLES.some(({ name }) => name === 'KAFKA_BROKERS'));
+    assert.ok(CONFIG_VARIABLES.some(({ name }) => name === 'RABBITMQ_URL'));
+    for (const { name, doc } of CONFIG_VARIABLES) {
+      assert.match(doc, /^\S.*\S$/, `${name} has a doc`);
+      assert.ok(!doc.includes('\n'), `${name}'s doc is one line`);
+    }
+  });
+
+  test('every variable has a default or may be unset, except DATABASE_URL, which is required', () => {
+    assert.doesNotThrow(() => loadConfig({ DATABASE_URL: BASE.DATABASE_URL }));
+    assert.throws(
+      () => loadConfig({}),
+      (error) => error instanceof ConfigError && /^DATABASE_URL: required: /.test(error.message),
+    );
+    assert.equal(CONFIG_VARIABLES.find(({ name }) => name === 'DATABASE_URL')!.default, undefined);
+  });
+
+  test('reads each default as text, also through a transform', () => {
+    const defaults = Object.fromEntries(CONFIG_VARIABLES.map(({ name, default: value }) => [name, value]));
+    assert.equal(defaults['OUTBOX_TABLE'], 'public.outbox');
+    assert.equal(defaults['METRICS_PORT'], '9464');
+    assert.equal(defaults['KAFKA_AUTO_CREATE_TOPICS'], 'true');
+    assert.equal(defaults['OUTBOX_ROUTES'], undefined);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { describeBroker, exchangeRefusal } from '../../src/sinks/rabbitmq-amqp.js';
+import { describeBroker } from '../../src/sinks/rabbitmq-amqp.js';
 import { OutgoingQueue, UnconfirmedMessages } from '../../src/sinks/rabbitmq-queues.js';
 
 interface Item {
@@ -86,18 +86,18 @@ describe('UnconfirmedMessages', () => {
     unconfirmed.published(item(1, 'somewhere'));
     // The same event sent twice to the same place (a fan-out naming it twice, or a resend).
     unconfirmed.published(a);
-    assert.equal(unconfirmed.returned({ exchange: 'x', routingKey: 'nowhere', messageId: 'm0' }), true);
-    assert.equal(unconfirmed.returned({ exchange: 'y', routingKey: 'nowhere', messageId: 'm0' }), false);
+    assert.equal(unconfirmed.returned({ exchange: 'x', routingKey: 'nowhere', messageId: 'm0' }, 312), true);
+    assert.equal(unconfirmed.returned({ exchange: 'y', routingKey: 'nowhere', messageId: 'm0' }, 312), false);
     assert.deepEqual(
-      unconfirmed.confirm(2, true).map(({ item, returned }) => [item.seq, returned]),
+      unconfirmed.confirm(2, true).map(({ item, returnCode }) => [item.seq, returnCode]),
       [
-        [0, true],
-        [1, false],
+        [0, 312],
+        [1, undefined],
       ],
     );
     assert.deepEqual(
-      unconfirmed.confirm(3, false).map(({ returned }) => returned),
-      [false],
+      unconfirmed.confirm(3, false).map(({ returnCode }) => returnCode),
+      [undefined],
     );
   });
 
@@ -123,32 +123,6 @@ describe('UnconfirmedMessages', () => {
     );
     assert.equal(unconfirmed.size, 0);
     assert.equal(unconfirmed.published(item(9)), 1);
-  });
-});
-
-describe('exchangeRefusal', () => {
-  const error = (code: number, message: string) => Object.assign(new Error(message), { code });
-
-  test('names the exchange and a reason for the broker codes that concern it', () => {
-    const missing = exchangeRefusal(error(404, 'NOT_FOUND - no exchange'), 'orders', undefined);
-    assert.equal(missing?.reason, 'exchange_not_found');
-    assert.equal(
-      missing?.message,
-      'exchange "orders" does not exist: declare it or set assert: true on its route',
-    );
-    assert.equal(
-      exchangeRefusal(error(406, 'PRECONDITION_FAILED'), 'o', 'topic')?.reason,
-      'exchange_mismatch',
-    );
-    assert.equal(exchangeRefusal(error(403, 'ACCESS_REFUSED'), 'o', undefined)?.reason, 'access_refused');
-  });
-
-  test('leaves connection failures to the retrying', () => {
-    assert.equal(
-      exchangeRefusal(new Error('Channel ended, no reply will be forthcoming'), 'o', undefined),
-      undefined,
-    );
-    assert.equal(exchangeRefusal(error(320, 'CONNECTION_FORCED'), 'o', undefined), undefined);
   });
 });
 

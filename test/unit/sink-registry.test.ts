@@ -24,7 +24,12 @@ const memory = defineSink({
   name: 'memory',
   title: 'Memory',
   variable: 'MEMORY_QUEUES',
-  env: { MEMORY_QUEUES: z.string().regex(/^\d+$/, 'expected a number of queues').optional() },
+  env: {
+    MEMORY_QUEUES: {
+      doc: 'number of in-memory queues',
+      schema: z.string().regex(/^\d+$/, 'expected a number of queues').optional(),
+    },
+  },
   settings: (env) =>
     env['MEMORY_QUEUES'] === undefined ? undefined : { queues: Number(env['MEMORY_QUEUES']) },
   synopsis: 'queue',
