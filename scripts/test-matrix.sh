@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 source deploy/local/env.sh
 
 core=(postgres-version relay reliability-crash reliability-slot-loss reliability-idle-slot reliability-ha)
+arguments=("$@")
 full=false
 if [ "${1:-}" = --full ]; then
   full=true
@@ -20,11 +21,18 @@ if [ $# = 0 ]; then
   echo "usage: $0 [--full] VERSION..." >&2
   exit 2
 fi
+for version in "$@"; do
+  if ! [[ $version =~ ^[0-9]+$ ]]; then
+    echo "$0: $version is not a major version (15, 16, 17, 18)" >&2
+    exit 2
+  fi
+done
 
 # The brokers come up once for all versions (and stop at the end if they were not running before).
 if [ -z "${OUTBOX_MATRIX_BROKERS_UP:-}" ]; then
   bash scripts/ensure-deps.sh
-  OUTBOX_MATRIX_BROKERS_UP=1 OUTBOX_SERVICES="rabbitmq kafka" exec bash deploy/local/with-services.sh bash "$0" "$@"
+  OUTBOX_MATRIX_BROKERS_UP=1 OUTBOX_SERVICES="rabbitmq kafka" \
+    exec bash deploy/local/with-services.sh bash "$0" "${arguments[@]}"
 fi
 
 if $full; then
@@ -35,10 +43,6 @@ else
 fi
 base_port=$OUTBOX_PG_PORT
 for version in "$@"; do
-  if ! [[ $version =~ ^[0-9]+$ ]]; then
-    echo "$0: $version is not a major version (15, 16, 17, 18)" >&2
-    exit 2
-  fi
   started=$SECONDS
   echo "[matrix] PostgreSQL $version on port $((base_port + version - 15)): ${#files[@]} files" >&2
   OUTBOX_PG_VERSION=$version OUTBOX_PG_PORT=$((base_port + version - 15)) OUTBOX_SERVICES=postgres \
