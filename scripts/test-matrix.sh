@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs the integration tests against one or more PostgreSQL versions (the system's, or the packaged
+# 16, 17, 18 deploy/local/postgres.sh runs), one version after the other: by default the core
+# scenarios (the server's version, end to end, relay crash, slot loss, idle slot, HA), with --full
+# every integration file.
+# Each version's cluster listens on its own port, OUTBOX_PG_PORT + (version - 15), so that the
+# clusters of several versions never fight over one port; Kafka and RabbitMQ are shared.
+# Usage: test-matrix.sh [--full] VERSION...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source deploy/local/env.sh
+
+core=(postgres-version relay reliability-crash reliability-slot-loss reliability-idle-slot reliability-ha)
+arguments=("$@")
+full=false
+if [ "${1:-}" = --full ]; then
+  full=true
+  shift
+fi
+if [ $# = 0 ]; then
+  echo "usage: $0 [--full] VERSION..." >&2
+  exit 2
+fi
+for version in "$@"; do
+  if ! [[ $version =~ ^[0-9]+$ ]]; then
+    echo "$0: $version is not a major version (15, 16, 17, 18)" >&2
+    exit 2
+  fi
+done
+
+# The brokers come up once for all versions (and stop at the end if they were not running before).
+if [ -z "${OUTBOX_MATRIX_BROKERS_UP:-}" ]; then
+  bash scripts/ensure-deps.sh
+  OUTBOX_MATRIX_BROKERS_UP=1 OUTBOX_SERVICES="rabbitmq kafka" \
+    exec bash deploy/local/with-services.sh bash "$0" "${arguments[@]}"
+fi
+
+if $full; then
+  files=(test/integration/*.test.ts)
+else
+  files=("${core[@]/#/test/integration/}")
+  files=("${files[@]/%/.test.ts}")
+fi
+base_port=$OUTBOX_PG_PORT
+for version in "$@"; do
+  started=$SECONDS
+  echo "[matrix] PostgreSQL $version on port $((base_port + version - 15)): ${#files[@]} files" >&2
+  OUTBOX_PG_VERSION=$version OUTBOX_PG_PORT=$((base_port + version - 15)) OUTBOX_SERVICES=postgres \
+    bash deploy/local/with-services.sh \
+    node --import tsx --test --test-force-exit --test-concurrency=1 --test-timeout=600000 "${files[@]}"
+  echo "[matrix] PostgreSQL $version: passed in $((SECONDS - started)) s" >&2
+done
