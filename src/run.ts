@@ -1,7 +1,6 @@
 // The sinks the routes need, built from a Config (the relay's, and the bench's polling relay's).
 import { ConfigError } from './config.js';
 import type { Config } from './config.js';
-import { DEFAULT_FORMAT } from './formats/registry.js';
 import type { Logger } from './observability/logger.js';
 import type { PrometheusMetrics } from './observability/metrics.js';
 import { defaultRoutes } from './routing/router.js';
@@ -36,7 +35,6 @@ export function createSink(
   return descriptor.create(settings, {
     logger,
     metrics,
-    format: DEFAULT_FORMAT,
     onPublishError: () => metrics.publishError(name),
     onReadyChange: (ready) =>
       logger.info({ sink: name }, ready ? 'broker connected' : 'broker connection lost'),
