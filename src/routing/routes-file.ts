@@ -65,15 +65,19 @@ const format = (formats: Formats) => {
   const withOptions = formats.registry.flatMap(({ name, options }) =>
     options ? [[name, options.schema.optional()] as const] : [],
   );
+  const expected = `expected ${formatSynopsis(formats)}`;
   return z
     .union(
       [
-        z.string().refine((name) => names.has(name)),
+        z.string().refine((name) => names.has(name), expected),
         z
           .strictObject(Object.fromEntries(withOptions))
-          .refine((spec) => Object.values(spec).filter((value) => value !== undefined).length === 1),
+          .refine(
+            (spec) => Object.values(spec).filter((value) => value !== undefined).length === 1,
+            expected,
+          ),
       ],
-      { error: `expected ${formatSynopsis(formats)}` },
+      { error: expected },
     )
     .transform((spec) => formats.get(spec as FormatSpec));
 };
