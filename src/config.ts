@@ -7,6 +7,8 @@ import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, defaultText, envShape, existingFile, integer } from './config-fields.js';
 import type { EnvSetting, EnvSettings, EnvValues } from './config-fields.js';
+import { sourceSchema } from './formats/cloudevents.js';
+import { FORMAT_NAMES } from './formats/registry.js';
 import { SINKS } from './sinks/registry.js';
 import type { SinkRegistry, SinkSettings } from './sinks/registry.js';
 
@@ -78,6 +80,22 @@ const CORE_SETTINGS = defineSettings({
     field: 'completion',
     doc: 'what happens to a row once its event is delivered: `delete` it, or `mark` it (`processed_at = now()`; prune old rows yourself)',
     schema: z.enum(['delete', 'mark'], { error: 'expected delete or mark' }).default('delete'),
+  },
+  OUTBOX_FORMAT: {
+    field: 'format',
+    doc: 'the message format of routes that name none, and of the default route',
+    schema: z
+      .string()
+      .refine(
+        (name) => (FORMAT_NAMES as readonly string[]).includes(name),
+        `expected one of ${FORMAT_NAMES.join(', ')}`,
+      )
+      .default('native'),
+  },
+  OUTBOX_CLOUDEVENTS_SOURCE: {
+    field: 'cloudEventsSource',
+    doc: 'the CloudEvents `source` attribute (a URI reference) of routes that set none',
+    schema: sourceSchema.optional(),
   },
   METRICS_PORT: {
     field: 'metricsPort',

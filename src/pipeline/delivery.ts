@@ -111,7 +111,8 @@ export class Delivery {
   ): void {
     const { metrics } = this.options;
     const delivered = (): void => {
-      metrics.published(message.destination.sink, message.destination.label);
+      const { destination } = message;
+      metrics.published(destination.sink, destination.label, destination.format.name);
       metrics.endToEnd((Date.now() - commitTimeMs) / 1000);
       settled(DELIVERED);
     };

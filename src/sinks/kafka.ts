@@ -143,7 +143,7 @@ export const kafka = defineSink({
     };
   },
   describe: (destination: KafkaDestination) => `kafka:${destination.topic}`,
-  async create(settings: KafkaSettings, { logger, metrics, format, onPublishError, onReadyChange }) {
+  async create(settings: KafkaSettings, { logger, metrics, onPublishError, onReadyChange }) {
     const [{ KafkaSink }, { installRecordEncoder }] = await Promise.all([
       import('./kafka-sink.js'),
       import('./kafkajs-record.js'),
@@ -173,7 +173,6 @@ export const kafka = defineSink({
       maxBatchMessages: settings.batchSize,
       autoCreateTopics: settings.autoCreateTopics,
       idleProbeIntervalMs: 5_000,
-      format,
       logger,
       onPublishError,
       onReadyChange,

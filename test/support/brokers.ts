@@ -2,6 +2,8 @@
 // and RabbitMQ: how to read what the relay's default route published, the relay's environment, how to
 // stop and start the broker, and what differs (the message contract, what an outage logs).
 import assert from 'node:assert/strict';
+import { CloudEvent, Kafka } from 'cloudevents';
+import type { KafkaMessage } from 'cloudevents';
 import { createTopics, TopicReader } from './kafka.js';
 import type { ReceivedMessage } from './kafka.js';
 import { EventCounter } from './load.js';
@@ -43,6 +45,12 @@ export interface BrokerFixture<M> {
   /** An EventCounter fed from the default route of `aggregateType`; `readerDuplicates` are the reader's own. */
   count(aggregateType: string): Promise<{ counter: EventCounter; readerDuplicates: () => number }>;
   delivery(message: M): Delivery;
+  /**
+   * The CloudEvent a consumer reads from a message of a CloudEvents route, with the official SDK
+   * (its Kafka binding; for AMQP its event constructor, fed the binding's `cloudEvents_` properties
+   * or the structured body), validated.
+   */
+  cloudEvent(message: M): CloudEvent<unknown>;
   /** The broker's own part of the message contract, beyond the common headers. */
   assertContract(message: M, event: TestEvent, id: string, committedAt: number): void;
   stop(): Promise<void>;
@@ -83,6 +91,14 @@ export const kafka: BrokerFixture<ReceivedMessage> = {
     value: message.value,
     headers: message.headers,
   }),
+  cloudEvent(message) {
+    const { key, value, headers } = message;
+    const read: KafkaMessage<string> = { key, value, headers, body: value };
+    const received = Kafka.toEvent(read) as CloudEvent<unknown> | CloudEvent<unknown>[];
+    assert.ok(!Array.isArray(received), 'one event, not a batch');
+    received.validate();
+    return received;
+  },
   assertContract(message, event) {
     assert.equal(message.key, event.aggregateId);
   },
@@ -106,6 +122,14 @@ export const rabbitmq: BrokerFixture<AmqpMessage> = {
     value: message.body,
     headers: message.headers,
   }),
+  cloudEvent(message) {
+    if (message.contentType?.startsWith('application/cloudevents+json'))
+      return new CloudEvent(JSON.parse(message.body) as Record<string, unknown>);
+    const attributes: Record<string, unknown> = { datacontenttype: message.contentType };
+    for (const [name, value] of Object.entries(message.headers))
+      if (name.startsWith('cloudEvents_')) attributes[name.slice('cloudEvents_'.length)] = value;
+    return new CloudEvent({ ...attributes, data: JSON.parse(message.body) as unknown });
+  },
   assertContract(message, event, id, committedAt) {
     assert.equal(message.exchange, 'outbox');
     assert.equal(message.routingKey, `${event.aggregateType}.${event.eventType}`);
