@@ -82,6 +82,8 @@ async function main(): Promise<void> {
       }));
       const fixture = {
         producedBy: `Debezium ${process.env.DEBEZIUM_VERSION ?? '3.4.3.Final'} PostgreSQL connector, Kafka Connect ${process.env.KAFKA_VERSION ?? '4.1.1'} JsonConverter (schemas enabled), test/compat/capture-debezium-fixtures.ts`,
+        // The connector's topic.prefix names the envelope's schema (dbz_<scenario>.public.outbox...).
+        topicPrefix: `dbz_${scenario.name}`,
         // The cases' topics are given without this run's prefix, as Debezium's default names them.
         router: { ...routerProperties(prefix(scenario.name)), ...scenario.router },
         cases,
