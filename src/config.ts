@@ -5,6 +5,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, existingFile, integer } from './config-fields.js';
+import { sourceSchema } from './formats/cloudevents.js';
+import { FORMAT_NAMES } from './formats/registry.js';
 import { SINKS } from './sinks/registry.js';
 import type { SinkRegistry, SinkSettings } from './sinks/registry.js';
 
@@ -33,6 +35,10 @@ export interface Config {
   readonly heartbeatIntervalMs: number;
   /** Publish attempts for an event a broker refuses for good, before it is dead-lettered. */
   readonly maxAttempts: number;
+  /** The message format of routes that name none (a name of src/formats/registry.ts). */
+  readonly format: string;
+  /** The CloudEvents `source` of routes that set none; undefined: outbox-relay/<database>/<table>. */
+  readonly cloudEventsSource: string | undefined;
   /** Each configured broker's settings, by broker name; a broker not configured is absent. */
   readonly sinks: SinkSettings;
 }
@@ -60,6 +66,14 @@ const coreSchema = {
     .default('outbox_relay_pub'),
   OUTBOX_ROUTES: z.string().min(1, 'expected the path of a routes file (YAML or JSON)').optional(),
   OUTBOX_COMPLETION: z.enum(['delete', 'mark'], { error: 'expected delete or mark' }).default('delete'),
+  OUTBOX_FORMAT: z
+    .string()
+    .refine(
+      (name) => (FORMAT_NAMES as readonly string[]).includes(name),
+      `expected one of ${FORMAT_NAMES.join(', ')}`,
+    )
+    .default('native'),
+  OUTBOX_CLOUDEVENTS_SOURCE: sourceSchema.optional(),
   METRICS_PORT: integer(0, 65_535).default(9464),
   METRICS_HOST: z.string().min(1, 'expected a bind address').default('0.0.0.0'),
   LOG_LEVEL: z
@@ -132,6 +146,8 @@ export function loadConfig(
     shutdownTimeoutMs: e.OUTBOX_SHUTDOWN_TIMEOUT_MS,
     heartbeatIntervalMs: e.OUTBOX_HEARTBEAT_INTERVAL_MS,
     maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+    format: e.OUTBOX_FORMAT,
+    cloudEventsSource: e.OUTBOX_CLOUDEVENTS_SOURCE,
     sinks: Object.fromEntries(
       registry.flatMap((sink) => {
         const settings: unknown = sink.settings(e);

@@ -1,7 +1,20 @@
 // What a message format produces from an event: the broker-neutral parts of a message. Each sink
 // maps them onto its protocol (a Kafka record's key, value and headers; an AMQP body, properties
 // and headers), so the bytes an event becomes are decided here, once, for every broker.
+// Each format is one module exporting a FormatDescriptor (defineFormat), listed in registry.ts.
+import type { z } from 'zod';
 import type { OutboxEvent } from '../wal/event.js';
+
+/**
+ * A CloudEvent, as its format asks the sinks to write it with their protocol binding. Binary mode:
+ * the attributes (all but datacontenttype, which is `contentType`) go beside `headers`, named with
+ * the binding's prefix (Kafka `ce_<name>` headers, AMQP `cloudEvents_<name>` application
+ * properties). Structured mode: the body is the whole event. In both, Kafka, which has no
+ * content-type property of its own, gets a `content-type` header.
+ */
+export type CloudEventBinding =
+  | { readonly mode: 'binary'; readonly attributes: Readonly<Record<string, string>> }
+  | { readonly mode: 'structured' };
 
 export interface EncodedMessage {
   /** The partitioning key (Kafka's record key): events of one aggregate share it. */
@@ -18,19 +31,66 @@ export interface EncodedMessage {
   readonly contentType: string;
   /** When the event was created, in whole seconds since the epoch (AMQP timestamp), if known. */
   readonly timestampSeconds: number | undefined;
+  /** Set by the CloudEvents formats only: how the sinks' protocol bindings write the event. */
+  readonly cloudEvent?: CloudEventBinding;
 }
 
 export interface MessageFormat {
+  /** Its descriptor's name: the `format` metric label. */
   readonly name: string;
   encode(event: OutboxEvent): EncodedMessage;
   /** encode(event).body alone, for a size check before the message is built. */
   body(event: OutboxEvent): string;
   /**
-   * An upper bound of the UTF-8 bytes of key, body and headers (names and values) that encode()
-   * writes, computed from the event without building the message: a sink that only needs to know
-   * whether a message fits a limit calls encodedBytes() only when this bound does not fit.
+   * An upper bound of the UTF-8 bytes of key, body and headers (names and values, CloudEvents
+   * attributes with the longest binding prefix included) that a sink writes for encode(event),
+   * computed without building the message: a sink that only needs to know whether a message fits a
+   * limit builds it only when this bound does not fit.
    */
   sizeBound(event: OutboxEvent): number;
+}
+
+/** What formats are created from: the relay's settings that concern message formats. */
+export interface FormatSettings {
+  /** The database the outbox table lives in (DATABASE_URL's). */
+  readonly database: string;
+  /** The outbox table, schema-qualified (`public.outbox`). */
+  readonly table: string;
+  /** OUTBOX_CLOUDEVENTS_SOURCE, when set. */
+  readonly cloudEventsSource: string | undefined;
+}
+
+/**
+ * One message format: its name (in OUTBOX_FORMAT, the routes file and the metric label), its
+ * routes-file options if it takes any, and how it is made. A route names a format by its name
+ * (`format: cloudevents`) or, when it takes options, as a single key holding them
+ * (`format: { cloudevents: { source: orders } }`).
+ */
+export interface FormatDescriptor<Options = unknown> {
+  readonly name: string;
+  /** Its routes-file options; absent when the format takes none. */
+  readonly options?: {
+    /** Their fields, as shown in `expected ...` messages (`source`). */
+    readonly synopsis: string;
+    /** Their schema; its error messages are the routes file's. */
+    readonly schema: z.ZodType<Options, unknown>;
+  };
+  /**
+   * Makes the format, once per distinct spelling at start-up. `options` is undefined when the
+   * format is named alone (by a route or OUTBOX_FORMAT). Pure.
+   */
+  create(settings: FormatSettings, options: Options | undefined): MessageFormat;
+}
+
+/** A descriptor of any format: the registry's element type. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyFormatDescriptor = FormatDescriptor<any>;
+
+/** Type-checks a descriptor's parts against each other and keeps its literal name. */
+export function defineFormat<const Name extends string, Options>(
+  descriptor: FormatDescriptor<Options> & { readonly name: Name },
+): FormatDescriptor<Options> & { readonly name: Name } {
+  return descriptor;
 }
 
 /** The UTF-8 bytes of an encoded message's key, body and headers (names and values). */

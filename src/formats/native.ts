@@ -1,6 +1,7 @@
 // The `native` format, the relay's only one so far: the row's payload as the body, the aggregate id
 // as the key, the row's headers plus the event's own fields as headers (ours win on a name clash).
 import type { OutboxEvent } from '../wal/event.js';
+import { defineFormat } from './format.js';
 import type { EncodedMessage, MessageFormat } from './format.js';
 
 /**
@@ -51,3 +52,9 @@ export const nativeFormat: MessageFormat = {
     return units * 3;
   },
 };
+
+/** `native` takes no options and no settings: every route naming it shares one instance. */
+export const native = defineFormat({
+  name: 'native',
+  create: () => nativeFormat,
+});

@@ -4,7 +4,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { SinkName } from '../sinks/sink.js';
 
 export interface RelayMetrics {
-  published(sink: SinkName, destination: string): void;
+  /** A destination confirmed an event, written in `format`. */
+  published(sink: SinkName, destination: string, format: string): void;
   deadLettered(reason: string): void;
   publishError(sink: SinkName): void;
   endToEnd(seconds: number): void;
@@ -39,6 +40,12 @@ export function createMetrics({ lagSeconds, inFlightEvents, sinks }: MetricSourc
     name: 'outbox_relay_events_published_total',
     help: 'Events confirmed by a broker.',
     labelNames: ['sink', 'destination'] as const,
+    registers: [registry],
+  });
+  const byFormat = new Counter({
+    name: 'outbox_relay_events_published_by_format_total',
+    help: 'Events confirmed by a broker, by the message format they were written in.',
+    labelNames: ['format'] as const,
     registers: [registry],
   });
   const deadLettered = new Counter({
@@ -91,7 +98,10 @@ export function createMetrics({ lagSeconds, inFlightEvents, sinks }: MetricSourc
 
   return {
     registry,
-    published: (sink, destination) => published.inc({ sink, destination }),
+    published: (sink, destination, format) => {
+      published.inc({ sink, destination });
+      byFormat.inc({ format });
+    },
     deadLettered: (reason) => deadLettered.inc({ reason }),
     publishError: (sink) => publishErrors.inc({ sink }),
     endToEnd: (seconds) => endToEnd.observe(seconds),

@@ -88,7 +88,7 @@ export class Delivery {
       for (const { sink, destination } of targets) {
         const message: SinkMessage = { event, destination };
         const delivered = (): void => {
-          metrics.published(destination.sink, destination.label);
+          metrics.published(destination.sink, destination.label, destination.format.name);
           metrics.endToEnd((Date.now() - commitTimeMs) / 1000);
           settle();
         };

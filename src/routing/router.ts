@@ -3,7 +3,14 @@
 // their broker's descriptor (src/sinks/registry.ts).
 import { SINKS, sinkNamed } from '../sinks/registry.js';
 import type { SinkRegistry } from '../sinks/registry.js';
-import type { CompiledDestination, ResolvedDestination, SinkName } from '../sinks/sink.js';
+import { DEFAULT_FORMAT } from '../formats/registry.js';
+import type { MessageFormat } from '../formats/format.js';
+import type {
+  CompiledDestination,
+  FormattedDestination,
+  ResolvedDestination,
+  SinkName,
+} from '../sinks/sink.js';
 import type { OutboxEvent } from '../wal/event.js';
 
 /**
@@ -20,22 +27,28 @@ export interface RouteSpec {
   readonly destinations: readonly DestinationSpec[];
   /** Default deadLetter; retry keeps trying (say, until a consumer binds its queue), holding the slot. */
   readonly onUndeliverable?: UndeliverablePolicy;
+  /** The format of its messages; absent: the spec's `format`. */
+  readonly format?: MessageFormat;
 }
 
 export interface RoutesSpec {
   readonly routes: readonly RouteSpec[];
   readonly default: 'deadLetter' | readonly DestinationSpec[];
+  /** The format of the default destinations and of routes that name none (OUTBOX_FORMAT); absent: native. */
+  readonly format?: MessageFormat;
 }
 
 export type RouteResult =
   | {
-      readonly destinations: readonly ResolvedDestination[];
+      readonly destinations: readonly FormattedDestination[];
       readonly onUndeliverable: UndeliverablePolicy;
     }
   | { readonly deadLetter: string };
 
-interface RoutedDestination extends CompiledDestination {
+interface RoutedDestination {
   readonly sink: SinkName;
+  readonly fields: CompiledDestination['fields'];
+  readonly resolve: (event: OutboxEvent) => FormattedDestination;
 }
 
 interface CompiledRoute {
@@ -67,10 +80,12 @@ export class Router {
   private last: { aggregateType: string; eventType: string; result: RouteResult } | undefined;
 
   constructor(spec: RoutesSpec, registry: SinkRegistry = SINKS) {
-    const compile = (destination: DestinationSpec) => compileDestination(destination, registry);
+    const fallbackFormat = spec.format ?? DEFAULT_FORMAT;
+    const compile = (format: MessageFormat) => (destination: DestinationSpec) =>
+      compileDestination(destination, format, registry);
     this.routes = spec.routes.map((route) => ({
       matches: globMatcher(route.aggregateType),
-      destinations: route.destinations.map(compile),
+      destinations: route.destinations.map(compile(route.format ?? fallbackFormat)),
       onUndeliverable: route.onUndeliverable ?? 'deadLetter',
     }));
     this.fallback =
@@ -78,7 +93,7 @@ export class Router {
         ? undefined
         : {
             matches: () => true,
-            destinations: spec.default.map(compile),
+            destinations: spec.default.map(compile(fallbackFormat)),
             onUndeliverable: 'deadLetter',
           };
     this.perAggregate = [...this.routes, ...(this.fallback ? [this.fallback] : [])].some((route) =>
@@ -114,12 +129,17 @@ export class Router {
   }
 }
 
-function compileDestination(spec: DestinationSpec, registry: SinkRegistry): RoutedDestination {
+function compileDestination(
+  spec: DestinationSpec,
+  format: MessageFormat,
+  registry: SinkRegistry,
+): RoutedDestination {
   const [name, ...others] = Object.keys(spec);
   if (name === undefined || others.length > 0)
     throw new Error(`a destination names one broker, not ${JSON.stringify(Object.keys(spec))}`);
   const compiled = sinkNamed(name, registry).compile(spec[name]);
-  return { sink: name, fields: compiled.fields, resolve: compiled.resolve };
+  const resolve: (event: OutboxEvent) => ResolvedDestination = compiled.resolve;
+  return { sink: name, fields: compiled.fields, resolve: (event) => ({ ...resolve(event), format }) };
 }
 
 /** Exact names, or globs where `*` matches any run of characters (`order.*`, `*`). */

@@ -1,9 +1,13 @@
 // The routes file (OUTBOX_ROUTES, YAML or JSON) -> a validated RoutesSpec. Every mistake is caught at
 // start-up and reported in one line naming the route, the field and what is expected. Each broker's
-// destination (`kafka: { topic }`) is validated by the schema of its descriptor (src/sinks/registry.ts).
+// destination (`kafka: { topic }`) is validated by the schema of its descriptor (src/sinks/registry.ts),
+// and a route's `format` (`cloudevents`, `{ cloudevents: { source } }`) by its format's descriptor
+// (src/formats/registry.ts), which makes the format here, once per spelling.
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { Formats } from '../formats/registry.js';
+import type { FormatSpec } from '../formats/registry.js';
 import { SINKS } from '../sinks/registry.js';
 import type { SinkRegistry } from '../sinks/registry.js';
 import type { SinkName } from '../sinks/sink.js';
@@ -46,7 +50,35 @@ const destinations = (registry: SinkRegistry) =>
     )
     .min(1, 'expected at least one destination');
 
-const routesFile = (registry: SinkRegistry) => {
+/** `native, cloudevents or cloudevents-structured, or { cloudevents: { source } }` */
+function formatSynopsis(formats: Formats): string {
+  const names = formats.registry.map(({ name }) => name);
+  const named = names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} or ${names.at(-1)!}`;
+  const withOptions = formats.registry.flatMap(({ name, options }) =>
+    options ? [`{ ${name}: { ${options.synopsis} } }`] : [],
+  );
+  return withOptions.length ? `${named}, or ${withOptions.join(' or ')}` : named;
+}
+
+const format = (formats: Formats) => {
+  const names = new Set(formats.registry.map(({ name }) => name));
+  const withOptions = formats.registry.flatMap(({ name, options }) =>
+    options ? [[name, options.schema.optional()] as const] : [],
+  );
+  return z
+    .union(
+      [
+        z.string().refine((name) => names.has(name)),
+        z
+          .strictObject(Object.fromEntries(withOptions))
+          .refine((spec) => Object.values(spec).filter((value) => value !== undefined).length === 1),
+      ],
+      { error: `expected ${formatSynopsis(formats)}` },
+    )
+    .transform((spec) => formats.get(spec as FormatSpec));
+};
+
+const routesFile = (registry: SinkRegistry, formats: Formats) => {
   const list = destinations(registry);
   const route = z.strictObject({
     aggregateType: z
@@ -60,6 +92,7 @@ const routesFile = (registry: SinkRegistry) => {
     onUndeliverable: z
       .enum(['deadLetter', 'retry'], { error: 'expected deadLetter or retry' })
       .default('deadLetter'),
+    format: format(formats).optional(),
   });
   return z.strictObject({
     routes: z.array(route, { error: 'expected a list of routes' }).default([]),
@@ -71,11 +104,12 @@ const routesFile = (registry: SinkRegistry) => {
   });
 };
 
-/** Reads and validates OUTBOX_ROUTES. Throws RoutesFileError. */
+/** Reads and validates OUTBOX_ROUTES; `formats` makes the formats routes name. Throws RoutesFileError. */
 export function loadRoutesFile(
   path: string,
   brokers: ConfiguredBrokers,
   registry: SinkRegistry = SINKS,
+  formats: Formats = new Formats(),
 ): RoutesSpec {
   let text: string;
   try {
@@ -93,7 +127,7 @@ export function loadRoutesFile(
     const line = syntaxError.linePos?.[0].line;
     throw new RoutesFileError('', `expected YAML or JSON${line ? `, syntax error on line ${line}` : ''}`);
   }
-  return parseRoutes(document.toJS() as unknown, brokers, registry);
+  return parseRoutes(document.toJS() as unknown, brokers, registry, formats);
 }
 
 /** Validates a parsed routes document. Pure; throws RoutesFileError on the first mistake. */
@@ -101,8 +135,9 @@ export function parseRoutes(
   document: unknown,
   brokers: ConfiguredBrokers,
   registry: SinkRegistry = SINKS,
+  formats: Formats = new Formats(),
 ): RoutesSpec {
-  const parsed = routesFile(registry).safeParse(document ?? {});
+  const parsed = routesFile(registry, formats).safeParse(document ?? {});
   if (!parsed.success) {
     const issue = mostSpecific(parsed.error.issues);
     throw new RoutesFileError(describePath(document, issue.path), describeIssue(issue));

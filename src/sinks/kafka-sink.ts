@@ -16,11 +16,10 @@ import type { Logger } from 'pino';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { SerialBatcher } from '../pipeline/batcher.js';
 import { sleep } from '../pipeline/sleep.js';
-import { encodedBytes } from '../formats/format.js';
-import type { EncodedMessage, MessageFormat } from '../formats/format.js';
 import type { KafkaDestination } from './kafka.js';
+import { kafkaRecord, kafkaRecordBytes } from './kafka-message.js';
 import { UndeliverableError } from './sink.js';
-import type { Sink, SinkMessage } from './sink.js';
+import type { FormattedDestination, Sink, SinkMessage } from './sink.js';
 
 export interface KafkaSinkOptions {
   readonly brokers: readonly string[];
@@ -33,8 +32,6 @@ export interface KafkaSinkOptions {
   readonly autoCreateTopics: boolean;
   /** How often an idle sink checks the cluster is reachable; 0 turns the check off. */
   readonly idleProbeIntervalMs: number;
-  /** What an event's record holds (key, value, headers). */
-  readonly format: MessageFormat;
   readonly logger: Logger;
   readonly onPublishError?: (error: unknown) => void;
   readonly onReadyChange?: (ready: boolean) => void;
@@ -136,10 +133,11 @@ export class KafkaSink implements Sink {
     const { event } = message;
     if (message.destination.sink !== 'kafka')
       throw new Error(`kafka sink got a ${message.destination.sink} destination`);
-    const destination = message.destination as KafkaDestination;
-    const { format, maxMessageBytes } = this.options;
-    // A record is key + value + headers: the format bounds those without building them.
-    const size = format.sizeBound(event) <= maxMessageBytes ? 0 : encodedBytes(format.encode(event));
+    const destination = message.destination as KafkaDestination & FormattedDestination;
+    const { format } = message.destination;
+    const { maxMessageBytes } = this.options;
+    // A record is key + value + headers: the route's format bounds those without building them.
+    const size = format.sizeBound(event) <= maxMessageBytes ? 0 : kafkaRecordBytes(format.encode(event));
     if (size > maxMessageBytes) {
       return Promise.reject(
         new UndeliverableError(
@@ -198,7 +196,7 @@ export class KafkaSink implements Sink {
       silence.unref();
       try {
         await this.producer.sendBatch({
-          topicMessages: byTopic(batch, this.options.format),
+          topicMessages: byTopic(batch),
           acks: -1,
           compression: CompressionTypes.None,
         });
@@ -250,22 +248,19 @@ export class KafkaSink implements Sink {
 }
 
 function topicOf(pending: Pending): string {
-  return (pending.message.destination as KafkaDestination).topic;
+  return (pending.message.destination as KafkaDestination & FormattedDestination).topic;
 }
 
-function byTopic(batch: readonly Pending[], format: MessageFormat): TopicMessages[] {
+function byTopic(batch: readonly Pending[]): TopicMessages[] {
   const topics = new Map<string, Message[]>();
   for (const pending of batch) {
     const topic = topicOf(pending);
     let messages = topics.get(topic);
     if (!messages) topics.set(topic, (messages = []));
-    messages.push(toRecord(format.encode(pending.message.event)));
+    const { event, destination } = pending.message;
+    messages.push(kafkaRecord(destination.format.encode(event)));
   }
   return [...topics].map(([topic, messages]) => ({ topic, messages }));
-}
-
-function toRecord({ key, body, headers }: EncodedMessage): Message {
-  return { key, value: body, headers };
 }
 
 /** A refusal of the message itself, as opposed to a failure of the cluster or the network. */

@@ -116,7 +116,7 @@ export const kafka = defineSink({
     };
   },
   describe: (destination: KafkaDestination) => `kafka:${destination.topic}`,
-  async create(settings: KafkaSettings, { logger, metrics, format, onPublishError, onReadyChange }) {
+  async create(settings: KafkaSettings, { logger, metrics, onPublishError, onReadyChange }) {
     const [{ KafkaSink }, { installRecordEncoder }] = await Promise.all([
       import('./kafka-sink.js'),
       import('./kafkajs-record.js'),
@@ -146,7 +146,6 @@ export const kafka = defineSink({
       maxBatchMessages: settings.batchSize,
       autoCreateTopics: settings.autoCreateTopics,
       idleProbeIntervalMs: 5_000,
-      format,
       logger,
       onPublishError,
       onReadyChange,

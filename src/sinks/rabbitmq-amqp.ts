@@ -56,8 +56,35 @@ export function publishProperties(message: EncodedMessage): Options.Publish {
     type: message.type,
     contentType: message.contentType,
     ...(message.timestampSeconds === undefined ? {} : { timestamp: message.timestampSeconds }),
-    headers: message.headers,
+    headers: amqpHeaders(message),
   };
+}
+
+/**
+ * The CloudEvents AMQP binding's prefix for attributes in the application properties (RabbitMQ's
+ * headers). The binding allows `cloudEvents:` too but prefers `_`, which JMS clients can read.
+ */
+export const AMQP_ATTRIBUTE_PREFIX = 'cloudEvents_';
+const RESERVED_PREFIXES = ['cloudevents_', 'cloudevents:'];
+
+/**
+ * The message's headers: the format's as they are, or a CloudEvent's per the AMQP binding (binary
+ * mode: each attribute a `cloudEvents_<name>` header; datacontenttype is the content-type property).
+ * The row's headers in the binding's namespace are left out, so a row cannot forge an attribute.
+ */
+export function amqpHeaders(message: EncodedMessage): Readonly<Record<string, string>> {
+  const { cloudEvent, headers } = message;
+  if (!cloudEvent) return headers;
+  const written: Record<string, string> = {};
+  for (const name in headers) {
+    const lower = name.toLowerCase();
+    if (!RESERVED_PREFIXES.some((prefix) => lower.startsWith(prefix))) written[name] = headers[name]!;
+  }
+  if (cloudEvent.mode === 'binary') {
+    const { attributes } = cloudEvent;
+    for (const name in attributes) written[AMQP_ATTRIBUTE_PREFIX + name] = attributes[name]!;
+  }
+  return written;
 }
 
 export function unroutable(exchange: string, routingKey: string): UndeliverableError {

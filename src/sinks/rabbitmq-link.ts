@@ -3,6 +3,7 @@
 import { connect } from 'amqplib';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import type { Logger } from 'pino';
+import type { MessageFormat } from '../formats/format.js';
 import type { TlsMaterial } from '../tls.js';
 import type { OutboxEvent } from '../wal/event.js';
 import type { ExchangeType } from './rabbitmq.js';
@@ -20,6 +21,8 @@ export interface Pending {
   readonly messageId: string;
   readonly assertExchange: ExchangeType | undefined;
   readonly event: OutboxEvent;
+  /** The format of the event's route, applied when the message is sent. */
+  readonly format: MessageFormat;
   readonly bodyBytes: number;
   readonly resolve: () => void;
   readonly reject: (error: UndeliverableError) => void;

@@ -17,8 +17,6 @@
 import type { Logger } from 'pino';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { sleep } from '../pipeline/sleep.js';
-import { DEFAULT_FORMAT } from '../formats/registry.js';
-import type { MessageFormat } from '../formats/format.js';
 import type { RabbitMqDestination, RabbitMqSinkOptions } from './rabbitmq.js';
 import {
   brokerSizeLimit,
@@ -33,12 +31,11 @@ import { declareExchange, openLink, Readiness } from './rabbitmq-link.js';
 import type { Link, Pending } from './rabbitmq-link.js';
 import { OutgoingQueue } from './rabbitmq-queues.js';
 import { UndeliverableError } from './sink.js';
-import type { Sink, SinkMessage } from './sink.js';
+import type { FormattedDestination, Sink, SinkMessage } from './sink.js';
 
 export class RabbitMqSink implements Sink {
   readonly name = 'rabbitmq';
   private readonly log: Logger;
-  private readonly format: MessageFormat;
   private readonly outgoing = new OutgoingQueue<Pending>();
   private seq = 0;
   private link: Link | undefined;
@@ -57,7 +54,6 @@ export class RabbitMqSink implements Sink {
 
   constructor(private readonly options: RabbitMqSinkOptions) {
     this.log = options.logger.child({ sink: 'rabbitmq' });
-    this.format = options.format ?? DEFAULT_FORMAT;
     this.state = new Readiness(options.onReadyChange);
   }
 
@@ -77,8 +73,9 @@ export class RabbitMqSink implements Sink {
     const { event } = message;
     if (message.destination.sink !== 'rabbitmq')
       throw new Error(`rabbitmq sink got a ${message.destination.sink} destination`);
-    const destination = message.destination as RabbitMqDestination;
-    const bodyBytes = Buffer.byteLength(this.format.body(event), 'utf8');
+    const destination = message.destination as RabbitMqDestination & FormattedDestination;
+    const { format } = message.destination;
+    const bodyBytes = Buffer.byteLength(format.body(event), 'utf8');
     const limit = Math.min(this.options.maxMessageBytes, this.brokerMaxBytes);
     if (bodyBytes > limit) return Promise.reject(tooLarge(bodyBytes, limit, destination.exchange));
     const { exchange, routingKey, assertExchange } = destination;
@@ -91,6 +88,7 @@ export class RabbitMqSink implements Sink {
         messageId: event.id,
         assertExchange,
         event,
+        format,
         bodyBytes,
         resolve,
         reject,
@@ -200,7 +198,7 @@ export class RabbitMqSink implements Sink {
   private send(link: Link, pending: Pending): void {
     let writable: boolean;
     try {
-      const message = this.format.encode(pending.event);
+      const message = pending.format.encode(pending.event);
       writable = link.channel.publish(
         pending.exchange,
         pending.routingKey,

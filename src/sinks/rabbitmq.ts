@@ -5,7 +5,6 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ConfigError, existingFile, integer } from '../config-fields.js';
 import type { TlsFiles } from '../config-fields.js';
-import type { MessageFormat } from '../formats/format.js';
 import { compileTemplate, metricLabel, templateString } from '../routing/template.js';
 import { readTlsFiles } from '../tls.js';
 import type { TlsMaterial } from '../tls.js';
@@ -42,8 +41,6 @@ export interface RabbitMqSinkOptions {
   readonly maxUnconfirmed: number;
   /** Largest body sent at all; larger ones are dead-lettered (the broker would close the channel). */
   readonly maxMessageBytes: number;
-  /** What an event's message holds (body, properties, headers); native by default. */
-  readonly format?: MessageFormat;
   readonly logger: Logger;
   readonly onPublishError?: (error: unknown) => void;
   readonly onReadyChange?: (ready: boolean) => void;
@@ -130,14 +127,13 @@ export const rabbitmq = defineSink({
   },
   describe: (destination: RabbitMqDestination) =>
     `rabbitmq:${destination.exchange}/${destination.routingKey}`,
-  async create(settings: RabbitMqSettings, { logger, format, onPublishError, onReadyChange }) {
+  async create(settings: RabbitMqSettings, { logger, onPublishError, onReadyChange }) {
     const { RabbitMqSink } = await import('./rabbitmq-sink.js');
     return new RabbitMqSink({
       url: settings.url,
       tls: settings.tls && readTlsFiles(settings.tls),
       maxUnconfirmed: settings.maxUnconfirmed,
       maxMessageBytes: settings.maxMessageBytes,
-      format,
       logger,
       onPublishError,
       onReadyChange,

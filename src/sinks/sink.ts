@@ -18,9 +18,14 @@ export interface ResolvedDestination {
   readonly label: string;
 }
 
+/** A destination as the router hands it out: where an event goes, and the format its route chose. */
+export interface FormattedDestination extends ResolvedDestination {
+  readonly format: MessageFormat;
+}
+
 export interface SinkMessage {
   readonly event: OutboxEvent;
-  readonly destination: ResolvedDestination;
+  readonly destination: FormattedDestination;
 }
 
 /**
@@ -67,7 +72,6 @@ export interface CompiledDestination<Destination extends ResolvedDestination = R
 export interface SinkContext {
   readonly logger: Logger;
   readonly metrics: PrometheusMetrics;
-  readonly format: MessageFormat;
   /** Counts a failed publish or connect attempt (outbox_relay_publish_errors_total{sink}). */
   readonly onPublishError: () => void;
   /** Logs the broker becoming reachable or unreachable ('broker connected' / 'broker connection lost'). */

@@ -15,6 +15,8 @@ import { pino } from 'pino';
 import type { ExchangeType, RabbitMqDestination, RabbitMqSinkOptions } from '../../src/sinks/rabbitmq.js';
 import { RabbitMqSink } from '../../src/sinks/rabbitmq-sink.js';
 import { UndeliverableError } from '../../src/sinks/sink.js';
+import type { FormattedDestination } from '../../src/sinks/sink.js';
+import { nativeFormat } from '../../src/formats/native.js';
 import type { OutboxEvent } from '../../src/wal/event.js';
 import { QueueReader, withChannel } from '../support/rabbitmq.js';
 import { ensureServices, localService, RABBITMQ_URL, uniqueName } from '../kit/services.js';
@@ -35,8 +37,12 @@ function event(payload: unknown = { n: 1 }): OutboxEvent {
   };
 }
 
-function to(exchange: string, routingKey: string, assertExchange?: ExchangeType): RabbitMqDestination {
-  return { sink: 'rabbitmq', exchange, routingKey, assertExchange, label: exchange };
+function to(
+  exchange: string,
+  routingKey: string,
+  assertExchange?: ExchangeType,
+): RabbitMqDestination & FormattedDestination {
+  return { sink: 'rabbitmq', exchange, routingKey, assertExchange, label: exchange, format: nativeFormat };
 }
 
 async function refusal(promise: Promise<void>): Promise<UndeliverableError> {

@@ -5,19 +5,22 @@ import type { RouteResult } from '../../src/routing/router.js';
 import type { KafkaDestination } from '../../src/sinks/kafka.js';
 import type { RabbitMqDestination } from '../../src/sinks/rabbitmq.js';
 import { UndeliverableError } from '../../src/sinks/sink.js';
-import type { Sink, SinkMessage, SinkName } from '../../src/sinks/sink.js';
+import type { FormattedDestination, Sink, SinkMessage, SinkName } from '../../src/sinks/sink.js';
+import { nativeFormat } from '../../src/formats/native.js';
 import { outboxEvent } from '../kit/events.js';
 
 const event = outboxEvent();
 
-const topicA: KafkaDestination = { sink: 'kafka', topic: 'a', label: 'a' };
-const topicB: KafkaDestination = { sink: 'kafka', topic: 'b', label: 'b' };
-const exchange: RabbitMqDestination = {
+type Formatted<D> = D & FormattedDestination;
+const topicA: Formatted<KafkaDestination> = { sink: 'kafka', topic: 'a', label: 'a', format: nativeFormat };
+const topicB: Formatted<KafkaDestination> = { sink: 'kafka', topic: 'b', label: 'b', format: nativeFormat };
+const exchange: Formatted<RabbitMqDestination> = {
   sink: 'rabbitmq',
   exchange: 'x',
   routingKey: 'k',
   assertExchange: undefined,
   label: 'x',
+  format: nativeFormat,
 };
 
 /** Answers publish() per destination label from a script: 'ok', 'fail' (transient) or 'refuse'. */

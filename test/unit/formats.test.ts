@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { encodedBytes } from '../../src/formats/format.js';
 import { messageHeaders, nativeFormat } from '../../src/formats/native.js';
-import { DEFAULT_FORMAT, FORMATS, formatNamed } from '../../src/formats/registry.js';
+import { DEFAULT_FORMAT, FORMAT_NAMES, formatDescriptorNamed, Formats } from '../../src/formats/registry.js';
 import { kafkajsRecordEncoder } from '../../src/sinks/kafkajs-record.js';
 import { publishProperties } from '../../src/sinks/rabbitmq-amqp.js';
 import type { OutboxEvent } from '../../src/wal/event.js';
@@ -59,11 +59,12 @@ const FIXED_KAFKA_RECORD =
 describe('the native format', () => {
   test('is the registry default, found by its name', () => {
     assert.equal(DEFAULT_FORMAT, nativeFormat);
-    assert.equal(formatNamed('native'), nativeFormat);
-    assert.deepEqual([...FORMATS.keys()], ['native']);
+    assert.equal(new Formats().default, nativeFormat);
+    assert.equal(new Formats().get('native'), nativeFormat);
+    assert.deepEqual(FORMAT_NAMES, ['native', 'cloudevents', 'cloudevents-structured']);
     assert.throws(
-      () => formatNamed('cloudevents'),
-      /unknown message format "cloudevents" \(expected one of native\)/,
+      () => formatDescriptorNamed('xml'),
+      /unknown message format "xml" \(expected one of native, cloudevents, cloudevents-structured\)/,
     );
   });
 

@@ -15,6 +15,7 @@ describe('observability/metrics createMetrics', () => {
     const text = await metrics.registry.metrics();
     for (const [name, type] of [
       ['outbox_relay_events_published_total', 'counter'],
+      ['outbox_relay_events_published_by_format_total', 'counter'],
       ['outbox_relay_events_dead_lettered_total', 'counter'],
       ['outbox_relay_publish_errors_total', 'counter'],
       ['outbox_relay_lag_seconds', 'gauge'],
@@ -31,13 +32,15 @@ describe('observability/metrics createMetrics', () => {
   test('counts with bounded labels, starts error counters at 0 and reads the lag at scrape time', async () => {
     let lag = 0;
     const metrics = createMetrics({ lagSeconds: () => lag, inFlightEvents: () => 0, sinks: ['kafka'] });
-    metrics.published('kafka', 'outbox.order');
-    metrics.published('kafka', 'outbox.order');
+    metrics.published('kafka', 'outbox.order', 'native');
+    metrics.published('kafka', 'outbox.order', 'cloudevents');
     metrics.deadLettered('too_large');
     metrics.setLeader(true);
     lag = 12.5;
     const text = await metrics.registry.metrics();
     assert.match(text, /^outbox_relay_events_published_total\{sink="kafka",destination="outbox.order"\} 2$/m);
+    assert.match(text, /^outbox_relay_events_published_by_format_total\{format="native"\} 1$/m);
+    assert.match(text, /^outbox_relay_events_published_by_format_total\{format="cloudevents"\} 1$/m);
     assert.match(text, /^outbox_relay_events_dead_lettered_total\{reason="too_large"\} 1$/m);
     assert.match(text, /^outbox_relay_publish_errors_total\{sink="kafka"\} 0$/m);
     assert.match(text, /^outbox_relay_lag_seconds 12.5$/m);

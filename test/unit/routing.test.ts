@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { nativeFormat } from '../../src/formats/native.js';
 import { parse } from 'yaml';
 import { defaultRoutes, globMatcher, Router } from '../../src/routing/router.js';
 import type { RoutesSpec } from '../../src/routing/router.js';
@@ -10,6 +11,7 @@ import { loadRoutesFile, parseRoutes, RoutesFileError } from '../../src/routing/
 import { compileTemplate } from '../../src/routing/template.js';
 import type { KafkaDestination } from '../../src/sinks/kafka.js';
 import type { RabbitMqDestination } from '../../src/sinks/rabbitmq.js';
+import type { FormattedDestination } from '../../src/sinks/sink.js';
 import type { OutboxEvent } from '../../src/wal/event.js';
 
 const BOTH = { kafka: true, rabbitmq: true };
@@ -99,7 +101,7 @@ describe('Router', () => {
 
   test('the first matching route wins', () => {
     assert.deepEqual(router.route(event('order')), {
-      destinations: [{ sink: 'kafka', topic: 'orders', label: 'orders' }],
+      destinations: [{ sink: 'kafka', topic: 'orders', label: 'orders', format: nativeFormat }],
       onUndeliverable: 'deadLetter',
     });
   });
@@ -113,8 +115,9 @@ describe('Router', () => {
           routingKey: 'user.Renamed',
           assertExchange: 'fanout',
           label: 'users',
+          format: nativeFormat,
         },
-        { sink: 'kafka', topic: 'outbox.user', label: 'outbox.user' },
+        { sink: 'kafka', topic: 'outbox.user', label: 'outbox.user', format: nativeFormat },
       ],
       onUndeliverable: 'retry',
     });
@@ -128,7 +131,12 @@ describe('Router', () => {
     const perAggregate = new Router({ routes: [], default: [{ kafka: { topic: 'a.${aggregateId}' } }] });
     const route = perAggregate.route(event('x', 'id-1'));
     assert.ok('destinations' in route);
-    assert.deepEqual(route.destinations[0], { sink: 'kafka', topic: 'a.id-1', label: 'a.${aggregateId}' });
+    assert.deepEqual(route.destinations[0], {
+      sink: 'kafka',
+      topic: 'a.id-1',
+      label: 'a.${aggregateId}',
+      format: nativeFormat,
+    });
   });
 
   test('lists the sinks its routes use', () => {
@@ -138,7 +146,9 @@ describe('Router', () => {
   test('without a routes file: Kafka topic outbox.<type>, else the declared RabbitMQ exchange outbox', () => {
     const kafka = new Router(defaultRoutes({ kafka: true, rabbitmq: true })).route(event('order'));
     assert.ok('destinations' in kafka);
-    assert.deepEqual(kafka.destinations, [{ sink: 'kafka', topic: 'outbox.order', label: 'outbox.order' }]);
+    assert.deepEqual(kafka.destinations, [
+      { sink: 'kafka', topic: 'outbox.order', label: 'outbox.order', format: nativeFormat },
+    ]);
     const rabbit = new Router(defaultRoutes({ kafka: false, rabbitmq: true })).route(event('order'));
     assert.ok('destinations' in rabbit);
     assert.deepEqual(rabbit.destinations, [
@@ -148,6 +158,7 @@ describe('Router', () => {
         routingKey: 'order.Created',
         assertExchange: 'topic',
         label: 'outbox',
+        format: nativeFormat,
       },
     ]);
   });
@@ -306,15 +317,15 @@ describe('the documented routes files', () => {
       for (const example of examples) {
         const router = new Router(parseRoutes(parse(example), BOTH));
         assert.deepEqual(router.route(event('order', 'o-1', 'OrderPlaced')), {
-          destinations: [{ sink: 'kafka', topic: 'orders', label: 'orders' }],
+          destinations: [{ sink: 'kafka', topic: 'orders', label: 'orders', format: nativeFormat }],
           onUndeliverable: 'deadLetter',
         });
         const user = router.route(event('user', 'u-7', 'UserRenamed'));
         assert.ok('destinations' in user);
         assert.deepEqual(
           user.destinations.map((d) => {
-            if (d.sink === 'kafka') return (d as KafkaDestination).topic;
-            const { exchange, routingKey } = d as RabbitMqDestination;
+            if (d.sink === 'kafka') return (d as KafkaDestination & FormattedDestination).topic;
+            const { exchange, routingKey } = d as RabbitMqDestination & FormattedDestination;
             return `${exchange}/${routingKey}`;
           }),
           ['users/user.UserRenamed', 'outbox.user'],

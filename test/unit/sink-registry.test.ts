@@ -3,6 +3,7 @@
 // in the errors, with no change elsewhere.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { nativeFormat } from '../../src/formats/native.js';
 import { z } from 'zod';
 import { CONFIG_VARIABLES, ConfigError, loadConfig, requireBroker } from '../../src/config.js';
 import { defaultRoutes, Router } from '../../src/routing/router.js';
@@ -102,8 +103,8 @@ describe('a broker registered in a registry', () => {
     const route = router.route(event);
     assert.ok('destinations' in route);
     assert.deepEqual(route.destinations, [
-      { sink: 'memory', queue: 'q.o-1', label: 'q.${aggregateId}' },
-      { sink: 'kafka', topic: 't', label: 't' },
+      { sink: 'memory', queue: 'q.o-1', label: 'q.${aggregateId}', format: nativeFormat },
+      { sink: 'kafka', topic: 't', label: 't', format: nativeFormat },
     ]);
     assert.equal(describeDestination(route.destinations[0]!, REGISTRY), 'memory:q.o-1');
     assert.equal(describeDestination(route.destinations[1]!, REGISTRY), 'kafka:t');
@@ -140,6 +141,8 @@ describe('a broker registered in a registry', () => {
     );
     const route = router.route(event);
     assert.ok('destinations' in route);
-    assert.deepEqual(route.destinations, [{ sink: 'memory', queue: 'all', label: 'all' }]);
+    assert.deepEqual(route.destinations, [
+      { sink: 'memory', queue: 'all', label: 'all', format: nativeFormat },
+    ]);
   });
 });
