@@ -10,8 +10,8 @@ import type { OutboxEvent } from '../wal/event.js';
 import { envelope, jacksonString, schemaJson } from './connect-json.js';
 import type { ConnectSchema } from './connect-json.js';
 import { expandPayload } from './debezium-expand.js';
-import { encodedBytes } from './format.js';
-import type { EncodedMessage, MessageFormat } from './format.js';
+import { defineFormat, encodedBytes } from './format.js';
+import type { EncodedMessage, FormatSettings, MessageFormat } from './format.js';
 
 // The schemas Debezium's PostgreSQL connector gives our columns (migrations/): uuid, text, jsonb,
 // timestamptz, all NOT NULL; a column with a DEFAULT gets the type's zero value (or the literal) as
@@ -102,26 +102,26 @@ export const debeziumOptionsSchema = z
     routeByField: z
       .enum(TEXT_COLUMNS, { error: `expected one of ${TEXT_COLUMNS.join(', ')}` })
       .default('aggregate_type'),
-    /** Debezium's `topic.prefix`, schema and table, e.g. dbserver1.public.outbox: names the envelope's schema. */
-    schemaNamePrefix: z.string().min(1, 'expected e.g. dbserver1.public.outbox').optional(),
+    /** The connector's topic.prefix: with the table, it names the envelope's schema. */
+    topicPrefix: z.string({ error: "expected the connector's topic.prefix as a string" }).min(1).optional(),
   })
   .superRefine((options, ctx) => {
     if (
-      options.schemaNamePrefix === undefined &&
+      options.topicPrefix === undefined &&
       options.additionalPlacement.some((each) => each.placement === 'envelope')
     )
       ctx.addIssue({
         code: 'custom',
-        path: ['schemaNamePrefix'],
+        path: ['topicPrefix'],
         message:
-          "required with an envelope placement: Debezium's topic.prefix, schema and table, e.g. dbserver1.public.outbox",
+          "required with an envelope placement: the connector's topic.prefix, which names the envelope's schema (<topic.prefix>.<schema>.<table>.<routed value>.Value)",
       });
   });
 
 export type DebeziumOptions = z.output<typeof debeziumOptionsSchema>;
 
-/** Debezium's Outbox Event Router output for events, with the given options. */
-export function createDebeziumFormat(options: DebeziumOptions): MessageFormat {
+/** Debezium's Outbox Event Router output for events of `table` (`public.outbox`), with the given options. */
+export function createDebeziumFormat(options: DebeziumOptions, table: string): MessageFormat {
   const inEnvelope = options.additionalPlacement.filter((each) => each.placement === 'envelope');
   const inHeaders = options.additionalPlacement.filter((each) => each.placement === 'header');
   const routedBy = COLUMNS[options.routeByField];
@@ -138,7 +138,7 @@ export function createDebeziumFormat(options: DebeziumOptions): MessageFormat {
         ...inEnvelope.map((each) => ({ name: each.alias, schema: COLUMNS[each.column].schema })),
       ],
       optional: false,
-      name: `${options.schemaNamePrefix!}.${routedBy.value(event)}.Value`,
+      name: `${options.topicPrefix!}.${table}.${routedBy.value(event)}.Value`,
     };
     const members = inEnvelope.map(
       (each) => `${jacksonString(each.alias)}:${jacksonString(COLUMNS[each.column].value(event))}`,
@@ -177,6 +177,17 @@ export function createDebeziumFormat(options: DebeziumOptions): MessageFormat {
     sizeBound: (event) => encodedBytes(encode(event)),
   };
 }
+
+/** `format: debezium`, or `format: { debezium: { expandJsonPayload, additionalPlacement, ... } }`. */
+export const debezium = defineFormat({
+  name: 'debezium',
+  options: {
+    synopsis: 'expandJsonPayload, additionalPlacement, routeByField, topicPrefix',
+    schema: debeziumOptionsSchema,
+  },
+  create: (settings: FormatSettings, options: DebeziumOptions | undefined) =>
+    createDebeziumFormat(options ?? debeziumOptionsSchema.parse({}), settings.table),
+});
 
 /** The headers column's jsonb text; rebuilt in jsonb's layout for an event not read from a row. */
 function headersText(event: OutboxEvent): string {

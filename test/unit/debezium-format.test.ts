@@ -45,7 +45,7 @@ function optionsFor(fixture: Fixture) {
     expandJsonPayload: router['table.expand.json.payload'] === 'true',
     additionalPlacement: router['table.fields.additional.placement'],
     routeByField: router['route.by.field'],
-    schemaNamePrefix: `${fixture.topicPrefix}.public.outbox`,
+    topicPrefix: fixture.topicPrefix,
   });
 }
 
@@ -53,7 +53,7 @@ describe('debezium format against records captured from Debezium', () => {
   for (const file of readdirSync(DIR).filter((name) => name.endsWith('.json'))) {
     const fixture = JSON.parse(readFileSync(new URL(file, DIR), 'utf8')) as Fixture;
     test(`${file}: key, value and headers byte for byte, and Debezium's default topic`, () => {
-      const format = createDebeziumFormat(optionsFor(fixture));
+      const format = createDebeziumFormat(optionsFor(fixture), 'public.outbox');
       const topic = compileTemplate('outbox.event.${aggregateType}');
       assert.ok(fixture.cases.length > 0);
       for (const { event, debezium } of fixture.cases) {
@@ -105,7 +105,7 @@ describe('debezium format options', () => {
   test("parses the router's placement syntax, the alias defaulting to the column", () => {
     const options = debeziumOptionsSchema.parse({
       additionalPlacement: 'event_type:header:eventType, created_at:envelope',
-      schemaNamePrefix: 'dbserver1.public.outbox',
+      topicPrefix: 'dbserver1',
     });
     assert.deepEqual(options.additionalPlacement, [
       { column: 'event_type', placement: 'header', alias: 'eventType' },
@@ -129,9 +129,9 @@ describe('debezium format options', () => {
     );
   });
 
-  test('requires schemaNamePrefix with an envelope placement', () => {
+  test('requires topicPrefix with an envelope placement', () => {
     const issue = error({ additionalPlacement: 'event_type:envelope:type' });
-    assert.deepEqual(issue.path, ['schemaNamePrefix']);
+    assert.deepEqual(issue.path, ['topicPrefix']);
     assert.match(issue.message, /required with an envelope placement/);
   });
 
@@ -178,7 +178,10 @@ describe('debezium format details', () => {
   });
 
   test('keeps the JSON string where an expanded payload could not be built', () => {
-    const format = createDebeziumFormat(debeziumOptionsSchema.parse({ expandJsonPayload: true }));
+    const format = createDebeziumFormat(
+      debeziumOptionsSchema.parse({ expandJsonPayload: true }),
+      'public.outbox',
+    );
     const json = '{"schema":{"type":"string","optional":false,"name":"io.debezium.data.Json","version":1}';
     // Debezium's task stops for good on these three; the relay keeps the string instead.
     for (const payload of ['[1, 2]', '{"big": 100000000000000000000000}', '{"a": [{"x": 1}, {"x": "one"}]}'])
@@ -186,7 +189,10 @@ describe('debezium format details', () => {
   });
 
   test('merges the fields of an array of objects in the order they appear', () => {
-    const format = createDebeziumFormat(debeziumOptionsSchema.parse({ expandJsonPayload: true }));
+    const format = createDebeziumFormat(
+      debeziumOptionsSchema.parse({ expandJsonPayload: true }),
+      'public.outbox',
+    );
     const body = format.encode(outboxEvent({ payload: '{"a": [{"x": 1}, {"y": true}]}' })).body;
     assert.equal(
       body,
