@@ -9,10 +9,6 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/env.sh"
 
-: "${DEBEZIUM_VERSION:=3.4.3.Final}"
-: "${OUTBOX_CONNECT_PORT:=18083}"
-export DEBEZIUM_VERSION OUTBOX_CONNECT_PORT
-
 LIB="$OUTBOX_RELAY_CACHE/debezium-$DEBEZIUM_VERSION-connect-$KAFKA_VERSION/libs"
 CONNECT_DIR="$OUTBOX_RELAY_RUN_DIR/debezium"
 PIDFILE="$CONNECT_DIR/connect.pid"

@@ -4,7 +4,7 @@
 // (debezium.test.ts) and by the script that captured the unit tests' fixtures
 // (capture-debezium-fixtures.ts), so both run Debezium the same way.
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Consumer } from 'kafkajs';
@@ -92,6 +92,8 @@ export interface DebeziumRun {
 export async function startDebezium(connectors: readonly Connector[]): Promise<DebeziumRun> {
   const dir = `${RUN_DIR}/debezium/connectors`;
   mkdirSync(dir, { recursive: true });
+  // Fresh connectors: offsets a previous run stored under the same names must not be resumed.
+  rmSync(`${RUN_DIR}/debezium/offsets.dat`, { force: true });
   const slots = new Map<string, string>();
   const files = connectors.map((connector) => {
     const slot = uniqueName(`dbz_${connector.name}`);

@@ -165,3 +165,21 @@ export const SCENARIOS = [
   rows: RowSet;
   router: Record<string, string>;
 }[];
+
+/**
+ * The relay's `debezium` format options saying what a connector's router properties say: the
+ * mapping docs/migrating-from-debezium.md gives. `topicPrefix` is the connector's topic.prefix.
+ */
+export function relayFormatOptions(
+  router: Readonly<Record<string, string>>,
+  topicPrefix: string,
+): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  if (router['table.expand.json.payload'] === 'true') options['expandJsonPayload'] = true;
+  const placement = router['table.fields.additional.placement'];
+  if (placement !== undefined) options['additionalPlacement'] = placement;
+  const routeBy = router['route.by.field'];
+  if (routeBy !== undefined && routeBy !== 'aggregate_type') options['routeByField'] = routeBy;
+  if (placement?.includes(':envelope')) options['topicPrefix'] = topicPrefix;
+  return options;
+}

@@ -11,6 +11,7 @@ import { jacksonString, javaDouble } from '../../src/formats/connect-json.js';
 import { createDebeziumFormat, debeziumOptionsSchema, zonedTimestamp } from '../../src/formats/debezium.js';
 import { compileTemplate } from '../../src/routing/template.js';
 import type { OutboxEvent } from '../../src/wal/event.js';
+import { relayFormatOptions } from '../compat/debezium-rows.js';
 import { outboxEvent } from '../kit/events.js';
 
 interface Fixture {
@@ -39,15 +40,8 @@ const CONTEXT_HEADERS = [
 ];
 
 /** The routes-file options that say what the connector's router properties say. */
-function optionsFor(fixture: Fixture) {
-  const router = fixture.router;
-  return debeziumOptionsSchema.parse({
-    expandJsonPayload: router['table.expand.json.payload'] === 'true',
-    additionalPlacement: router['table.fields.additional.placement'],
-    routeByField: router['route.by.field'],
-    topicPrefix: fixture.topicPrefix,
-  });
-}
+const optionsFor = (fixture: Fixture) =>
+  debeziumOptionsSchema.parse(relayFormatOptions(fixture.router, fixture.topicPrefix));
 
 describe('debezium format against records captured from Debezium', () => {
   for (const file of readdirSync(DIR).filter((name) => name.endsWith('.json'))) {
