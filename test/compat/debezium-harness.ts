@@ -82,6 +82,9 @@ function connectorProperties(connector: Connector, slot: string): string {
 export interface DebeziumRun {
   /** The slot each connector streams from. */
   readonly slots: ReadonlyMap<string, string>;
+  /** Stops Kafka Connect gracefully (it commits its offsets and confirms them to its slots). */
+  stopConnect(): Promise<void>;
+  /** Stops Kafka Connect and drops the connectors' slots. */
   stop(): Promise<void>;
 }
 
@@ -102,8 +105,11 @@ export async function startDebezium(connectors: readonly Connector[]): Promise<D
     writeFileSync(file, connectorProperties(connector, slot));
     return file;
   });
-  const stop = async () => {
+  const stopConnect = async () => {
     await run('bash', [`${ROOT}/deploy/local/debezium.sh`, 'stop'], { cwd: ROOT, timeout: 120_000 });
+  };
+  const stop = async () => {
+    await stopConnect();
     for (const slot of slots.values())
       await adminQuery(
         'select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1',
@@ -144,7 +150,7 @@ export async function startDebezium(connectors: readonly Connector[]): Promise<D
     await stop().catch(() => undefined);
     throw error;
   }
-  return { slots, stop };
+  return { slots, stopConnect, stop };
 }
 
 /** A Kafka record as bytes: what a consumer of either system receives. */

@@ -22,6 +22,7 @@ import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.j
 import type { RelayProcess } from '../kit/relay.js';
 import { createTestDatabase, uniqueName } from '../kit/services.js';
 import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
 import { outboxTopic, RawReader, startDebezium } from './debezium-harness.js';
 import type { DebeziumRun, RawRecord } from './debezium-harness.js';
 import { insertRows, relayFormatOptions, ROW_SETS, SCENARIOS } from './debezium-rows.js';
@@ -142,6 +143,94 @@ describe('the debezium format against Debezium 3.4 on the same rows', () => {
           `${what}: topic`,
         );
       }
+    }
+  });
+});
+
+// The switch docs/migrating-from-debezium.md describes: Debezium stops gracefully, events keep
+// being committed, and the relay starts on Debezium's slot. Debezium's slot may stand behind what it
+// published (it confirms its offsets' commit LSN, and PostgreSQL sends again a transaction whose
+// commit starts there), so its last transaction can come once more, with the same bytes; nothing
+// committed after it is lost.
+describe("switching from Debezium to the relay on Debezium's slot", () => {
+  const run = uniqueName('switch');
+  const debeziumPrefix = `${run}_dbz`;
+  const relayPrefix = `${run}_relay`;
+  const row = (eventType: string) => ({
+    aggregateType: 'order',
+    aggregateId: 'o-1',
+    eventType,
+    payload: `{"step": "${eventType}"}`,
+  });
+  let db: TestDatabase;
+  let debezium: DebeziumRun | undefined;
+  let reader: RawReader | undefined;
+  let relay: RelayProcess | undefined;
+
+  before(async () => {
+    db = await createTestDatabase('dbzswitch');
+    reader = await RawReader.start([outboxTopic(debeziumPrefix, 'order'), outboxTopic(relayPrefix, 'order')]);
+    debezium = await startDebezium([
+      { name: 'switch', topicPrefix: debeziumPrefix, database: db, router: {} },
+    ]);
+  });
+
+  after(async () => {
+    await relay?.stop('SIGKILL');
+    await reader?.stop();
+    await debezium?.stop();
+    await db.drop();
+  });
+
+  test("nothing is lost, and only Debezium's last transaction comes again, with the same bytes", async () => {
+    const from = (prefix: string) =>
+      reader!.records.filter((record) => record.topic.startsWith(`${prefix}.`));
+
+    // One aggregate, one partition: the relay publishes in commit order.
+    for (const step of ['a1', 'a2', 'a3']) await insertRows(db.pool, [row(step)]);
+    await reader!.waitFor(3, "Debezium's events");
+    await debezium!.stopConnect();
+    for (const step of ['b1', 'b2']) await insertRows(db.pool, [row(step)]);
+
+    const routes = `${mkdtempSync(`${tmpdir()}/debezium-switch-`)}/routes.json`;
+    writeFileSync(
+      routes,
+      JSON.stringify({
+        routes: [
+          {
+            aggregateType: '*',
+            format: 'debezium',
+            destinations: [{ kafka: { topic: outboxTopic(relayPrefix, '${aggregateType}') } }],
+          },
+        ],
+      }),
+    );
+    // The ids before the relay completes (deletes) its rows.
+    const { rows } = await db.pool.query<{ id: string }>('select id::text from outbox order by seq');
+    const ids = rows.map(({ id }) => id);
+    relay = startRelayProcess(
+      relayEnv(db, { OUTBOX_ROUTES: routes, OUTBOX_SLOT: debezium!.slots.get('switch')! }),
+    );
+    await relay.waitForLog('streaming', 120_000);
+    await insertRows(db.pool, [row('c1')]);
+    const c1 = (await db.pool.query<{ id: string }>("select id::text from outbox where event_type = 'c1'"))
+      .rows[0]!.id;
+    await waitFor('the relay publishing c1', () => from(relayPrefix).some((record) => idOf(record) === c1));
+
+    const debeziums = from(debeziumPrefix);
+    assert.deepEqual(debeziums.map(idOf), ids.slice(0, 3), 'Debezium published a1, a2, a3');
+    const relays = from(relayPrefix);
+    const again = relays.filter((record) => ids.slice(0, 3).includes(idOf(record)!));
+    assert.deepEqual(
+      relays.slice(again.length).map(idOf),
+      [...ids.slice(3), c1],
+      'the relay published b1, b2, c1 once each, after what came again',
+    );
+    assert.ok(again.length <= 1, `at most Debezium's last transaction came again (${again.length})`);
+    for (const ours of again) {
+      const theirs = debeziums.find((record) => idOf(record) === idOf(ours))!;
+      assert.equal(idOf(ours), ids[2], 'what came again is a3, the last transaction Debezium published');
+      assert.deepEqual([ours.key, ours.value], [theirs.key, theirs.value]);
     }
   });
 });
