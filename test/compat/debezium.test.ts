@@ -148,10 +148,10 @@ describe('the debezium format against Debezium 3.4 on the same rows', () => {
 });
 
 // The switch docs/migrating-from-debezium.md describes: Debezium stops gracefully, events keep
-// being committed, and the relay starts on Debezium's slot. Debezium's slot may stand behind what it
-// published (it confirms its offsets' commit LSN, and PostgreSQL sends again a transaction whose
-// commit starts there), so its last transaction can come once more, with the same bytes; nothing
-// committed after it is lost.
+// being committed, and the relay starts on Debezium's slot. The slot's confirmed position can stand
+// behind what Debezium published (it confirms what its offsets held at their last flush), so the
+// relay publishes Debezium's last transactions once more, with the same bytes, as Debezium itself
+// would on a restart from its slot; nothing committed after them is lost or published twice.
 describe("switching from Debezium to the relay on Debezium's slot", () => {
   const run = uniqueName('switch');
   const debeziumPrefix = `${run}_dbz`;
@@ -182,7 +182,7 @@ describe("switching from Debezium to the relay on Debezium's slot", () => {
     await db.drop();
   });
 
-  test("nothing is lost, and only Debezium's last transaction comes again, with the same bytes", async () => {
+  test("nothing is lost, and only Debezium's last transactions come again, with the same bytes", async () => {
     const from = (prefix: string) =>
       reader!.records.filter((record) => record.topic.startsWith(`${prefix}.`));
 
@@ -226,11 +226,14 @@ describe("switching from Debezium to the relay on Debezium's slot", () => {
       [...ids.slice(3), c1],
       'the relay published b1, b2, c1 once each, after what came again',
     );
-    assert.ok(again.length <= 1, `at most Debezium's last transaction came again (${again.length})`);
+    assert.deepEqual(
+      again.map(idOf),
+      ids.slice(3 - again.length, 3),
+      "what came again is the end of Debezium's sequence, in order",
+    );
     for (const ours of again) {
       const theirs = debeziums.find((record) => idOf(record) === idOf(ours))!;
-      assert.equal(idOf(ours), ids[2], 'what came again is a3, the last transaction Debezium published');
-      assert.deepEqual([ours.key, ours.value], [theirs.key, theirs.value]);
+      assert.deepEqual([ours.key, ours.value], [theirs.key, theirs.value], 'with the same bytes');
     }
   });
 });
