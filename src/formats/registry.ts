@@ -1,6 +1,7 @@
 // The message formats a route can name. Config, the routes file and the router know formats only
 // through this list: adding one is a module exporting a FormatDescriptor and a line here.
 import { cloudevents, cloudeventsStructured } from './cloudevents.js';
+import { debezium } from './debezium.js';
 import type { AnyFormatDescriptor, FormatSettings, MessageFormat } from './format.js';
 import { native, nativeFormat } from './native.js';
 
@@ -9,6 +10,7 @@ export const FORMATS = [
   native,
   cloudevents,
   cloudeventsStructured,
+  debezium,
 ] as const satisfies readonly AnyFormatDescriptor[];
 
 /** A list of formats; tests pass their own to parse routes with a test format. */

@@ -69,6 +69,8 @@ export class OutboxDecoder {
 }
 
 export function rowToEvent(row: Record<string, unknown>, xid?: number): OutboxEvent {
+  const createdAt = row['created_at'];
+  const headers = row['headers'];
   return {
     xid,
     id: requireText(row, 'id'),
@@ -76,8 +78,9 @@ export function rowToEvent(row: Record<string, unknown>, xid?: number): OutboxEv
     aggregateId: requireText(row, 'aggregate_id'),
     eventType: requireText(row, 'event_type'),
     payload: requireText(row, 'payload'),
-    headers: parseHeaders(row['headers']),
-    createdAt: typeof row['created_at'] === 'string' ? timestamptzToIso(row['created_at']) : '',
+    headers: parseHeaders(headers),
+    createdAt: typeof createdAt === 'string' ? timestamptzToIso(createdAt) : '',
+    ...(typeof createdAt === 'string' && typeof headers === 'string' && { columns: { createdAt, headers } }),
   };
 }
 

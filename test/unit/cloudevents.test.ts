@@ -275,7 +275,7 @@ describe('a format per route', () => {
       assert.fail('accepted');
     };
     const expected =
-      'expected native, cloudevents or cloudevents-structured, or { cloudevents: { source } } or { cloudevents-structured: { source } }';
+      'expected native, cloudevents, cloudevents-structured or debezium, or { cloudevents: { source } } or { cloudevents-structured: { source } } or { debezium: { expandJsonPayload, additionalPlacement, routeByField, topicPrefix } }';
     assert.equal(rejection('xml'), `routes[0] (aggregateType "order").format: ${expected}`);
     // An object names a format that takes options: `native` takes none.
     assert.equal(rejection({ xml: {} }), 'routes[0] (aggregateType "order").format: unknown key "xml"');

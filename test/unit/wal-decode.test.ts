@@ -143,6 +143,11 @@ describe('OutboxDecoder.decode', () => {
           payload: '{"total": 12.5, "items": ["a", "b"]}',
           headers: { traceparent: '00-abc-01', retries: '2' },
           createdAt: '2026-11-25T06:08:00.123Z',
+          // The columns as PostgreSQL printed them, for the debezium format.
+          columns: {
+            createdAt: '2026-11-25 06:08:00.123456+00',
+            headers: '{"traceparent": "00-abc-01", "retries": 2}',
+          },
           // Its transaction's id (from begin): completion waits for it to be visible.
           xid: 7,
         },
