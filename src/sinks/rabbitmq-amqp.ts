@@ -8,13 +8,14 @@ const CLOSE_TIMEOUT_MS = 2_000;
 
 /** Persistent, mandatory, and the format's properties and headers. */
 export function publishProperties(message: EncodedMessage): Options.Publish {
+  const timestamp = message.timestampSeconds;
   return {
     persistent: true,
     mandatory: true,
     messageId: message.id,
     type: message.type,
     contentType: message.contentType,
-    ...(message.timestampSeconds === undefined ? {} : { timestamp: message.timestampSeconds }),
+    ...(timestamp === undefined ? {} : { timestamp }),
     headers: amqpHeaders(message),
   };
 }
