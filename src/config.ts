@@ -9,6 +9,7 @@ import { ConfigError, defaultText, envShape, existingFile, integer } from './con
 import type { EnvSetting, EnvSettings, EnvValues } from './config-fields.js';
 import { sourceSchema } from './formats/cloudevents.js';
 import { FORMAT_NAMES } from './formats/registry.js';
+import { LOG_LEVELS } from './observability/logger.js';
 import { SINKS } from './sinks/registry.js';
 import type { SinkRegistry, SinkSettings } from './sinks/registry.js';
 
@@ -17,7 +18,6 @@ export type { TlsFiles } from './config-fields.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** A core variable, and the Config field it fills (none: it is folded into another field). */
 interface CoreSetting extends EnvSetting {
@@ -174,7 +174,6 @@ export type Config = {
 };
 
 export type CompletionMode = Config['completion'];
-export type LogLevel = Config['logLevel'];
 
 /** Every variable: the core's, then each broker's, in documentation and validation order. */
 const allSettings = (registry: SinkRegistry): EnvSettings =>

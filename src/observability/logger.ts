@@ -1,6 +1,9 @@
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import type { LogLevel } from '../config.js';
+
+/** pino's levels, and `silent`: LOG_LEVEL's values. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export type { Logger };
 

@@ -1,13 +1,12 @@
 // Prometheus metrics on a registry of the relay's own (never the global default), so an application
 // embedding the relay keeps its metrics apart.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { SinkName } from '../sinks/sink.js';
 
 export interface RelayMetrics {
   /** A destination confirmed an event, written in `format`. */
-  published(sink: SinkName, destination: string, format: string): void;
+  published(sink: string, destination: string, format: string): void;
   deadLettered(reason: string): void;
-  publishError(sink: SinkName): void;
+  publishError(sink: string): void;
   endToEnd(seconds: number): void;
   setLeader(leader: boolean): void;
   setReplicationLagBytes(bytes: number): void;
@@ -30,7 +29,7 @@ export interface MetricSources {
   /** Read at scrape time: events dispatched to the sinks and not yet completed. */
   readonly inFlightEvents: () => number;
   /** The sinks the routes use: their error counters start at 0, so rate() sees the first error. */
-  readonly sinks: Iterable<SinkName>;
+  readonly sinks: Iterable<string>;
 }
 
 export function createMetrics({ lagSeconds, inFlightEvents, sinks }: MetricSources): PrometheusMetrics {

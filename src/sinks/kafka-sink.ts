@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { SerialBatcher } from '../pipeline/batcher.js';
 import { sleep } from '../pipeline/sleep.js';
-import type { KafkaDestination } from './kafka.js';
+import type { KafkaDestination } from './kafka-destination.js';
 import { kafkaRecord, kafkaRecordBytes } from './kafka-message.js';
 import { UndeliverableError } from './sink.js';
 import type { FormattedDestination, Sink, SinkMessage } from './sink.js';

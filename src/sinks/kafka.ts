@@ -5,13 +5,8 @@ import { boolean, ConfigError, existingFile, integer } from '../config-fields.js
 import type { EnvSettings, EnvValues, TlsFiles } from '../config-fields.js';
 import { compileTemplate, metricLabel, templateString } from '../routing/template.js';
 import { readTlsFiles } from '../tls.js';
+import type { KafkaDestination } from './kafka-destination.js';
 import { defineSink } from './sink.js';
-
-export interface KafkaDestination {
-  readonly sink: 'kafka';
-  readonly topic: string;
-  readonly label: string;
-}
 
 export interface KafkaTls extends TlsFiles {
   /** False only with KAFKA_SSL_INSECURE=true: accepts any broker certificate (tests only). */

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { MessageFormat } from '../formats/format.js';
 import type { TlsMaterial } from '../tls.js';
 import type { OutboxEvent } from '../wal/event.js';
-import type { ExchangeType } from './rabbitmq.js';
+import type { ExchangeType } from './rabbitmq-destination.js';
 import type { UndeliverableError } from './sink.js';
 import { closeConnection } from './rabbitmq-amqp.js';
 import { UnconfirmedMessages } from './rabbitmq-queues.js';

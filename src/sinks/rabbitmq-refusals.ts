@@ -3,7 +3,7 @@
 // https://www.rabbitmq.com/amqp-0-9-1-reference#constants
 // Pure: the sink (rabbitmq-sink.ts) turns the refusals into dead letters and retries everything else.
 import { errorMessage } from '../errors.js';
-import type { ExchangeType } from './rabbitmq.js';
+import type { ExchangeType } from './rabbitmq-destination.js';
 import { UndeliverableError } from './sink.js';
 
 /**

@@ -17,7 +17,7 @@
 import type { Logger } from 'pino';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { sleep } from '../pipeline/sleep.js';
-import type { RabbitMqDestination, RabbitMqSinkOptions } from './rabbitmq.js';
+import type { RabbitMqDestination, RabbitMqSinkOptions } from './rabbitmq-destination.js';
 import { closeConnection, describeBroker, publishProperties } from './rabbitmq-amqp.js';
 import { exchangeRefusal, returnRefusal, sizeLimitOf, tooLarge, unencodable } from './rabbitmq-refusals.js';
 import { declareExchange, openLink, Readiness } from './rabbitmq-link.js';

@@ -1,26 +1,14 @@
 // RabbitMQ as a sink: its settings (RABBITMQ_*), its routes-file destination
 // (`rabbitmq: { exchange, routingKey, assert, type }`) and its factory. The sink itself
 // (rabbitmq-sink.ts) and amqplib load only when a route needs RabbitMQ.
-import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ConfigError, existingFile, integer } from '../config-fields.js';
 import type { EnvSettings, EnvValues, TlsFiles } from '../config-fields.js';
 import { compileTemplate, metricLabel, templateString } from '../routing/template.js';
 import { readTlsFiles } from '../tls.js';
-import type { TlsMaterial } from '../tls.js';
+import { EXCHANGE_TYPES } from './rabbitmq-destination.js';
+import type { ExchangeType, RabbitMqDestination } from './rabbitmq-destination.js';
 import { defineSink } from './sink.js';
-
-export const EXCHANGE_TYPES = ['direct', 'topic', 'fanout', 'headers'] as const;
-export type ExchangeType = (typeof EXCHANGE_TYPES)[number];
-
-export interface RabbitMqDestination {
-  readonly sink: 'rabbitmq';
-  readonly exchange: string;
-  readonly routingKey: string;
-  /** Declare the exchange (durable, of this type) before publishing; undefined: it must exist. */
-  readonly assertExchange: ExchangeType | undefined;
-  readonly label: string;
-}
 
 export interface RabbitMqSettings {
   readonly url: string;
@@ -30,20 +18,6 @@ export interface RabbitMqSettings {
   readonly maxMessageBytes: number;
   /** Client certificate and CA files for amqps:// (RABBITMQ_URL must be amqps:// when set). */
   readonly tls: TlsFiles | undefined;
-}
-
-export interface RabbitMqSinkOptions {
-  /** amqp:// or amqps:// URL; its password is never logged. */
-  readonly url: string;
-  /** Client certificate and CA for amqps://. */
-  readonly tls?: TlsMaterial;
-  /** Messages sent and not yet confirmed by the broker, at most. */
-  readonly maxUnconfirmed: number;
-  /** Largest body sent at all; larger ones are dead-lettered (the broker would close the channel). */
-  readonly maxMessageBytes: number;
-  readonly logger: Logger;
-  readonly onPublishError?: (error: unknown) => void;
-  readonly onReadyChange?: (ready: boolean) => void;
 }
 
 const env = {

@@ -12,7 +12,11 @@ import { after, before, describe, test } from 'node:test';
 import { createServer as createTlsServer } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { pino } from 'pino';
-import type { ExchangeType, RabbitMqDestination, RabbitMqSinkOptions } from '../../src/sinks/rabbitmq.js';
+import type {
+  ExchangeType,
+  RabbitMqDestination,
+  RabbitMqSinkOptions,
+} from '../../src/sinks/rabbitmq-destination.js';
 import { RabbitMqSink } from '../../src/sinks/rabbitmq-sink.js';
 import { UndeliverableError } from '../../src/sinks/sink.js';
 import type { FormattedDestination } from '../../src/sinks/sink.js';

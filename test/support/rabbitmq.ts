@@ -3,7 +3,7 @@
 // messages are persistent), and the reader reconnects and consumes on until stopped.
 import { connect } from 'amqplib';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import type { ExchangeType } from '../../src/sinks/rabbitmq.js';
+import type { ExchangeType } from '../../src/sinks/rabbitmq-destination.js';
 import { EventCounter } from './load.js';
 import { RABBITMQ_URL, uniqueName } from '../kit/services.js';
 import { waitForMessages } from '../kit/wait.js';

@@ -9,8 +9,8 @@ import { defaultRoutes, globMatcher, Router } from '../../src/routing/router.js'
 import type { RoutesSpec } from '../../src/routing/router.js';
 import { loadRoutesFile, parseRoutes, RoutesFileError } from '../../src/routing/routes-file.js';
 import { compileTemplate } from '../../src/routing/template.js';
-import type { KafkaDestination } from '../../src/sinks/kafka.js';
-import type { RabbitMqDestination } from '../../src/sinks/rabbitmq.js';
+import type { KafkaDestination } from '../../src/sinks/kafka-destination.js';
+import type { RabbitMqDestination } from '../../src/sinks/rabbitmq-destination.js';
 import type { FormattedDestination } from '../../src/sinks/sink.js';
 import type { OutboxEvent } from '../../src/wal/event.js';
 
