@@ -145,7 +145,8 @@ export class Relay {
     const { window, dispatcher, catchUp } = this;
     const sweep = { config, logger, db, window, dispatcher, drain, signal };
     const state = this.replication;
-    const sessions = { config, logger, signal, window, dispatcher, catchUp, drain, state };
+    const keepColumnText = this.deps.router.readsColumnText();
+    const sessions = { config, logger, signal, window, dispatcher, catchUp, drain, state, keepColumnText };
     try {
       await leadUntilStopped({
         config,

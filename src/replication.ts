@@ -43,6 +43,8 @@ export interface ReplicationOptions {
   readonly ensureSlot: () => Promise<Lsn>;
   /** Resolves when nothing is in flight (or the stop deadline passed). */
   readonly drain: () => Promise<void>;
+  /** Whether events keep their columns' text as PostgreSQL printed it (Router.readsColumnText). */
+  readonly keepColumnText: boolean;
 }
 
 /** Streams session after session; returns when the relay stops or `lost` is aborted. */
@@ -88,7 +90,7 @@ async function streamOnce(
       if (caughtUp) logger.info({ lsn: formatLsn(lsn), ...caughtUp }, 'caught up');
     },
   });
-  const decoder = new OutboxDecoder(config.table);
+  const decoder = new OutboxDecoder(config.table, options.keepColumnText);
   state.session = session;
   catchUp.restart();
   const stopSession = (): void => void stream.stop();

@@ -175,6 +175,7 @@ export function createDebeziumFormat(options: DebeziumOptions, table: string): M
     encode,
     body: (event) => encode(event).body,
     sizeBound: (event) => encodedBytes(encode(event)),
+    readsColumnText: true,
   };
 }
 

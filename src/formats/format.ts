@@ -48,6 +48,11 @@ export interface MessageFormat {
    * limit builds it only when this bound does not fit.
    */
   sizeBound(event: OutboxEvent): number;
+  /**
+   * True when encode() reads `event.columns` (the columns' text as PostgreSQL printed it): the WAL
+   * decoder keeps that text only when a route's format reads it.
+   */
+  readonly readsColumnText?: boolean;
 }
 
 /** What formats are created from: the relay's settings that concern message formats. */

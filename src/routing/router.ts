@@ -72,6 +72,7 @@ export function defaultRoutes(
 export class Router {
   private readonly routes: readonly CompiledRoute[];
   private readonly fallback: CompiledRoute | undefined;
+  private readonly formats: readonly MessageFormat[];
   /** Whether a template names ${aggregateId}: then no two events are known to route alike. */
   private readonly perAggregate: boolean;
   // Consecutive events mostly share their aggregate and event types (a transaction's, a stream's):
@@ -80,6 +81,7 @@ export class Router {
 
   constructor(spec: RoutesSpec, registry: SinkRegistry = SINKS) {
     const fallbackFormat = spec.format ?? DEFAULT_FORMAT;
+    this.formats = [fallbackFormat, ...spec.routes.flatMap((route) => (route.format ? [route.format] : []))];
     const compile = (format: MessageFormat) => (destination: DestinationSpec) =>
       compileDestination(destination, format, registry);
     this.routes = spec.routes.map((route) => ({
@@ -98,6 +100,11 @@ export class Router {
     this.perAggregate = [...this.routes, ...(this.fallback ? [this.fallback] : [])].some((route) =>
       route.destinations.some((destination) => destination.fields.includes('aggregateId')),
     );
+  }
+
+  /** Whether a route's format reads the columns' text as PostgreSQL printed it (see MessageFormat). */
+  readsColumnText(): boolean {
+    return this.formats.some((format) => format.readsColumnText === true);
   }
 
   /** The sinks any route can send to. */

@@ -20,7 +20,11 @@ export class OutboxDecoder {
   /** The transaction being decoded: its inserts carry its id. */
   private xid: number | undefined;
 
-  constructor(private readonly table: TableName) {}
+  /** `keepColumnText`: see rowToEvent (true when a route's format reads the columns' text). */
+  constructor(
+    private readonly table: TableName,
+    private readonly keepColumnText = true,
+  ) {}
 
   /** Returns the change a message means to the relay, or null for messages it ignores. */
   decode(message: Pgoutput.Message): WalChange | null {
@@ -43,7 +47,7 @@ export class OutboxDecoder {
         return null;
       case 'insert':
         if (!this.outboxRelations.has(message.relation.relationOid)) return null;
-        return { kind: 'event', event: rowToEvent(message.new, this.xid) };
+        return { kind: 'event', event: rowToEvent(message.new, this.xid, this.keepColumnText) };
       default:
         // The publication is insert-only; anything else (another table, a truncate) is not ours.
         return null;
@@ -68,7 +72,11 @@ export class OutboxDecoder {
   }
 }
 
-export function rowToEvent(row: Record<string, unknown>, xid?: number): OutboxEvent {
+/**
+ * An outbox row as an event. `keepColumnText`: also keep created_at and headers as PostgreSQL printed
+ * them (event.columns), which only some formats read; otherwise that text is not held in flight.
+ */
+export function rowToEvent(row: Record<string, unknown>, xid?: number, keepColumnText = true): OutboxEvent {
   const createdAt = row['created_at'];
   const headers = row['headers'];
   return {
@@ -80,7 +88,11 @@ export function rowToEvent(row: Record<string, unknown>, xid?: number): OutboxEv
     payload: requireText(row, 'payload'),
     headers: parseHeaders(headers),
     createdAt: typeof createdAt === 'string' ? timestamptzToIso(createdAt) : '',
-    ...(typeof createdAt === 'string' && typeof headers === 'string' && { columns: { createdAt, headers } }),
+    // Always present, so that every event has one shape.
+    columns:
+      keepColumnText && typeof createdAt === 'string' && typeof headers === 'string'
+        ? { createdAt, headers }
+        : undefined,
   };
 }
 

@@ -15,7 +15,7 @@ export interface OutboxEvent {
    * created_at and headers exactly as PostgreSQL printed them (microseconds, the jsonb text), for a
    * format that repeats the columns themselves (debezium); absent on events not read from a row.
    */
-  readonly columns?: { readonly createdAt: string; readonly headers: string };
+  readonly columns?: { readonly createdAt: string; readonly headers: string } | undefined;
   /**
    * The id of the transaction that wrote the row, from the WAL; absent for rows a sweep read (those
    * are visible by construction). Completion waits for it to be visible (completion.ts).

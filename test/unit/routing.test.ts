@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { nativeFormat } from '../../src/formats/native.js';
+import { Formats } from '../../src/formats/registry.js';
 import { parse } from 'yaml';
 import { defaultRoutes, globMatcher, Router } from '../../src/routing/router.js';
 import type { RoutesSpec } from '../../src/routing/router.js';
@@ -141,6 +142,14 @@ describe('Router', () => {
 
   test('lists the sinks its routes use', () => {
     assert.deepEqual([...router.sinks()].sort(), ['kafka', 'rabbitmq']);
+  });
+
+  test("says whether a route's format reads the columns' text (only debezium does)", () => {
+    assert.equal(router.readsColumnText(), false);
+    const debezium = new Formats().get('debezium');
+    const routes = [{ aggregateType: 'order', destinations: [{ kafka: { topic: 't' } }], format: debezium }];
+    assert.equal(new Router({ routes, default: 'deadLetter' }).readsColumnText(), true);
+    assert.equal(new Router({ routes: [], default: [], format: debezium }).readsColumnText(), true);
   });
 
   test('without a routes file: Kafka topic outbox.<type>, else the declared RabbitMQ exchange outbox', () => {

@@ -115,9 +115,9 @@ const ROW = [
   null,
 ];
 
-function decodeAll(messages: Buffer[]) {
+function decodeAll(messages: Buffer[], keepColumnText = true) {
   const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: ['p'] });
-  const decoder = new OutboxDecoder({ schema: 'public', name: 'outbox' });
+  const decoder = new OutboxDecoder({ schema: 'public', name: 'outbox' }, keepColumnText);
   return messages.map((buffer) => decoder.decode(plugin.parse(buffer)));
 }
 
@@ -154,6 +154,13 @@ describe('OutboxDecoder.decode', () => {
       },
       { kind: 'commit', endLsn: 0x1a2b3c80n, commitTimeMs: committedAt },
     ]);
+  });
+
+  test("keeps the columns' text only when asked (no route's format reads it)", () => {
+    const [, event] = decodeAll([relation(16384, 'public', 'outbox'), insert(16384, ROW)], false);
+    assert.ok(event?.kind === 'event');
+    assert.equal(event.event.columns, undefined);
+    assert.equal(event.event.createdAt, '2026-11-25T06:08:00.123Z');
   });
 
   test('ignores inserts into other tables of the publication', () => {
