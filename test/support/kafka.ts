@@ -54,7 +54,8 @@ export class KafkaFollower {
   private crashed: string | undefined;
   private stalledSince: number | undefined;
   private readAtLastCheck = -1n;
-  private checking = false;
+  /** The check under way, if any: stop() waits for it, so no consumer is made after the stop. */
+  private checking: Promise<void> | undefined;
   private stopped = false;
   private readonly timer: NodeJS.Timeout;
 
@@ -63,7 +64,10 @@ export class KafkaFollower {
     private readonly onMessage: (message: ReceivedMessage) => void,
     private readonly admin: Admin,
   ) {
-    this.timer = setInterval(() => void this.check(), CHECK_MS);
+    this.timer = setInterval(() => {
+      if (this.checking || this.stopped) return;
+      this.checking = this.check().finally(() => (this.checking = undefined));
+    }, CHECK_MS);
   }
 
   static async start(
@@ -93,6 +97,7 @@ export class KafkaFollower {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    await this.checking;
     await this.consumer?.disconnect().catch(() => undefined);
     await this.admin.disconnect().catch(() => undefined);
   }
@@ -142,8 +147,6 @@ export class KafkaFollower {
   }
 
   private async check(): Promise<void> {
-    if (this.checking || this.stopped) return;
-    this.checking = true;
     try {
       let reason = this.crashed;
       if (reason === undefined) {
@@ -170,8 +173,6 @@ export class KafkaFollower {
     } catch {
       // The broker is down (an outage test): that is no stall; look again on the next tick.
       this.stalledSince = undefined;
-    } finally {
-      this.checking = false;
     }
   }
 }
