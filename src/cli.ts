@@ -10,6 +10,7 @@ import type { RetrySelection } from './dead-letters.js';
 import { migrateDatabase } from './migrate.js';
 import { createLogger, redactUrl } from './observability/logger.js';
 import { createRelay } from './relay.js';
+import { schemasCheck, schemasSubcommand, UsageError } from './cli-schemas.js';
 import { SINKS } from './sinks/registry.js';
 import { formatStatus, readStatus } from './status.js';
 import { PreflightError } from './wal/slot.js';
@@ -33,6 +34,7 @@ Commands:
   run              run the relay until SIGTERM or SIGINT
   status [--json]  show the slot, its lag, pending rows and dead letters
   dead-letters     list the events the relay parked, or retry them (put them back into the outbox)
+  schemas check    compare each schema of OUTBOX_SCHEMAS_DIR with its previous version
 
 Configuration comes from the environment (DATABASE_URL, ${BROKER_VARIABLES}, ...);
 see the README. Exit status: 0 ok, 1 runtime failure, 2 bad configuration or usage.`,
@@ -68,9 +70,13 @@ their error.
           they come back.
 
 Exit status 0 ok, 1 when an id is not parked or still in the outbox, 2 bad usage.`,
-};
+  schemas: `Usage: outbox-relay schemas check [--dir <dir>] [--compatibility backward|forward|full]
 
-class UsageError extends Error {}
+Checks every schema of the directory (default OUTBOX_SCHEMAS_DIR) against its event type's previous
+version (default mode OUTBOX_SCHEMAS_COMPATIBILITY, else backward); prints one line per problem.
+Needs no database. Exit status 0 compatible, 1 incompatible, 2 bad usage or a schema that does not
+parse.`,
+};
 
 /** A table of ours missing means the database was never migrated: say so, as `run` does. */
 async function unmigratedIsPreflight(command: Promise<number>): Promise<number> {
@@ -94,6 +100,8 @@ async function main(argv: string[]): Promise<number> {
       limit: { type: 'string' },
       id: { type: 'string', multiple: true },
       all: { type: 'boolean' },
+      dir: { type: 'string' },
+      compatibility: { type: 'string' },
     },
   });
   const command = positionals[0];
@@ -104,13 +112,18 @@ async function main(argv: string[]): Promise<number> {
   const help = HELP[command];
   if (!help || command === 'main')
     throw new UsageError(
-      `unknown command ${JSON.stringify(command)} (expected migrate, run, status or dead-letters)`,
+      `unknown command ${JSON.stringify(command)} (expected migrate, run, status, dead-letters or schemas)`,
     );
   if (values['help']) {
     process.stdout.write(`${help}\n`);
     return EXIT_OK;
   }
-  const subcommand = command === 'dead-letters' ? deadLetterSubcommand(positionals) : undefined;
+  const subcommand =
+    command === 'dead-letters'
+      ? deadLetterSubcommand(positionals)
+      : command === 'schemas'
+        ? schemasSubcommand(positionals)
+        : undefined;
   const allowed = ALLOWED_OPTIONS[subcommand ? `${command} ${subcommand}` : command] ?? [];
   const unknown = Object.keys(values).filter((flag) => !allowed.includes(flag));
   if (unknown.length > 0)
@@ -122,6 +135,7 @@ async function main(argv: string[]): Promise<number> {
   const limit = subcommand === 'list' ? listLimit(values['limit']) : undefined;
   if (values['json'] !== undefined && values['json'] !== true) throw new UsageError('--json takes no value');
 
+  if (command === 'schemas') return schemasCheck(values) ? EXIT_OK : EXIT_FAILURE;
   const config = loadConfig();
   switch (command) {
     case 'migrate':
@@ -143,6 +157,7 @@ const ALLOWED_OPTIONS: Record<string, string[]> = {
   status: ['json'],
   'dead-letters list': ['json', 'limit'],
   'dead-letters retry': ['id', 'all'],
+  'schemas check': ['dir', 'compatibility'],
 };
 const DEFAULT_LIST_LIMIT = 100;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

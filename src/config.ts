@@ -9,6 +9,7 @@ import { ConfigError, defaultText, envShape, existingFile, integer } from './con
 import type { EnvSetting, EnvSettings, EnvValues } from './config-fields.js';
 import { sourceSchema } from './formats/cloudevents.js';
 import { FORMAT_NAMES } from './formats/registry.js';
+import { COMPATIBILITY_MODES } from './schemas/compatibility.js';
 import { LOG_LEVELS } from './observability/logger.js';
 import { SINKS } from './sinks/registry.js';
 import type { SinkRegistry, SinkSettings } from './sinks/registry.js';
@@ -96,6 +97,18 @@ const CORE_SETTINGS = defineSettings({
     field: 'cloudEventsSource',
     doc: 'the CloudEvents `source` attribute (a URI reference) of routes that set none',
     schema: sourceSchema.optional(),
+  },
+  OUTBOX_SCHEMAS_DIR: {
+    field: 'schemasDir',
+    doc: 'the schemas directory of the `avro`, `protobuf` and `json-schema` formats: `<eventType>/v<N>.avsc`, `.proto` or `.schema.json`; read and checked at start-up',
+    schema: z.string().min(1, 'expected the path of a schemas directory').optional(),
+  },
+  OUTBOX_SCHEMAS_COMPATIBILITY: {
+    field: 'schemasCompatibility',
+    doc: 'how each schema must relate to its previous version: `backward` (the new one reads the old), `forward` (the old one reads the new) or `full` (both)',
+    schema: z
+      .enum(COMPATIBILITY_MODES, { error: `expected one of ${COMPATIBILITY_MODES.join(', ')}` })
+      .default('backward'),
   },
   METRICS_PORT: {
     field: 'metricsPort',
@@ -249,6 +262,31 @@ function withPostgresTls(e: Env): string {
   ).map(([variable, parameter]) => `${parameter}=${encodeURIComponent(e[variable]!)}`);
   if (added.length === 0) return e.DATABASE_URL;
   return `${e.DATABASE_URL}${queryStart < 0 ? '?' : '&'}${added.join('&')}`;
+}
+
+/** The schema settings alone, for `schemas check`, which needs no database. Throws ConfigError. */
+export function loadSchemaSettings(
+  env: Record<string, string | undefined> = process.env,
+): Pick<Config, 'schemasDir' | 'schemasCompatibility'> {
+  const pick = {
+    OUTBOX_SCHEMAS_DIR: env['OUTBOX_SCHEMAS_DIR'] || undefined,
+    OUTBOX_SCHEMAS_COMPATIBILITY: env['OUTBOX_SCHEMAS_COMPATIBILITY'] || undefined,
+  };
+  const { OUTBOX_SCHEMAS_DIR, OUTBOX_SCHEMAS_COMPATIBILITY } = CORE_SETTINGS;
+  const parsed = z
+    .object({
+      OUTBOX_SCHEMAS_DIR: OUTBOX_SCHEMAS_DIR.schema,
+      OUTBOX_SCHEMAS_COMPATIBILITY: OUTBOX_SCHEMAS_COMPATIBILITY.schema,
+    })
+    .safeParse(pick);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+  }
+  return {
+    schemasDir: parsed.data.OUTBOX_SCHEMAS_DIR,
+    schemasCompatibility: parsed.data.OUTBOX_SCHEMAS_COMPATIBILITY,
+  };
 }
 
 /** `run` needs somewhere to publish. */

@@ -10,6 +10,10 @@ import type { PrometheusMetrics } from './observability/metrics.js';
 import { defaultRoutes, Router } from './routing/router.js';
 import type { RoutesSpec } from './routing/router.js';
 import { loadRoutesFile, RoutesFileError } from './routing/routes-file.js';
+import { compatibilityProblems } from './schemas/compatibility.js';
+import type { CompatibilityMode } from './schemas/compatibility.js';
+import { readSchemaDir, SchemaDirError } from './schemas/files.js';
+import type { SchemaSet } from './schemas/files.js';
 import { configuredSinks, sinkNamed, SINKS } from './sinks/registry.js';
 import { UndeliverableError } from './sinks/sink.js';
 import type { Sink, SinkName } from './sinks/sink.js';
@@ -38,8 +42,25 @@ function formatsOf(config: Config): Formats {
     database: databaseName(config.databaseUrl),
     table: `${schema}.${name}`,
     cloudEventsSource: config.cloudEventsSource,
+    schemas:
+      config.schemasDir === undefined
+        ? undefined
+        : checkedSchemas(config.schemasDir, config.schemasCompatibility),
   };
   return new Formats(settings, config.format);
+}
+
+/** OUTBOX_SCHEMAS_DIR, read and checked: a set readers could not follow stops the relay (exit 2). */
+function checkedSchemas(dir: string, mode: CompatibilityMode): SchemaSet {
+  try {
+    const set = readSchemaDir(dir);
+    const problem = compatibilityProblems(set, mode)[0];
+    if (problem) throw new ConfigError('OUTBOX_SCHEMAS_DIR', problem);
+    return set;
+  } catch (error) {
+    if (error instanceof SchemaDirError) throw new ConfigError('OUTBOX_SCHEMAS_DIR', error.message);
+    throw error;
+  }
 }
 
 /** DATABASE_URL's database; PostgreSQL's default, the user's name, when the URL names none. */
@@ -127,6 +148,10 @@ export async function createPublisher(
     async publish(event) {
       const route = router.route(event);
       if ('deadLetter' in route) throw new UndeliverableError(route.deadLetter, 'unroutable');
+      for (const { format } of route.destinations) {
+        const refusal = format.refuse?.(event);
+        if (refusal) throw new UndeliverableError(refusal.message, refusal.reason);
+      }
       await Promise.all(
         // router.sinks() named every destination's sink.
         route.destinations.map((destination) => sinks.get(destination.sink)!.publish({ event, destination })),

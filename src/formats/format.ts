@@ -3,6 +3,7 @@
 // and headers), so the bytes an event becomes are decided here, once, for every broker.
 // Each format is one module exporting a FormatDescriptor (defineFormat), listed in registry.ts.
 import type { z } from 'zod';
+import type { SchemaSet } from '../schemas/files.js';
 import type { OutboxEvent } from '../wal/event.js';
 
 /**
@@ -19,8 +20,8 @@ export type CloudEventBinding =
 export interface EncodedMessage {
   /** The partitioning key (Kafka's record key): events of one aggregate share it. */
   readonly key: string;
-  /** The body, sent as UTF-8. */
-  readonly body: string;
+  /** The body: text is sent as UTF-8, a Buffer (Avro, Protobuf) as it is. */
+  readonly body: string | Buffer;
   /** Sent as the message's headers, in this order. */
   readonly headers: Readonly<Record<string, string>>;
   /** The message id (AMQP message-id). */
@@ -40,7 +41,7 @@ export interface MessageFormat {
   readonly name: string;
   encode(event: OutboxEvent): EncodedMessage;
   /** encode(event).body alone, for a size check before the message is built. */
-  body(event: OutboxEvent): string;
+  body(event: OutboxEvent): string | Buffer;
   /**
    * An upper bound of the UTF-8 bytes of key, body and headers (names and values, CloudEvents
    * attributes with the longest binding prefix included) that a sink writes for encode(event),
@@ -53,6 +54,19 @@ export interface MessageFormat {
    * decoder keeps that text only when a route's format reads it.
    */
   readonly readsColumnText?: boolean;
+  /**
+   * Set by formats that check payloads against a schema: why `event` can never be encoded, or
+   * undefined when encode() will succeed. Delivery asks before publishing and dead-letters a refused
+   * event at once (a payload never becomes valid), so it never reaches a sink or a batch.
+   */
+  readonly refuse?: (event: OutboxEvent) => FormatRefusal | undefined;
+}
+
+/** Why a format cannot encode an event: a dead letter's reason label and error. */
+export interface FormatRefusal {
+  /** `schema_invalid` (the payload does not fit its schema) or `schema_missing` (no schema). */
+  readonly reason: string;
+  readonly message: string;
 }
 
 /** What formats are created from: the relay's settings that concern message formats. */
@@ -63,6 +77,8 @@ export interface FormatSettings {
   readonly table: string;
   /** OUTBOX_CLOUDEVENTS_SOURCE, when set. */
   readonly cloudEventsSource: string | undefined;
+  /** The schema files of OUTBOX_SCHEMAS_DIR, read at start-up; undefined when it is not set. */
+  readonly schemas?: SchemaSet;
 }
 
 /**

@@ -1,9 +1,12 @@
 // The message formats a route can name. Config, the routes file and the router know formats only
 // through this list: adding one is a module exporting a FormatDescriptor and a line here.
+import { avro } from './avro.js';
 import { cloudevents, cloudeventsStructured } from './cloudevents.js';
 import { debezium } from './debezium.js';
 import type { AnyFormatDescriptor, FormatSettings, MessageFormat } from './format.js';
+import { jsonSchema } from './json-schema.js';
 import { native, nativeFormat } from './native.js';
+import { protobufFormat } from './protobuf.js';
 
 /** The first is the default (OUTBOX_FORMAT's). */
 export const FORMATS = [
@@ -11,6 +14,9 @@ export const FORMATS = [
   cloudevents,
   cloudeventsStructured,
   debezium,
+  avro,
+  protobufFormat,
+  jsonSchema,
 ] as const satisfies readonly AnyFormatDescriptor[];
 
 /** A list of formats; tests pass their own to parse routes with a test format. */

@@ -126,6 +126,13 @@ export class Delivery {
         },
         reason: error.reason,
       });
+    // A payload that does not fit its schema never will: parked at once, nothing sent, no retries.
+    const refusal = message.destination.format.refuse?.(message.event);
+    if (refusal) {
+      const deadLetter = { error: refusal.message, destination: describeDestination(message.destination) };
+      settled({ kind: 'deadLetter', deadLetter: { ...deadLetter, attempts: 0 }, reason: refusal.reason });
+      return;
+    }
     sink
       .publish(message)
       .then(delivered, (error: unknown) =>

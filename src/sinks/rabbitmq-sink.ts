@@ -194,7 +194,7 @@ export class RabbitMqSink implements Sink {
       writable = link.channel.publish(
         pending.exchange,
         pending.routingKey,
-        Buffer.from(message.body, 'utf8'),
+        typeof message.body === 'string' ? Buffer.from(message.body, 'utf8') : message.body,
         publishProperties(message),
       );
     } catch (error) {

@@ -51,7 +51,7 @@ function amqpToEvent(format: MessageFormat, event: OutboxEvent): CloudEvent<unkn
   const message = format.encode(event);
   const properties = publishProperties(message);
   if (properties.contentType === 'application/cloudevents+json')
-    return new CloudEvent(JSON.parse(message.body) as Record<string, unknown>);
+    return new CloudEvent(JSON.parse(String(message.body)) as Record<string, unknown>);
   const attributes = Object.fromEntries(
     Object.entries(properties.headers as Record<string, string>).flatMap(([name, value]) =>
       name.startsWith('cloudEvents_') ? [[name.slice('cloudEvents_'.length), value]] : [],
@@ -60,7 +60,7 @@ function amqpToEvent(format: MessageFormat, event: OutboxEvent): CloudEvent<unkn
   return new CloudEvent({
     ...attributes,
     datacontenttype: properties.contentType,
-    data: JSON.parse(message.body) as unknown,
+    data: JSON.parse(String(message.body)) as unknown,
   });
 }
 
@@ -275,7 +275,7 @@ describe('a format per route', () => {
       assert.fail('accepted');
     };
     const expected =
-      'expected native, cloudevents, cloudevents-structured or debezium, or { cloudevents: { source } } or { cloudevents-structured: { source } } or { debezium: { expandJsonPayload, additionalPlacement, routeByField, topicPrefix } }';
+      'expected native, cloudevents, cloudevents-structured, debezium, avro, protobuf or json-schema, or { cloudevents: { source } } or { cloudevents-structured: { source } } or { debezium: { expandJsonPayload, additionalPlacement, routeByField, topicPrefix } } or { avro: { framing } }';
     assert.equal(rejection('xml'), `routes[0] (aggregateType "order").format: ${expected}`);
     // An object names a format that takes options: `native` takes none.
     assert.equal(rejection({ xml: {} }), 'routes[0] (aggregateType "order").format: unknown key "xml"');

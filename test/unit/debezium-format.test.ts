@@ -179,7 +179,7 @@ describe('debezium format details', () => {
     const json = '{"schema":{"type":"string","optional":false,"name":"io.debezium.data.Json","version":1}';
     // Debezium's task stops for good on these three; the relay keeps the string instead.
     for (const payload of ['[1, 2]', '{"big": 100000000000000000000000}', '{"a": [{"x": 1}, {"x": "one"}]}'])
-      assert.ok(format.encode(outboxEvent({ payload })).body.startsWith(json), payload);
+      assert.ok(String(format.encode(outboxEvent({ payload })).body).startsWith(json), payload);
   });
 
   test('merges the fields of an array of objects in the order they appear', () => {

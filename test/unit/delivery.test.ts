@@ -73,6 +73,26 @@ function deliverOnce(subject: Delivery): Promise<DeliveryOutcome> {
 }
 
 describe('Delivery', () => {
+  test('a format refusal is dead-lettered at once, even on a retry route, with nothing sent', async () => {
+    const refusing = {
+      ...nativeFormat,
+      refuse: () => ({ reason: 'schema_invalid', message: 'E/v1.avsc: x: bad' }),
+    };
+    const kafka = new ScriptedSink('kafka', () => 'ok');
+    const { subject, published } = delivery(
+      { destinations: [{ ...topicA, format: refusing }], onUndeliverable: 'retry' },
+      [kafka],
+    );
+    const outcome = await deliverOnce(subject);
+    assert.deepEqual(outcome, {
+      kind: 'deadLetter',
+      deadLetter: { error: 'E/v1.avsc: x: bad', destination: 'kafka:a', attempts: 0 },
+      reason: 'schema_invalid',
+    });
+    assert.deepEqual(kafka.calls, []);
+    assert.deepEqual(published, []);
+  });
+
   test('fan-out: delivered once every destination confirmed', async () => {
     const kafka = new ScriptedSink('kafka', () => 'ok');
     const rabbit = new ScriptedSink('rabbitmq', () => 'ok');

@@ -61,10 +61,18 @@ describe('the native format', () => {
     assert.equal(DEFAULT_FORMAT, nativeFormat);
     assert.equal(new Formats().default, nativeFormat);
     assert.equal(new Formats().get('native'), nativeFormat);
-    assert.deepEqual(FORMAT_NAMES, ['native', 'cloudevents', 'cloudevents-structured', 'debezium']);
+    assert.deepEqual(FORMAT_NAMES, [
+      'native',
+      'cloudevents',
+      'cloudevents-structured',
+      'debezium',
+      'avro',
+      'protobuf',
+      'json-schema',
+    ]);
     assert.throws(
       () => formatDescriptorNamed('xml'),
-      /unknown message format "xml" \(expected one of native, cloudevents, cloudevents-structured, debezium\)/,
+      /unknown message format "xml" \(expected one of native, cloudevents, cloudevents-structured, debezium, avro, protobuf, json-schema\)/,
     );
   });
 
