@@ -173,7 +173,10 @@ describe('outbox-relay command line', () => {
   test('an unknown command exits 2', async () => {
     const { code, stderr } = await cli({}, ['publish']);
     assert.equal(code, 2);
-    assertOneLine(stderr, /unknown command "publish" \(expected migrate, run, status or dead-letters\)/);
+    assertOneLine(
+      stderr,
+      /unknown command "publish" \(expected migrate, run, status, dead-letters or schemas\)/,
+    );
   });
 
   test('a database whose wal_level is not logical exits 2 and says how to fix it', async () => {
