@@ -9,5 +9,5 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 bash scripts/ensure-promtool.sh
 bash deploy/local/with-services.sh \
-  node --import tsx --test --test-force-exit --test-concurrency=1 --test-timeout=600000 test/unit/*.test.ts \
+  node --import tsx --import ./test/kit/no-leaks.ts --test --test-force-exit --test-concurrency=1 --test-timeout=600000 test/unit/*.test.ts \
   bench/test/*.test.ts test/repo/*.test.ts test/integration/*.test.ts

@@ -20,36 +20,38 @@ describe('observability/http startProbeServer', () => {
       loop,
     );
     const base = `http://127.0.0.1:${server.port}`;
+    // One connection per request: no keep-alive socket outlives the server (test/kit/no-leaks.ts).
+    const get = (path: string) => fetch(`${base}${path}`, { headers: { connection: 'close' } });
     try {
-      const scrape = await fetch(`${base}/metrics`);
+      const scrape = await get('/metrics');
       assert.equal(scrape.status, 200);
       assert.match(scrape.headers.get('content-type') ?? '', /text\/plain/);
       assert.match(await scrape.text(), /^outbox_relay_leader 0$/m);
 
-      const notReadyResponse = await fetch(`${base}/readyz`);
+      const notReadyResponse = await get('/readyz');
       assert.equal(notReadyResponse.status, 503);
       assert.deepEqual(await notReadyResponse.json(), { status: 'not ready', reason: 'not streaming' });
-      assert.equal((await fetch(`${base}/readyz?standby=ready`)).status, 503, 'not a standby: no exception');
+      assert.equal((await get('/readyz?standby=ready')).status, 503, 'not a standby: no exception');
       notReady = 'standby: another instance holds the slot';
       standby = true;
-      assert.equal((await fetch(`${base}/readyz`)).status, 503);
-      const standbyResponse = await fetch(`${base}/readyz?standby=ready`);
+      assert.equal((await get('/readyz')).status, 503);
+      const standbyResponse = await get('/readyz?standby=ready');
       assert.equal(standbyResponse.status, 200);
       assert.deepEqual(await standbyResponse.json(), { status: 'standby' });
       [notReady, standby] = [undefined, false];
-      assert.equal((await fetch(`${base}/readyz`)).status, 200);
-      assert.equal((await fetch(`${base}/readyz?standby=ready`)).status, 200);
+      assert.equal((await get('/readyz')).status, 200);
+      assert.equal((await get('/readyz?standby=ready')).status, 200);
 
-      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      assert.equal((await get('/healthz')).status, 200);
       // Block the loop for real, longer than the threshold.
       const until = Date.now() + 600;
       while (Date.now() < until);
       const unhealthy = await waitFor('the monitor to see the blocked loop', async () => {
-        const response = await fetch(`${base}/healthz`);
+        const response = await get('/healthz');
         return response.status === 503 ? ((await response.json()) as { reason: string }) : undefined;
       });
       assert.match(unhealthy.reason, /event loop delayed \d+ ms \(limit 200 ms\)/);
-      assert.equal((await fetch(`${base}/nope`)).status, 404);
+      assert.equal((await get('/nope')).status, 404);
     } finally {
       loop.stop();
       await server.close();

@@ -1,10 +1,23 @@
 // The tests' own Kafka reader must not fail silently: a consumer that stops fetching is detected,
 // replaced, reported, and nothing is read twice or lost.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { createTopics, TopicReader } from '../support/kafka.js';
-import { ensureServices, KAFKA_BROKER, uniqueName } from '../kit/services.js';
+import { ensureServices, KAFKA_BROKER, ROOT, uniqueName } from '../kit/services.js';
+
+const NO_LEAKS = join(ROOT, 'test/kit/no-leaks.ts');
+
+/** This environment without the variable that makes a node --test process report to its parent. */
+function withoutTestContext(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env['NODE_TEST_CONTEXT'];
+  return env;
+}
 
 test('the Kafka reader replaces a stalled consumer, reports it, and reads each message once', async () => {
   await ensureServices();
@@ -56,5 +69,34 @@ test('a reader that times out says where it and the topic stand', async () => {
     });
   } finally {
     await reader.stop();
+  }
+});
+
+test('a test file that leaves a connection or a server open fails, naming it (test/kit/no-leaks.ts)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'no-leaks-'));
+  const file = join(dir, 'leaky.test.mjs');
+  writeFileSync(
+    file,
+    `import { test } from 'node:test';
+import net from 'node:net';
+test('opens a server and a connection to it, and closes neither', async () => {
+  const server = net.createServer(() => undefined);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const socket = net.connect(server.address().port, '127.0.0.1');
+  await new Promise((resolve) => socket.on('connect', resolve));
+});
+`,
+  );
+  try {
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--import', NO_LEAKS, '--test', '--test-force-exit', file],
+      // A test runner of its own, not a child reporting to this one.
+      { encoding: 'utf8', timeout: 60_000, env: withoutTestContext() },
+    );
+    assert.notEqual(run.status, 0, run.stdout);
+    assert.match(run.stdout, /the tests left open: .*a server .*a connection to port \d+/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
