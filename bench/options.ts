@@ -32,7 +32,23 @@ export interface BenchOptions {
   /** Rewrite the results section of bench/README.md. */
   readonly readme: boolean;
   readonly quick: boolean;
+  /**
+   * Message formats (OUTBOX_FORMAT) to compare on the backlog scenario, relay alone; when given, the
+   * bench runs only that comparison (bench/formats.ts).
+   */
+  readonly formats: readonly string[];
 }
+
+/** The relay's formats (src/formats/registry.ts), checked here before any backlog is loaded. */
+export const FORMAT_NAMES = [
+  'native',
+  'cloudevents',
+  'cloudevents-structured',
+  'debezium',
+  'avro',
+  'protobuf',
+  'json-schema',
+] as const;
 
 export const USAGE = `Usage: npm run bench -- [options]
 
@@ -57,7 +73,10 @@ on the same events, prints a table and writes bench/results/<date>-<sink>.json a
   --no-profile                skip the profiled run (node --cpu-prof)
   --no-build                  use dist/ as it is
   --no-readme                 do not rewrite bench/README.md
-  --quick                     a tiny run to try the bench (results in bench/results/tmp/)`;
+  --quick                     a tiny run to try the bench (results in bench/results/tmp/)
+  --formats A,B|all           only compare message formats: the relay drains the same backlog
+                              (--events) once per format, schemas from bench/schemas; writes
+                              bench/results/<date>-<sink>-formats.json (formats: ${FORMAT_NAMES.join(', ')})`;
 
 export class UsageError extends Error {}
 
@@ -84,6 +103,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       'no-build': { type: 'boolean', default: false },
       'no-readme': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
+      formats: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -117,7 +137,17 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     outDir: quick ? 'bench/results/tmp' : 'bench/results',
     readme: !values['no-readme'] && !quick,
     quick,
+    formats: values.formats === undefined ? [] : formatList(values.formats),
   };
+}
+
+function formatList(text: string): string[] {
+  if (text === 'all') return [...FORMAT_NAMES];
+  const names = text.split(',').map((name) => name.trim());
+  const unknown = names.find((name) => !(FORMAT_NAMES as readonly string[]).includes(name));
+  if (unknown !== undefined || names.length === 0)
+    throw new UsageError(`--formats: expected all or a list of ${FORMAT_NAMES.join(', ')}`);
+  return [...new Set(names)];
 }
 
 function positive(name: string, text: string | undefined): number {

@@ -1,7 +1,9 @@
 // The bench's pure parts: statistics, /proc parsing, target checks and the README section.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseOptions } from '../options.js';
+import { AVRO_MIN_SHARE_OF_NATIVE, formatEnv, formatShares, formatsMarkdown } from '../formats.js';
+import type { FormatResults, FormatRun } from '../formats.js';
+import { FORMAT_NAMES, parseOptions } from '../options.js';
 import { packageOf, summarizeProfile } from '../profile.js';
 import { parseStat } from '../proc.js';
 import { BEGIN, END, updateReadme } from '../readme.js';
@@ -147,5 +149,50 @@ describe('bench options', () => {
     assert.deepEqual(options.sinks, ['kafka']);
     assert.throws(() => parseOptions(['--sink', 'nats']), /--sink/);
     assert.throws(() => parseOptions(['--events', '0']), /--events/);
+  });
+
+  test('--formats: a list, or all; the whole bench without it; an unknown name is a usage error', () => {
+    assert.deepEqual(parseOptions([]).formats, []);
+    assert.deepEqual(parseOptions(['--formats', 'native,avro, protobuf,avro']).formats, [
+      'native',
+      'avro',
+      'protobuf',
+    ]);
+    assert.deepEqual(parseOptions(['--formats', 'all']).formats, [...FORMAT_NAMES]);
+    assert.throws(
+      () => parseOptions(['--formats', 'native,xml']),
+      /--formats: expected all or a list of native, /,
+    );
+    assert.throws(() => parseOptions(['--formats', '']), /--formats/);
+  });
+});
+
+describe('bench formats comparison', () => {
+  const run = (format: string, eventsPerSecond: number): FormatRun =>
+    ({ format, relay: { eventsPerSecond, per100k: {}, cost: {} } }) as unknown as FormatRun;
+
+  test("each format's share of native's throughput, and the Avro bound", () => {
+    const runs = [run('native', 40_000), run('avro', 30_000), run('protobuf', 20_000)];
+    const shares = formatShares(runs);
+    assert.deepEqual(shares.shareOfNative, { native: 1, avro: 0.75, protobuf: 0.5 });
+    assert.deepEqual(shares.avroTarget, { share: 0.75, min: AVRO_MIN_SHARE_OF_NATIVE, met: true });
+    assert.equal(formatShares([run('native', 40_000), run('avro', 27_000)]).avroTarget?.met, false);
+    assert.deepEqual(formatShares([run('avro', 1)]), { shareOfNative: {}, avroTarget: undefined });
+
+    const results = {
+      sink: 'kafka',
+      options: { events: 1000, txSize: 100, payloadBytes: 300 },
+      runs,
+      ...shares,
+    } as unknown as FormatResults;
+    const markdown = formatsMarkdown(results);
+    assert.match(markdown, /^\| avro \| 30000 \| 0\.75 \|/m);
+    assert.match(markdown, /Avro keeps 75 % of native's throughput \(bound: at least 70 %\): met\./);
+  });
+
+  test('a format run sets OUTBOX_FORMAT and the schemas of bench/schemas', () => {
+    const env = formatEnv('avro');
+    assert.equal(env['OUTBOX_FORMAT'], 'avro');
+    assert.match(env['OUTBOX_SCHEMAS_DIR']!, /\/bench\/schemas$/);
   });
 });

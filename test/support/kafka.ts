@@ -17,6 +17,8 @@ export interface ReceivedMessage {
   readonly offset: string;
   readonly key: string;
   readonly value: string;
+  /** The value's bytes as sent (Avro, Protobuf). */
+  readonly valueBytes: Buffer;
   readonly headers: Record<string, string>;
 }
 
@@ -140,6 +142,7 @@ export class KafkaFollower {
       offset: message.offset,
       key: message.key?.toString() ?? '',
       value: message.value?.toString() ?? '',
+      valueBytes: message.value ?? Buffer.alloc(0),
       headers,
     });
   }
