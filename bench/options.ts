@@ -37,6 +37,12 @@ export interface BenchOptions {
    * bench runs only that comparison (bench/formats.ts).
    */
   readonly formats: readonly string[];
+  /**
+   * A git ref whose relay is built apart and measured against the working tree's, alternately on the
+   * same backlog, `pairs` times; when given, the bench runs only that comparison (bench/baseline.ts).
+   */
+  readonly baseline: string | undefined;
+  readonly pairs: number;
 }
 
 /** The relay's formats (src/formats/registry.ts), checked here before any backlog is loaded. */
@@ -76,7 +82,11 @@ on the same events, prints a table and writes bench/results/<date>-<sink>.json a
   --quick                     a tiny run to try the bench (results in bench/results/tmp/)
   --formats A,B|all           only compare message formats: the relay drains the same backlog
                               (--events) once per format, schemas from bench/schemas; writes
-                              bench/results/<date>-<sink>-formats.json (formats: ${FORMAT_NAMES.join(', ')})`;
+                              bench/results/<date>-<sink>-formats.json (formats: ${FORMAT_NAMES.join(', ')})
+  --baseline REF              only compare with another commit's relay: REF is built apart (under the
+                              run dir, kept per commit), then both drain the same backlog (--events)
+                              alternately; writes bench/results/<date>-<sink>-baseline.json
+  --pairs N                   with --baseline: alternating pairs of runs (default 2)`;
 
 export class UsageError extends Error {}
 
@@ -104,6 +114,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       'no-readme': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       formats: { type: 'string' },
+      baseline: { type: 'string' },
+      pairs: { type: 'string', default: '2' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -138,7 +150,16 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     readme: !values['no-readme'] && !quick,
     quick,
     formats: values.formats === undefined ? [] : formatList(values.formats),
+    baseline: baselineRef(values.baseline),
+    pairs: positive('--pairs', values.pairs),
   };
+}
+
+function baselineRef(ref: string | undefined): string | undefined {
+  if (ref === undefined) return undefined;
+  if (!/^[\w./^~@{}-]+$/.test(ref) || ref.startsWith('-'))
+    throw new UsageError('--baseline: expected a git ref (a commit, tag or branch)');
+  return ref;
 }
 
 function formatList(text: string): string[] {

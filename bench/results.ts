@@ -24,7 +24,10 @@ export interface SinkResults {
   readonly date: string;
   readonly command: string;
   readonly machine: Machine;
-  readonly options: Omit<BenchOptions, 'sinks' | 'outDir' | 'readme' | 'build' | 'formats'>;
+  readonly options: Omit<
+    BenchOptions,
+    'sinks' | 'outDir' | 'readme' | 'build' | 'formats' | 'baseline' | 'pairs'
+  >;
   /** Set when the sink could not be measured, with the reason. */
   readonly notMeasured?: string;
   readonly backlog?: BacklogResult;

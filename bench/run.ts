@@ -7,6 +7,7 @@ import { format, resolveConfig } from 'prettier';
 import type { SinkName } from './options.js';
 import { adminQuery, ensureServices, ROOT } from '../test/kit/services.js';
 import { createBroker } from './brokers.js';
+import { compareWithBaseline } from './baseline.js';
 import { compareFormats } from './formats.js';
 import { describeMachine } from './machine.js';
 import type { Machine } from './machine.js';
@@ -211,6 +212,11 @@ async function main(): Promise<number> {
   const day = date.slice(0, 10);
   const outDir = `${ROOT}/${options.outDir}`;
   mkdirSync(outDir, { recursive: true });
+  if (options.baseline !== undefined) {
+    await compareWithBaseline(options, options.baseline, { date, command, runDir: RUN_DIR, progress });
+    progress('done');
+    return 0;
+  }
   if (options.formats.length > 0) {
     await compareFormats(options, { date, command, runDir: RUN_DIR, progress });
     progress('done');

@@ -138,6 +138,7 @@ async function runRelay(
     benchBackends?: () => number[];
     cpuProfileDir?: string;
     relayEnv?: Record<string, string>;
+    relayEntry?: string;
     beforeWait?: () => Promise<unknown>;
   } = {},
 ): Promise<Throughput> {
@@ -146,6 +147,7 @@ async function runRelay(
     slot: db.slot,
     env: { ...ctx.broker.relayEnv, ...extra.relayEnv },
     cpuProfileDir: extra.cpuProfileDir,
+    entry: extra.relayEntry,
   });
   try {
     const startupSeconds = await relay.streaming();
@@ -235,6 +237,8 @@ export async function backlog(
     cpuProfileDir?: string;
     /** Relay settings for this run (e.g. a smaller in-flight window). */
     relayEnv?: Record<string, string>;
+    /** Another build's CLI (bench/baseline.ts) instead of the working tree's dist/cli.js. */
+    relayEntry?: string;
   },
 ): Promise<BacklogResult> {
   const db = await createBenchDatabase();
@@ -277,7 +281,7 @@ export async function backlog(
       relayType,
       events,
       () => slotReached(db, db.slot, endLsn, timeoutFor(events)),
-      { cpuProfileDir: parts.cpuProfileDir, relayEnv: parts.relayEnv },
+      { cpuProfileDir: parts.cpuProfileDir, relayEnv: parts.relayEnv, relayEntry: parts.relayEntry },
     );
     ctx.progress(`  relay: ${relay.eventsPerSecond} events/s, peak RSS ${relay.cost.processPeakRssMiB} MiB`);
     await dropSlotIfExists(db.monitor, db.slot);

@@ -1,6 +1,8 @@
 // The bench's pure parts: statistics, /proc parsing, target checks and the README section.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { baselineMarkdown, summarisePairs } from '../baseline.js';
+import type { BaselineResults } from '../baseline.js';
 import { AVRO_MIN_SHARE_OF_NATIVE, formatEnv, formatShares, formatsMarkdown } from '../formats.js';
 import type { FormatResults, FormatRun } from '../formats.js';
 import { FORMAT_NAMES, parseOptions } from '../options.js';
@@ -9,6 +11,7 @@ import { parseStat } from '../proc.js';
 import { BEGIN, END, updateReadme } from '../readme.js';
 import { evaluateTargets } from '../results.js';
 import type { SinkResults } from '../results.js';
+import type { Throughput } from '../scenarios.js';
 import { bucketDelta, histogramQuantile, percentile, shareAtMost, summarize } from '../stats.js';
 
 describe('bench stats', () => {
@@ -194,5 +197,56 @@ describe('bench formats comparison', () => {
     const env = formatEnv('avro');
     assert.equal(env['OUTBOX_FORMAT'], 'avro');
     assert.match(env['OUTBOX_SCHEMAS_DIR']!, /\/bench\/schemas$/);
+  });
+});
+
+describe('bench baseline comparison', () => {
+  const run = (events: number, seconds: number, cpu: number, rss: number): Throughput =>
+    ({
+      events,
+      seconds,
+      eventsPerSecond: Math.round(events / seconds),
+      per100k: { processCpuSeconds: (cpu / events) * 100_000 },
+      cost: { processCpuSeconds: cpu, processPeakRssMiB: rss, otherCpuSeconds: seconds * 0.2 },
+    }) as unknown as Throughput;
+
+  test('--baseline takes a git ref, --pairs a count; a ref that looks like an option is refused', () => {
+    assert.equal(parseOptions([]).baseline, undefined);
+    assert.equal(parseOptions([]).pairs, 2);
+    const options = parseOptions(['--baseline', 'b9d1261', '--pairs', '3']);
+    assert.equal(options.baseline, 'b9d1261');
+    assert.equal(options.pairs, 3);
+    assert.equal(parseOptions(['--baseline', 'origin/main~2']).baseline, 'origin/main~2');
+    assert.throws(() => parseOptions(['--baseline=--upload-pack=x']), /--baseline: expected a git ref/);
+    assert.throws(() => parseOptions(['--baseline', 'a b']), /--baseline/);
+    assert.throws(() => parseOptions(['--pairs', '0']), /--pairs/);
+  });
+
+  test('the pairs are summed: events over seconds, CPU per 100k events, the highest RSS', () => {
+    // Working tree: 200k events in 5 + 5 s with 2 + 3 CPU-s; baseline: 200k in 8 + 8 s with 5 + 5.
+    const summary = summarisePairs([
+      { current: run(100_000, 5, 2, 200), baseline: run(100_000, 8, 5, 300) },
+      { current: run(100_000, 5, 3, 210), baseline: run(100_000, 8, 5, 290) },
+    ]);
+    assert.deepEqual(summary.eventsPerSecond, { current: 20_000, baseline: 12_500 });
+    assert.deepEqual(summary.cpuSecondsPer100k, { current: 2.5, baseline: 5 });
+    assert.deepEqual(summary.peakRssMiB, { current: 210, baseline: 300 });
+    assert.equal(summary.cpuPerEventRatio, 0.5);
+    assert.equal(summary.throughputRatio, 1.6);
+
+    const markdown = baselineMarkdown({
+      sink: 'kafka',
+      options: { events: 100_000, txSize: 100, payloadBytes: 300 },
+      baseline: { ref: 'b9d1261', commit: 'b9d1261aaaaaaaa' },
+      current: { commit: 'c0ffee0000', dirty: true },
+      cores: 2,
+      pairs: [{ current: run(100_000, 5, 2, 200), baseline: run(100_000, 8, 5, 300) }],
+      summary,
+    } as unknown as BaselineResults);
+    assert.match(
+      markdown,
+      /^\| working tree \(c0ffee0, modified\), pair 1 \| 20000 \| 2 \| 200 \| 10 % \|$/m,
+    );
+    assert.match(markdown, /CPU per event, working tree \/ b9d1261: 0\.5; throughput: 1\.6\./);
   });
 });
