@@ -43,6 +43,8 @@ export interface BenchOptions {
    */
   readonly baseline: string | undefined;
   readonly pairs: number;
+  /** Run Debezium (defaults and tuned) beside the relay on Kafka (bench/debezium.ts). */
+  readonly withDebezium: boolean;
 }
 
 /** The relay's formats (src/formats/registry.ts), checked here before any backlog is loaded. */
@@ -86,7 +88,10 @@ on the same events, prints a table and writes bench/results/<date>-<sink>.json a
   --baseline REF              only compare with another commit's relay: REF is built apart (under the
                               run dir, kept per commit), then both drain the same backlog (--events)
                               alternately; writes bench/results/<date>-<sink>-baseline.json
-  --pairs N                   with --baseline: alternating pairs of runs (default 2)`;
+  --pairs N                   with --baseline: alternating pairs of runs (default 2)
+  --with-debezium             Kafka: also run Debezium (Kafka Connect standalone, PostgreSQL connector,
+                              Outbox Event Router; defaults and a tuned profile) on the same backlog
+                              and latency scenarios`;
 
 export class UsageError extends Error {}
 
@@ -116,6 +121,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       formats: { type: 'string' },
       baseline: { type: 'string' },
       pairs: { type: 'string', default: '2' },
+      'with-debezium': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -152,6 +158,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     formats: values.formats === undefined ? [] : formatList(values.formats),
     baseline: baselineRef(values.baseline),
     pairs: positive('--pairs', values.pairs),
+    withDebezium: values['with-debezium'],
   };
 }
 

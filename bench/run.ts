@@ -8,6 +8,7 @@ import type { SinkName } from './options.js';
 import { adminQuery, ensureServices, ROOT } from '../test/kit/services.js';
 import { createBroker } from './brokers.js';
 import { compareWithBaseline } from './baseline.js';
+import { benchDebezium, DEBEZIUM_PROFILES, DEBEZIUM_VERSION } from './debezium.js';
 import { compareFormats } from './formats.js';
 import { describeMachine } from './machine.js';
 import type { Machine } from './machine.js';
@@ -168,6 +169,9 @@ async function benchSink(
       ctx.progress(`  p50/p99 ${poller.consumed.p50Ms}/${poller.consumed.p99Ms} ms`);
       latencies.push({ offeredRate: rate, relay, poller });
     }
+    const debezium = [];
+    if (options.withDebezium && sink === 'kafka')
+      for (const profile of DEBEZIUM_PROFILES) debezium.push(await benchDebezium(ctx, profile));
     const scaled = first ? await scaling(ctx) : undefined;
     const profiled = options.profile ? await profile(ctx) : undefined;
     const measured = {
@@ -179,6 +183,7 @@ async function benchSink(
       latency: latencies,
       scaling: scaled,
       profile: profiled,
+      ...(debezium.length > 0 ? { debezium, debeziumVersion: DEBEZIUM_VERSION } : {}),
     };
     const withRatios = { ...measured, ratios: computeRatios(measured) };
     return { ...withRatios, targets: evaluateTargets(withRatios) };

@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { baselineMarkdown, summarisePairs } from '../baseline.js';
 import type { BaselineResults } from '../baseline.js';
+import { connectorProperties } from '../debezium.js';
+import { transactionOf } from '../load.js';
+import { debeziumMarkdown } from '../report-debezium.js';
 import { AVRO_MIN_SHARE_OF_NATIVE, formatEnv, formatShares, formatsMarkdown } from '../formats.js';
 import type { FormatResults, FormatRun } from '../formats.js';
 import { FORMAT_NAMES, parseOptions } from '../options.js';
@@ -249,4 +252,74 @@ describe('bench baseline comparison', () => {
     );
     assert.match(markdown, /CPU per event, working tree \/ b9d1261: 0\.5; throughput: 1\.6\./);
   });
+});
+
+describe('bench Debezium baseline', () => {
+  test("the connector reads our table and publication and writes the relay's topics; tuned adds the knobs", () => {
+    const parse = (text: string): Map<string, string> =>
+      new Map(text.split('\n').map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]));
+    const defaults = parse(connectorProperties('bench_db', 'bench_slot_dbz', 'default', 5432));
+    assert.equal(defaults.get('database.dbname'), 'bench_db');
+    assert.equal(defaults.get('database.port'), '5432');
+    assert.equal(defaults.get('slot.name'), 'bench_slot_dbz');
+    assert.equal(defaults.get('publication.name'), 'outbox_relay_pub');
+    assert.equal(defaults.get('publication.autocreate.mode'), 'disabled');
+    assert.equal(defaults.get('transforms.outbox.type'), 'io.debezium.transforms.outbox.EventRouter');
+    assert.equal(defaults.get('transforms.outbox.table.field.event.key'), 'aggregate_id');
+    assert.equal(defaults.get('transforms.outbox.route.topic.replacement'), 'outbox.${routedByValue}');
+    assert.equal(defaults.has('max.batch.size'), false);
+    assert.equal(defaults.has('poll.interval.ms'), false);
+    const tuned = parse(connectorProperties('bench_db', 'bench_slot_dbz', 'tuned', 5432));
+    assert.equal(tuned.get('max.batch.size'), '8192');
+    assert.equal(tuned.get('poll.interval.ms'), '5');
+    assert.equal(tuned.get('slot.name'), 'bench_slot_dbz');
+  });
+
+  test('the side-by-side table: start, throughput from start and first message, cost, latency, ratio', () => {
+    const cost = { processPeakRssMiB: 1200, processCpuSeconds: 9 };
+    const debezium = (profile: 'default' | 'tuned', perSecond: number) => ({
+      profile,
+      backlog: {
+        profile,
+        events: 100_000,
+        startupSeconds: 20,
+        fromStart: { seconds: 30, eventsPerSecond: 3_333 },
+        fromFirstMessage: { seconds: 100_000 / perSecond, eventsPerSecond: perSecond },
+        cost,
+        cpuSecondsPer100k: 9,
+      },
+      latency: [{ offeredRate: 1000, consumed: { p50Ms: 200, p99Ms: 290 } }],
+    });
+    const results = {
+      backlog: {
+        relay: {
+          events: 100_000,
+          seconds: 2.5,
+          eventsPerSecond: 40_000,
+          startupSeconds: 0.5,
+          per100k: { processCpuSeconds: 2.4 },
+          cost: { processPeakRssMiB: 290 },
+        },
+      },
+      latency: [{ offeredRate: 1000, relay: { consumed: { p50Ms: 5, p99Ms: 9 } } }],
+      debezium: [debezium('default', 10_000), debezium('tuned', 16_000)],
+      debeziumVersion: '3.4.3.Final',
+    } as unknown as SinkResults;
+    const markdown = debeziumMarkdown(results);
+    assert.match(markdown, /\| measure \| outbox-relay \| Debezium \(default\) \| Debezium \(tuned\) \|/);
+    assert.match(markdown, /\| start: [^|]+ \| 0\.5 \| 20 \| 20 \|/);
+    assert.match(markdown, /\| backlog, events\/s from process start \| 33,333 \| 3,333 \| 3,333 \|/);
+    assert.match(
+      markdown,
+      /\| 1,000 events\/s: p50 \/ p99 commit → consumed, ms \| 5 \/ 9 \| 200 \/ 290 \| 200 \/ 290 \|/,
+    );
+    assert.match(markdown, /outbox-relay 4\.00× Debezium \(default\), 2\.50× Debezium \(tuned\)\./);
+  });
+});
+
+test("the latency consumer finds a payload's transaction as it is and inside Debezium's JSON envelope", () => {
+  const payload = '{"tx": 42, "pad": "xx"}';
+  assert.equal(transactionOf(payload), 42);
+  assert.equal(transactionOf(JSON.stringify({ schema: { type: 'string' }, payload })), 42);
+  assert.equal(transactionOf('{"pad": "xx"}'), -1);
 });
