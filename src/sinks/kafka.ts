@@ -139,15 +139,20 @@ export const kafka = defineSink({
   },
   describe: (destination: KafkaDestination) => `kafka:${destination.topic}`,
   async create(settings: KafkaSettings, { logger, metrics, onPublishError, onReadyChange }) {
-    const [{ KafkaSink }, { installRecordEncoder }] = await Promise.all([
-      import('./kafka-sink.js'),
-      import('./kafkajs-record.js'),
-    ]);
-    // Before kafkajs' first produce, which loads the record encoder it then keeps (kafkajs-record.ts).
+    const { installBatchHelpers, installRecordEncoder } = await import('./kafkajs-internals.js');
+    // Before kafkajs loads (it takes the batch grouping then) and before its first produce (which
+    // takes the record encoder and the checksum): kafkajs-internals.ts.
+    const batchHelpers = installBatchHelpers();
+    const { KafkaSink } = await import('./kafka-sink.js');
+    if (!batchHelpers)
+      logger.warn(
+        { sink: 'kafka' },
+        "kafka: batch grouping and checksum not installed (kafkajs was loaded first, or its files moved): kafkajs' own, slower ones are used",
+      );
     const active = installRecordEncoder();
     metrics.setFlag(
       'outbox_relay_kafka_record_encoder_active',
-      "1 when kafkajs writes records with the relay's own encoder (kafkajs-record.ts), 0 with its own (same bytes, slower).",
+      "1 when kafkajs writes records with the relay's own encoder (kafkajs-internals.ts), 0 with its own (same bytes, slower).",
       active,
     );
     if (active) logger.info({ sink: 'kafka' }, 'kafka: record encoder installed');
