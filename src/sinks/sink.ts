@@ -7,7 +7,7 @@ import type { MessageFormat } from '../formats/format.js';
 import type { PrometheusMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { TemplateField } from '../routing/template.js';
-import type { OutboxEvent } from '../wal/event.js';
+import type { OutboxEvent, WalPosition } from '../wal/event.js';
 
 /** A broker's name: its key in the routes file, its metric label, its descriptor's name. */
 export type SinkName = string;
@@ -27,6 +27,8 @@ export interface FormattedDestination extends ResolvedDestination {
 export interface SinkMessage {
   readonly event: OutboxEvent;
   readonly destination: FormattedDestination;
+  /** Where the event sits in the WAL; undefined for rows a slot sweep read (and the publisher API). */
+  readonly position?: WalPosition | undefined;
 }
 
 /**
@@ -77,6 +79,11 @@ export interface SinkContext {
   readonly onPublishError: () => void;
   /** Logs the broker becoming reachable or unreachable ('broker connected' / 'broker connection lost'). */
   readonly onReadyChange: (ready: boolean) => void;
+  /**
+   * The sink cannot go on and the relay must stop (a Kafka producer fenced by another instance that
+   * took over the slot). Absent outside the relay (the publisher API).
+   */
+  readonly onFatal?: ((error: Error) => void) | undefined;
 }
 
 /**
