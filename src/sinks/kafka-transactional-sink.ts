@@ -1,0 +1,333 @@
+// Kafka sink, exactly-once (KAFKA_EXACTLY_ONCE=true): one transactional kafkajs producer.
+//
+// Messages queue in publish order (WAL order) and leave in Kafka transactions, one at a time. Each
+// transaction holds whole PostgreSQL transactions where it can (kafka-progress.ts decides the cut)
+// and one progress record, keyed by the transactional id, saying how far the WAL is now in Kafka.
+// Read_committed consumers see a transaction's events and its progress record together or not at all.
+//
+// Connecting initialises the producer, which fences any older producer of the same transactional
+// id (a leader that lost the slot) and ends its open transaction, then reads the progress record
+// back. A message the committed progress covers resolves without being sent: after a crash, a
+// restart or a takeover, the WAL the slot streams again is skipped as far as Kafka already has it.
+// Any failure inside a transaction aborts it and starts over the same way (a new producer, the
+// progress read again), so a commit whose answer was lost is never sent twice. A fenced producer
+// cannot recover: the relay is told to stop (onFatal), and another instance leads.
+//
+// A batch the broker refuses for a message's sake is sent again one message per transaction to find
+// that message, which is rejected (and dead-lettered by the relay). Rows of a slot sweep carry no
+// position: they are sent in transactions too, without moving the progress.
+import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
+import type { KafkaConfig, LogEntry, Message, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { TransactionMetrics } from '../observability/transaction-metrics.js';
+import { backoffDelay } from '../pipeline/backoff.js';
+import { sleep } from '../pipeline/sleep.js';
+import { formatLsn } from '../wal/lsn.js';
+import type { WalPosition } from '../wal/event.js';
+import type { KafkaDestination } from './kafka-destination.js';
+import { isFenced, logKafkajs, messageRefusal } from './kafka-errors.js';
+import { kafkaRecord, kafkaRecordBytes } from './kafka-message.js';
+import { covers, encodeProgress, laterProgress, progressAfter, transactionSize } from './kafka-progress.js';
+import type { Progress } from './kafka-progress.js';
+import { ensureProgressTopic, readProgress } from './kafka-progress-topic.js';
+import { UndeliverableError } from './sink.js';
+import type { FormattedDestination, Sink, SinkMessage } from './sink.js';
+
+export interface KafkaTransactionalSinkOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly ssl?: KafkaConfig['ssl'];
+  readonly sasl?: KafkaConfig['sasl'];
+  readonly maxMessageBytes: number;
+  /** Most messages per Kafka transaction. */
+  readonly maxBatchMessages: number;
+  readonly autoCreateTopics: boolean;
+  readonly transactionalId: string;
+  readonly progressTopic: string;
+  /** The slot, written into each progress record for people reading the topic. */
+  readonly slot: string;
+  readonly logger: Logger;
+  readonly metrics: TransactionMetrics;
+  readonly onPublishError?: (error: unknown) => void;
+  readonly onReadyChange?: (ready: boolean) => void;
+  readonly onFatal?: ((error: Error) => void) | undefined;
+}
+
+interface Pending {
+  readonly message: SinkMessage;
+  readonly resolve: () => void;
+  readonly reject: (error: UndeliverableError) => void;
+}
+
+export class KafkaTransactionalSink implements Sink {
+  readonly name = 'kafka';
+  private readonly kafka: Kafka;
+  private producer: Producer | undefined;
+  private readonly queue: Pending[] = [];
+  /** The progress committed last (read back at connect, then moved by each commit). */
+  private committed: Progress | undefined;
+  /** Positions the broker refused: their retries are sent even when the progress passed them. */
+  private readonly refused = new Set<string>();
+  /** Messages at the head of the queue to send one per transaction (finding a refused one). */
+  private singles = 0;
+  /** Serialises transactions and reconnections. */
+  private exclusive: Promise<unknown> = Promise.resolve();
+  private pumping = false;
+  private wake: (() => void) | undefined;
+  private connected = false;
+  private closing = false;
+  private readonly closed = new AbortController();
+  private topicChecked = false;
+
+  constructor(private readonly options: KafkaTransactionalSinkOptions) {
+    const log = options.logger.child({ sink: 'kafka' });
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: [...options.brokers],
+      ssl: options.ssl,
+      sasl: options.sasl,
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry: LogEntry) => logKafkajs(log, entry),
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
+    });
+  }
+
+  get ready(): boolean {
+    return this.connected;
+  }
+
+  /** Initialises the producer (fencing older ones) and reads the progress back; retries until done. */
+  async connect(): Promise<void> {
+    await this.serially(() => this.reconnect());
+    if (!this.pumping) {
+      this.pumping = true;
+      void this.pump();
+    }
+  }
+
+  publish(message: SinkMessage): Promise<void> {
+    if (message.destination.sink !== 'kafka')
+      throw new Error(`kafka sink got a ${message.destination.sink} destination`);
+    const { event, position } = message;
+    const destination = message.destination as KafkaDestination & FormattedDestination;
+    const { format } = destination;
+    const { maxMessageBytes } = this.options;
+    const size = format.sizeBound(event) <= maxMessageBytes ? 0 : kafkaRecordBytes(format.encode(event));
+    if (size > maxMessageBytes) {
+      return Promise.reject(
+        new UndeliverableError(
+          `message of ${size} bytes exceeds the ${maxMessageBytes}-byte limit for topic ${destination.topic}`,
+          'too_large',
+        ),
+      );
+    }
+    if (this.alreadyCommitted(message)) {
+      this.options.metrics.skipped(1);
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ message, resolve, reject });
+      this.wakeUp();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.closed.abort();
+    this.wakeUp();
+    await this.producer?.disconnect().catch(() => undefined);
+  }
+
+  private alreadyCommitted({ position, destination }: SinkMessage): boolean {
+    return (
+      position !== undefined &&
+      covers(this.committed, position) &&
+      !this.refused.has(refusalKey(position, destination))
+    );
+  }
+
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    // After the current tick: the rest of the socket read joins the same transaction.
+    if (wake) setImmediate(wake);
+  }
+
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.exclusive.then(work);
+    this.exclusive = result.catch(() => undefined);
+    return result;
+  }
+
+  private async pump(): Promise<void> {
+    while (!this.closing) {
+      if (this.queue.length === 0) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        continue;
+      }
+      await this.serially(() => this.sendNext());
+    }
+  }
+
+  /** One transaction from the head of the queue; on failure, what to do about it. */
+  private async sendNext(): Promise<void> {
+    if (this.closing || this.queue.length === 0) return;
+    const max = this.options.maxBatchMessages;
+    const head = this.queue.slice(0, max + 1).map((pending) => pending.message.position);
+    const count = this.singles > 0 ? 1 : transactionSize(head, max);
+    const batch = this.queue.slice(0, count);
+    try {
+      await this.commitTransaction(batch);
+      this.queue.splice(0, count);
+      if (this.singles > 0) this.singles -= 1;
+      this.setConnected(true);
+      for (const pending of batch) pending.resolve();
+    } catch (error) {
+      await this.failed(error, batch);
+    }
+  }
+
+  private async commitTransaction(batch: readonly Pending[]): Promise<void> {
+    const producer = this.producer;
+    if (!producer) throw new Error('kafka: producer not connected');
+    const started = Date.now();
+    let progress = this.committed;
+    for (const { message } of batch) {
+      if (message.position) progress = progressAfter(progress, message.position);
+    }
+    const topicMessages = byTopic(batch);
+    // Swept rows alone move no progress: their transaction writes no record.
+    if (progress !== this.committed && progress) {
+      topicMessages.push({
+        topic: this.options.progressTopic,
+        messages: [{ key: this.options.transactionalId, value: encodeProgress(progress, this.options.slot) }],
+      });
+    }
+    const transaction = await producer.transaction();
+    try {
+      await transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
+      await transaction.commit();
+    } catch (error) {
+      this.options.metrics.aborted();
+      // A failed commit leaves kafkajs unable to abort; the next producer's initialisation ends it.
+      await transaction.abort().catch(() => undefined);
+      throw error;
+    }
+    this.committed = progress;
+    this.options.metrics.committed(batch.length, (Date.now() - started) / 1000);
+  }
+
+  private async failed(error: unknown, batch: readonly Pending[]): Promise<void> {
+    const { logger, onPublishError, onFatal } = this.options;
+    onPublishError?.(error);
+    if (isFenced(error)) {
+      // Another instance initialised our transactional id: it leads now. Nothing here may be sent.
+      this.closing = true;
+      this.setConnected(false);
+      logger.error({ err: error }, 'kafka: producer fenced: another instance took over the slot');
+      onFatal?.(new Error('kafka: producer fenced by another instance of this slot', { cause: error }));
+      return;
+    }
+    const refusal = messageRefusal(error);
+    if (refusal && batch.length === 1) {
+      const pending = batch[0]!;
+      const { position, destination } = pending.message;
+      if (position) this.refused.add(refusalKey(position, destination));
+      this.queue.splice(0, 1);
+      if (this.singles > 0) this.singles -= 1;
+      pending.reject(new UndeliverableError(refusal.message, refusal.reason, { cause: error }));
+    } else if (refusal) {
+      // Find the refused message(s): one per transaction, still in order.
+      this.singles = batch.length;
+    } else {
+      this.setConnected(false);
+      logger.warn({ err: error, messages: batch.length }, 'kafka: transaction failed, retrying');
+    }
+    // Whatever state the failure left the producer in, a new one starts from a known point.
+    await this.reconnect();
+  }
+
+  /** A new producer (ending any transaction of an older one), then the progress read back. */
+  private async reconnect(): Promise<void> {
+    const { logger, onPublishError, progressTopic, transactionalId } = this.options;
+    for (let attempt = 1; !this.closing; attempt++) {
+      const admin = this.kafka.admin({ retry: { retries: 2 } });
+      try {
+        await this.producer?.disconnect().catch(() => undefined);
+        this.producer = undefined;
+        await admin.connect();
+        if (!this.topicChecked) {
+          const problem = await ensureProgressTopic(admin, progressTopic);
+          if (problem) logger.warn({ topic: progressTopic }, `kafka: ${problem}`);
+          this.topicChecked = true;
+        }
+        const producer = this.newProducer();
+        await producer.connect();
+        this.producer = producer;
+        const read = await readProgress(this.kafka, admin, progressTopic, transactionalId);
+        this.committed = laterProgress(this.committed, read);
+        this.dropCommitted();
+        this.setConnected(true);
+        logger.info(
+          {
+            transactionalId,
+            progress: this.committed && `${formatLsn(this.committed.commitLsn)}#${this.committed.events}`,
+          },
+          'kafka: transactional producer ready',
+        );
+        return;
+      } catch (error) {
+        if (this.closing) return;
+        onPublishError?.(error);
+        this.setConnected(false);
+        logger.warn({ err: error, attempt }, 'kafka: transactional producer not ready, retrying');
+        await sleep(backoffDelay(attempt, 250, 10_000), this.closed.signal);
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    }
+  }
+
+  /** Resolves the queued messages the committed progress covers (a commit whose answer was lost). */
+  private dropCommitted(): void {
+    const left = this.queue.filter((pending) => !this.alreadyCommitted(pending.message));
+    const dropped = this.queue.length - left.length;
+    if (dropped === 0) return;
+    for (const pending of this.queue) if (this.alreadyCommitted(pending.message)) pending.resolve();
+    this.queue.splice(0, this.queue.length, ...left);
+    this.singles = 0;
+    this.options.metrics.skipped(dropped);
+  }
+
+  private newProducer(): Producer {
+    return this.kafka.producer({
+      transactionalId: this.options.transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: this.options.autoCreateTopics,
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
+    });
+  }
+
+  private setConnected(connected: boolean): void {
+    if (this.connected === connected) return;
+    this.connected = connected;
+    this.options.onReadyChange?.(connected);
+  }
+}
+
+function refusalKey(position: WalPosition, destination: FormattedDestination): string {
+  return `${position.commitLsn}/${position.index}/${(destination as KafkaDestination & FormattedDestination).topic}`;
+}
+
+function byTopic(batch: readonly Pending[]): { topic: string; messages: Message[] }[] {
+  const topics = new Map<string, Message[]>();
+  for (const { message } of batch) {
+    const { topic } = message.destination as KafkaDestination & FormattedDestination;
+    let messages = topics.get(topic);
+    if (!messages) topics.set(topic, (messages = []));
+    messages.push(kafkaRecord(message.destination.format.encode(message.event)));
+  }
+  return [...topics].map(([topic, messages]) => ({ topic, messages }));
+}
