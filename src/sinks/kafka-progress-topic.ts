@@ -1,12 +1,13 @@
 // The progress topic: created (compacted, one partition) when missing, checked at start-up, and read
 // back, read_committed, to the last progress record this relay's transactional id committed.
 import { randomUUID } from 'node:crypto';
-import { ConfigResourceTypes } from 'kafkajs';
-import type { Admin, Kafka } from 'kafkajs';
+import type { Admin, ConfigResourceTypes, Kafka } from 'kafkajs';
 import { decodeProgress } from './kafka-progress.js';
 import type { Progress } from './kafka-progress.js';
 
 const READ_TIMEOUT_MS = 30_000;
+// kafkajs' ConfigResourceTypes.TOPIC: its enum is not among the names its CommonJS build exports to ESM.
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 
 /** What the start-up check found wrong with the progress topic, if anything. */
 export async function ensureProgressTopic(admin: Admin, topic: string): Promise<string | undefined> {
@@ -24,7 +25,7 @@ export async function ensureProgressTopic(admin: Admin, topic: string): Promise<
   const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
   const replicas = metadata.topics[0]?.partitions[0]?.replicas.length ?? 0;
   const described = await admin.describeConfigs({
-    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [] }],
+    resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: [] }],
     includeSynonyms: false,
   });
   const entries = described.resources[0]?.configEntries ?? [];

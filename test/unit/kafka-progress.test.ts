@@ -8,6 +8,7 @@ import {
   progressAfter,
   transactionSize,
 } from '../../src/sinks/kafka-progress.js';
+import type { Progress } from '../../src/sinks/kafka-progress.js';
 import type { WalPosition } from '../../src/wal/event.js';
 
 const at = (commitLsn: bigint, index: number): WalPosition => ({ commitLsn, index });
@@ -58,7 +59,7 @@ describe('laterProgress', () => {
     assert.equal(laterProgress(b, a), b);
     assert.equal(laterProgress(undefined, a), a);
     assert.equal(laterProgress(a, undefined), a);
-    assert.equal(laterProgress({ commitLsn: 200n, events: 2 }, b).events, 2);
+    assert.equal(laterProgress({ commitLsn: 200n, events: 2 }, b)?.events, 2);
   });
 });
 
@@ -76,7 +77,8 @@ describe('transactionSize', () => {
   test('splits a transaction larger than the batch, and says so through the positions', () => {
     const queue = transactions(25);
     assert.equal(transactionSize(queue, 10), 10);
-    const progress = queue.slice(0, 10).reduce(progressAfter, undefined as never);
+    let progress: Progress | undefined;
+    for (const position of queue.slice(0, 10)) progress = progressAfter(progress, position);
     assert.deepEqual(progress, { commitLsn: 100n, events: 10 });
     assert.equal(covers(progress, queue[10]!), false);
   });

@@ -1,0 +1,126 @@
+// Exactly-once to Kafka (KAFKA_EXACTLY_ONCE=true): the relay is SIGKILLed while events flow, a
+// transaction larger than the in-flight window is killed midway, and a read_committed consumer (the
+// kafkajs default) counts every event: none lost, none twice, each key in commit order.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import { createTopics } from '../support/kafka.js';
+import { EventCounter, OutboxLoad } from '../support/load.js';
+import { deliveryContext, waitForOutboxEmpty } from '../support/probes.js';
+import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import type { RelayProcess } from '../kit/relay.js';
+import { createTestDatabase, uniqueName } from '../kit/services.js';
+import type { TestDatabase } from '../kit/services.js';
+import { waitFor } from '../kit/wait.js';
+
+after(assertNoProcessLeft);
+
+const KILLS = 5;
+const MIN_EVENTS = 20_000;
+const EXACTLY_ONCE = { KAFKA_EXACTLY_ONCE: 'true', OUTBOX_MAX_IN_FLIGHT: '1000' };
+
+async function exactlyOnceSetup(prefix: string, extra: Record<string, string> = {}) {
+  const db = await createTestDatabase(prefix);
+  const type = uniqueName(prefix);
+  const topic = `outbox.${type}`;
+  await createTopics([topic]);
+  const counter = await EventCounter.start(topic);
+  const env = relayEnv(db, { ...EXACTLY_ONCE, ...extra });
+  return { db, type, counter, env };
+}
+
+/** Kills the relay with SIGKILL and starts a new one, once it delivered more since its start. */
+async function killAndRestart(
+  relay: RelayProcess,
+  counter: EventCounter,
+  env: Record<string, string>,
+): Promise<RelayProcess> {
+  const received = counter.received;
+  await waitFor('the relay to deliver', () => counter.received > received + 500, { timeoutMs: 60_000 });
+  await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 1_300));
+  relay.child.kill('SIGKILL');
+  assert.equal(await relay.exited, 'SIGKILL');
+  const next = startRelayProcess(env);
+  await next.waitForLog('streaming');
+  return next;
+}
+
+async function assertExactlyOnce(
+  t: TestContext,
+  db: TestDatabase,
+  relay: RelayProcess,
+  counter: EventCounter,
+  load: OutboxLoad,
+): Promise<void> {
+  await counter.waitForAll(load, undefined, () => deliveryContext(db, relay));
+  await waitForOutboxEmpty(db, relay);
+  t.diagnostic(
+    `${load.committed} events in ${load.committedByAggregate.size} aggregates: ` +
+      `${counter.received} received, ${counter.duplicates} duplicates`,
+  );
+  assert.deepEqual(counter.missing(load), [], 'every committed event delivered');
+  assert.equal(counter.delivered, load.committed);
+  assert.deepEqual(counter.orderViolations.slice(0, 10), [], 'per-aggregate commit order');
+  assert.equal(counter.duplicates, 0, 'no event delivered twice');
+}
+
+test('exactly-once: 5 SIGKILLs under load lose nothing and duplicate nothing', async (t) => {
+  const { db, type, counter, env } = await exactlyOnceSetup('eos_crash');
+  let relay: RelayProcess = startRelayProcess(env);
+  let load: OutboxLoad | undefined;
+  try {
+    await relay.waitForLog('streaming');
+    load = await OutboxLoad.start(db.url, { aggregateType: type, eventsPerSecond: 2_000 });
+    for (let kill = 1; kill <= KILLS; kill++) {
+      relay = await killAndRestart(relay, counter, env);
+      t.diagnostic(`kill ${kill}: ${load.committed} committed, ${counter.delivered} delivered so far`);
+    }
+    await load.waitForCommitted(MIN_EVENTS);
+    await load.stop();
+    assert.ok(load.committed >= MIN_EVENTS);
+    assert.equal(load.committedByAggregate.size, 100);
+    await assertExactlyOnce(t, db, relay, counter, load);
+    assert.equal(await relay.stop('SIGTERM'), 0);
+  } finally {
+    await load?.stop();
+    await relay.stop('SIGKILL');
+    await counter.stop();
+    await db.drop();
+  }
+});
+
+test('exactly-once: a transaction larger than the window, killed midway, is not duplicated', async (t) => {
+  // 6,000 events in one transaction, a window of 1,000, Kafka transactions of at most 500.
+  const { db, type, counter, env } = await exactlyOnceSetup('eos_large', { KAFKA_BATCH_SIZE: '500' });
+  let relay: RelayProcess = startRelayProcess(env);
+  let load: OutboxLoad | undefined;
+  try {
+    await relay.waitForLog('streaming');
+    load = await OutboxLoad.start(db.url, {
+      aggregateType: type,
+      writers: 1,
+      minBatch: 6_000,
+      maxBatch: 6_000,
+      maxEvents: 6_000,
+    });
+    await load.stop();
+    assert.equal(load.committed, 6_000);
+    await waitFor('part of the transaction delivered', () => counter.received >= 1_000, {
+      timeoutMs: 60_000,
+    });
+    relay.child.kill('SIGKILL');
+    await relay.exited;
+    const partial = counter.received;
+    t.diagnostic(`killed with ${partial} of 6000 events in Kafka`);
+    assert.ok(partial < 6_000, 'killed midway');
+    relay = startRelayProcess(env);
+    await relay.waitForLog('streaming');
+    await assertExactlyOnce(t, db, relay, counter, load);
+    assert.equal(await relay.stop('SIGTERM'), 0);
+  } finally {
+    await load?.stop();
+    await relay.stop('SIGKILL');
+    await counter.stop();
+    await db.drop();
+  }
+});
