@@ -1,6 +1,7 @@
 // Exactly-once to Kafka (KAFKA_EXACTLY_ONCE=true): the relay is SIGKILLed while events flow, a
-// transaction larger than the in-flight window is killed midway, and a read_committed consumer (the
-// kafkajs default) counts every event: none lost, none twice, each key in commit order.
+// transaction larger than the in-flight window is killed midway, Kafka is stopped for 30 s and
+// PostgreSQL restarted under load, and a read_committed consumer (the kafkajs default) counts every
+// event: none lost, none twice, each key in commit order.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -9,7 +10,7 @@ import { EventCounter, OutboxLoad } from '../support/load.js';
 import { deliveryContext, waitForOutboxEmpty } from '../support/probes.js';
 import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
 import type { RelayProcess } from '../kit/relay.js';
-import { createTestDatabase, uniqueName } from '../kit/services.js';
+import { createTestDatabase, localService, uniqueName } from '../kit/services.js';
 import type { TestDatabase } from '../kit/services.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -116,6 +117,71 @@ test('exactly-once: a transaction larger than the window, killed midway, is not 
     relay = startRelayProcess(env);
     await relay.waitForLog('streaming');
     await assertExactlyOnce(t, db, relay, counter, load);
+    assert.equal(await relay.stop('SIGTERM'), 0);
+  } finally {
+    await load?.stop();
+    await relay.stop('SIGKILL');
+    await counter.stop();
+    await db.drop();
+  }
+});
+
+test('exactly-once: Kafka stopped for 30 s under load, nothing lost, nothing twice', async (t) => {
+  const { db, type, counter, env } = await exactlyOnceSetup('eos_outage');
+  const relay = startRelayProcess(env);
+  let load: OutboxLoad | undefined;
+  try {
+    await relay.waitForLog('streaming');
+    load = await OutboxLoad.start(db.url, { aggregateType: type, eventsPerSecond: 800 });
+    await waitFor('delivery under way', () => counter.delivered > 1_000, { timeoutMs: 60_000 });
+    await localService('kafka', 'stop');
+    const stoppedAt = Date.now();
+    try {
+      await relay.waitForLog('kafka: transactional producer not ready, retrying', 60_000);
+      await waitFor('30 s of outage', () => Date.now() - stoppedAt >= 30_000, { timeoutMs: 40_000 });
+    } finally {
+      await localService('kafka', 'start');
+    }
+    t.diagnostic(`outage of ${Math.round((Date.now() - stoppedAt) / 1000)} s, ${load.committed} committed`);
+    const delivered = counter.delivered;
+    await waitFor('delivery resumed', () => counter.delivered > delivered + 1_000, { timeoutMs: 120_000 });
+    await load.stop();
+    await assertExactlyOnce(t, db, relay, counter, load);
+    assert.equal(relay.child.exitCode, null, 'the same relay process delivered everything');
+    assert.equal(await relay.stop('SIGTERM'), 0);
+  } finally {
+    await load?.stop();
+    await relay.stop('SIGKILL');
+    await counter.stop();
+    await db.drop();
+  }
+});
+
+test('exactly-once: PostgreSQL stopped and crashed under load, nothing lost, nothing twice', async (t) => {
+  const { db, type, counter, env } = await exactlyOnceSetup('eos_pgrestart');
+  const relay = startRelayProcess(env);
+  let load: OutboxLoad | undefined;
+  try {
+    await relay.waitForLog('streaming');
+    load = await OutboxLoad.start(db.url, { aggregateType: type, eventsPerSecond: 1_000 });
+    for (const mode of ['stop', 'kill'] as const) {
+      const delivered = counter.delivered;
+      await waitFor('delivery under way', () => counter.delivered > delivered + 1_000, { timeoutMs: 60_000 });
+      const streamed = relay.output.filter((line) => line.includes('"msg":"streaming"')).length;
+      await localService('postgres', mode);
+      await localService('postgres', 'start');
+      await waitFor(
+        `streaming again after postgres ${mode}`,
+        () => relay.output.filter((line) => line.includes('"msg":"streaming"')).length > streamed,
+        { timeoutMs: 90_000 },
+      );
+      t.diagnostic(`after postgres ${mode}: ${load.committed} committed, ${load.retries} writes retried`);
+    }
+    const delivered = counter.delivered;
+    await waitFor('delivery resumed', () => counter.delivered > delivered + 1_000, { timeoutMs: 60_000 });
+    await load.stop();
+    await assertExactlyOnce(t, db, relay, counter, load);
+    assert.equal(relay.child.exitCode, null, 'the same relay process delivered everything');
     assert.equal(await relay.stop('SIGTERM'), 0);
   } finally {
     await load?.stop();
