@@ -1,42 +1,61 @@
-// The progress topic: created (compacted, one partition) when missing, checked at start-up, and read
-// back, read_committed, to the last progress record this relay's transactional id committed.
+// Exactly-once's start-up check (the cluster's transaction log, the progress topic, created when
+// missing), and the progress record read back, read_committed, as this transactional id committed it.
 import { randomUUID } from 'node:crypto';
 import type { Admin, ConfigResourceTypes, Kafka } from 'kafkajs';
+import { ConfigError } from '../config-fields.js';
+import { progressTopicProblem, transactionLogProblem } from './kafka-exactly-once-checks.js';
 import { decodeProgress } from './kafka-progress.js';
 import type { Progress } from './kafka-progress.js';
 
 const READ_TIMEOUT_MS = 30_000;
-// kafkajs' ConfigResourceTypes.TOPIC: its enum is not among the names its CommonJS build exports to ESM.
+// kafkajs' ConfigResourceTypes: its enum is not among the names its CommonJS build exports to ESM.
 const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
+const BROKER_RESOURCE = 4 as ConfigResourceTypes;
 
-/** What the start-up check found wrong with the progress topic, if anything. */
-export async function ensureProgressTopic(admin: Admin, topic: string): Promise<string | undefined> {
+/**
+ * Creates the progress topic when missing (compacted, one partition, the broker's default
+ * replication) and checks it and the cluster's transaction log; throws ConfigError on a setting that
+ * makes exactly-once impossible, and returns a warning for one that weakens it.
+ */
+export async function checkExactlyOnce(admin: Admin, topic: string): Promise<string | undefined> {
+  const cluster = await admin.describeCluster();
+  const brokers = cluster.brokers.length;
+  const brokerConfig = await describe(admin, BROKER_RESOURCE, String(cluster.brokers[0]?.nodeId ?? 0));
+  const transactionLog = transactionLogProblem({
+    brokers,
+    replicationFactor: Number(brokerConfig('transaction.state.log.replication.factor') ?? 3),
+    minIsr: Number(brokerConfig('transaction.state.log.min.isr') ?? 2),
+  });
+  if (transactionLog) throw new ConfigError('KAFKA_EXACTLY_ONCE', transactionLog);
   await admin.createTopics({
-    topics: [
-      {
-        topic,
-        numPartitions: 1,
-        // The broker's default.replication.factor and min.insync.replicas apply, as for any topic.
-        configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-      },
-    ],
+    topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
     waitForLeaders: true,
   });
   const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-  const replicas = metadata.topics[0]?.partitions[0]?.replicas.length ?? 0;
+  const topicConfig = await describe(admin, TOPIC_RESOURCE, topic);
+  const { error, warning } = progressTopicProblem({
+    topic,
+    brokers,
+    replicas: metadata.topics[0]?.partitions[0]?.replicas.length ?? 0,
+    minIsr: Number(topicConfig('min.insync.replicas') ?? 1),
+    cleanupPolicy: topicConfig('cleanup.policy') ?? 'delete',
+  });
+  if (error) throw new ConfigError('KAFKA_PROGRESS_TOPIC', error);
+  return warning;
+}
+
+/** One resource's configuration, as a lookup by name. */
+async function describe(
+  admin: Admin,
+  type: ConfigResourceTypes,
+  name: string,
+): Promise<(config: string) => string | undefined> {
   const described = await admin.describeConfigs({
-    resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: [] }],
+    resources: [{ type, name, configNames: [] }],
     includeSynonyms: false,
   });
   const entries = described.resources[0]?.configEntries ?? [];
-  const config = (name: string): string | undefined =>
-    entries.find((entry) => entry.configName === name)?.configValue;
-  if (!(config('cleanup.policy') ?? '').split(',').includes('compact'))
-    return `progress topic ${topic} must have cleanup.policy=compact`;
-  const minIsr = Number(config('min.insync.replicas') ?? '1');
-  if (minIsr > replicas)
-    return `progress topic ${topic} has min.insync.replicas=${minIsr} but only ${replicas} replicas: no write can succeed`;
-  return undefined;
+  return (config) => entries.find((entry) => entry.configName === config)?.configValue;
 }
 
 /** The progress record `key` committed last, or undefined when there is none yet. */

@@ -16,38 +16,24 @@
 // A batch the broker refuses for a message's sake is sent again one message per transaction to find
 // that message, which is rejected (and dead-lettered by the relay). Rows of a slot sweep carry no
 // position: they are sent in transactions too, without moving the progress.
-import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
-import type { KafkaConfig, LogEntry, Message, Producer } from 'kafkajs';
-import type { Logger } from 'pino';
-import type { TransactionMetrics } from '../observability/transaction-metrics.js';
+import { ConfigError } from '../config-fields.js';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { sleep } from '../pipeline/sleep.js';
 import { formatLsn } from '../wal/lsn.js';
 import type { WalPosition } from '../wal/event.js';
 import type { KafkaDestination } from './kafka-destination.js';
-import { isFenced, logKafkajs, messageRefusal } from './kafka-errors.js';
-import { kafkaRecord, kafkaRecordBytes } from './kafka-message.js';
-import { covers, encodeProgress, laterProgress, progressAfter, transactionSize } from './kafka-progress.js';
-import type { Progress } from './kafka-progress.js';
-import { ensureProgressTopic, readProgress } from './kafka-progress-topic.js';
+import { isFenced, messageRefusal } from './kafka-errors.js';
+import { kafkaRecordBytes } from './kafka-message.js';
+import { covers, transactionSize } from './kafka-progress.js';
+import { TransactionalProducer } from './kafka-transactions.js';
+import type { TransactionalProducerOptions } from './kafka-transactions.js';
 import { UndeliverableError } from './sink.js';
 import type { FormattedDestination, Sink, SinkMessage } from './sink.js';
 
-export interface KafkaTransactionalSinkOptions {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly ssl?: KafkaConfig['ssl'];
-  readonly sasl?: KafkaConfig['sasl'];
+export interface KafkaTransactionalSinkOptions extends TransactionalProducerOptions {
   readonly maxMessageBytes: number;
   /** Most messages per Kafka transaction. */
   readonly maxBatchMessages: number;
-  readonly autoCreateTopics: boolean;
-  readonly transactionalId: string;
-  readonly progressTopic: string;
-  /** The slot, written into each progress record for people reading the topic. */
-  readonly slot: string;
-  readonly logger: Logger;
-  readonly metrics: TransactionMetrics;
   readonly onPublishError?: (error: unknown) => void;
   readonly onReadyChange?: (ready: boolean) => void;
   readonly onFatal?: ((error: Error) => void) | undefined;
@@ -61,11 +47,9 @@ interface Pending {
 
 export class KafkaTransactionalSink implements Sink {
   readonly name = 'kafka';
-  private readonly kafka: Kafka;
-  private producer: Producer | undefined;
+  /** The producer, and the progress committed last (read back at connect, moved by each commit). */
+  readonly transactions: TransactionalProducer;
   private readonly queue: Pending[] = [];
-  /** The progress committed last (read back at connect, then moved by each commit). */
-  private committed: Progress | undefined;
   /** Positions the broker refused: their retries are sent even when the progress passed them. */
   private readonly refused = new Set<string>();
   /** Messages at the head of the queue to send one per transaction (finding a refused one). */
@@ -77,19 +61,9 @@ export class KafkaTransactionalSink implements Sink {
   private connected = false;
   private closing = false;
   private readonly closed = new AbortController();
-  private topicChecked = false;
 
   constructor(private readonly options: KafkaTransactionalSinkOptions) {
-    const log = options.logger.child({ sink: 'kafka' });
-    this.kafka = new Kafka({
-      clientId: options.clientId,
-      brokers: [...options.brokers],
-      ssl: options.ssl,
-      sasl: options.sasl,
-      logLevel: logLevel.WARN,
-      logCreator: () => (entry: LogEntry) => logKafkajs(log, entry),
-      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
-    });
+    this.transactions = new TransactionalProducer(options);
   }
 
   get ready(): boolean {
@@ -108,7 +82,7 @@ export class KafkaTransactionalSink implements Sink {
   publish(message: SinkMessage): Promise<void> {
     if (message.destination.sink !== 'kafka')
       throw new Error(`kafka sink got a ${message.destination.sink} destination`);
-    const { event, position } = message;
+    const { event } = message;
     const destination = message.destination as KafkaDestination & FormattedDestination;
     const { format } = destination;
     const { maxMessageBytes } = this.options;
@@ -135,13 +109,13 @@ export class KafkaTransactionalSink implements Sink {
     this.closing = true;
     this.closed.abort();
     this.wakeUp();
-    await this.producer?.disconnect().catch(() => undefined);
+    await this.transactions.disconnect();
   }
 
   private alreadyCommitted({ position, destination }: SinkMessage): boolean {
     return (
       position !== undefined &&
-      covers(this.committed, position) &&
+      covers(this.transactions.committed, position) &&
       !this.refused.has(refusalKey(position, destination))
     );
   }
@@ -177,7 +151,7 @@ export class KafkaTransactionalSink implements Sink {
     const count = this.singles > 0 ? 1 : transactionSize(head, max);
     const batch = this.queue.slice(0, count);
     try {
-      await this.commitTransaction(batch);
+      await this.transactions.commit(batch.map((pending) => pending.message));
       this.queue.splice(0, count);
       if (this.singles > 0) this.singles -= 1;
       this.setConnected(true);
@@ -187,46 +161,15 @@ export class KafkaTransactionalSink implements Sink {
     }
   }
 
-  private async commitTransaction(batch: readonly Pending[]): Promise<void> {
-    const producer = this.producer;
-    if (!producer) throw new Error('kafka: producer not connected');
-    const started = Date.now();
-    let progress = this.committed;
-    for (const { message } of batch) {
-      if (message.position) progress = progressAfter(progress, message.position);
-    }
-    const topicMessages = byTopic(batch);
-    // Swept rows alone move no progress: their transaction writes no record.
-    if (progress !== this.committed && progress) {
-      topicMessages.push({
-        topic: this.options.progressTopic,
-        messages: [{ key: this.options.transactionalId, value: encodeProgress(progress, this.options.slot) }],
-      });
-    }
-    const transaction = await producer.transaction();
-    try {
-      await transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
-      await transaction.commit();
-    } catch (error) {
-      this.options.metrics.aborted();
-      // A failed commit leaves kafkajs unable to abort; the next producer's initialisation ends it.
-      await transaction.abort().catch(() => undefined);
-      throw error;
-    }
-    this.committed = progress;
-    this.options.metrics.committed(batch.length, (Date.now() - started) / 1000);
-  }
-
   private async failed(error: unknown, batch: readonly Pending[]): Promise<void> {
-    const { logger, onPublishError, onFatal } = this.options;
+    const { logger, onPublishError } = this.options;
     onPublishError?.(error);
     if (isFenced(error)) {
       // Another instance initialised our transactional id: it leads now. Nothing here may be sent.
-      this.closing = true;
-      this.setConnected(false);
       logger.error({ err: error }, 'kafka: producer fenced: another instance took over the slot');
-      onFatal?.(new Error('kafka: producer fenced by another instance of this slot', { cause: error }));
-      return;
+      return this.stopFor(
+        new Error('kafka: producer fenced by another instance of this slot', { cause: error }),
+      );
     }
     const refusal = messageRefusal(error);
     if (refusal && batch.length === 1) {
@@ -249,43 +192,33 @@ export class KafkaTransactionalSink implements Sink {
 
   /** A new producer (ending any transaction of an older one), then the progress read back. */
   private async reconnect(): Promise<void> {
-    const { logger, onPublishError, progressTopic, transactionalId } = this.options;
+    const { logger, onPublishError, transactionalId } = this.options;
     for (let attempt = 1; !this.closing; attempt++) {
-      const admin = this.kafka.admin({ retry: { retries: 2 } });
       try {
-        await this.producer?.disconnect().catch(() => undefined);
-        this.producer = undefined;
-        await admin.connect();
-        if (!this.topicChecked) {
-          const problem = await ensureProgressTopic(admin, progressTopic);
-          if (problem) logger.warn({ topic: progressTopic }, `kafka: ${problem}`);
-          this.topicChecked = true;
-        }
-        const producer = this.newProducer();
-        await producer.connect();
-        this.producer = producer;
-        const read = await readProgress(this.kafka, admin, progressTopic, transactionalId);
-        this.committed = laterProgress(this.committed, read);
+        const progress = await this.transactions.start();
         this.dropCommitted();
         this.setConnected(true);
         logger.info(
-          {
-            transactionalId,
-            progress: this.committed && `${formatLsn(this.committed.commitLsn)}#${this.committed.events}`,
-          },
+          { transactionalId, progress: progress && `${formatLsn(progress.commitLsn)}#${progress.events}` },
           'kafka: transactional producer ready',
         );
         return;
       } catch (error) {
+        if (error instanceof ConfigError) return this.stopFor(error);
         if (this.closing) return;
         onPublishError?.(error);
         this.setConnected(false);
         logger.warn({ err: error, attempt }, 'kafka: transactional producer not ready, retrying');
         await sleep(backoffDelay(attempt, 250, 10_000), this.closed.signal);
-      } finally {
-        await admin.disconnect().catch(() => undefined);
       }
     }
+  }
+
+  /** Nothing more can be sent: the relay stops (the messages queued stay unsettled). */
+  private stopFor(error: Error): void {
+    this.closing = true;
+    this.setConnected(false);
+    this.options.onFatal?.(error);
   }
 
   /** Resolves the queued messages the committed progress covers (a commit whose answer was lost). */
@@ -299,17 +232,6 @@ export class KafkaTransactionalSink implements Sink {
     this.options.metrics.skipped(dropped);
   }
 
-  private newProducer(): Producer {
-    return this.kafka.producer({
-      transactionalId: this.options.transactionalId,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: this.options.autoCreateTopics,
-      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
-    });
-  }
-
   private setConnected(connected: boolean): void {
     if (this.connected === connected) return;
     this.connected = connected;
@@ -319,15 +241,4 @@ export class KafkaTransactionalSink implements Sink {
 
 function refusalKey(position: WalPosition, destination: FormattedDestination): string {
   return `${position.commitLsn}/${position.index}/${(destination as KafkaDestination & FormattedDestination).topic}`;
-}
-
-function byTopic(batch: readonly Pending[]): { topic: string; messages: Message[] }[] {
-  const topics = new Map<string, Message[]>();
-  for (const { message } of batch) {
-    const { topic } = message.destination as KafkaDestination & FormattedDestination;
-    let messages = topics.get(topic);
-    if (!messages) topics.set(topic, (messages = []));
-    messages.push(kafkaRecord(message.destination.format.encode(message.event)));
-  }
-  return [...topics].map(([topic, messages]) => ({ topic, messages }));
 }

@@ -217,7 +217,7 @@ async function createTransactionalSink(
     import('./kafka-transactional-sink.js'),
     import('../observability/transaction-metrics.js'),
   ]);
-  return new KafkaTransactionalSink({
+  const sink = new KafkaTransactionalSink({
     ...connection,
     ...exactlyOnce,
     maxMessageBytes: settings.maxMessageBytes,
@@ -229,6 +229,8 @@ async function createTransactionalSink(
     onReadyChange,
     onFatal,
   });
+  await sink.transactions.check();
+  return sink;
 }
 
 function exactlyOnceSettings(e: Env, values: Readonly<Record<string, unknown>>): ExactlyOnceSettings {

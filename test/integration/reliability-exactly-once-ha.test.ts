@@ -7,7 +7,6 @@ import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
 import { deliveryContext, waitForOutboxEmpty } from '../support/probes.js';
 import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
-import type { RelayProcess } from '../kit/relay.js';
 import { createTestDatabase, uniqueName } from '../kit/services.js';
 import type { TestDatabase } from '../kit/services.js';
 import { waitFor } from '../kit/wait.js';

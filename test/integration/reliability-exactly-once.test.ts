@@ -190,3 +190,21 @@ test('exactly-once: PostgreSQL stopped and crashed under load, nothing lost, not
     await db.drop();
   }
 });
+
+test('exactly-once: a progress topic that is not compacted ends start-up with exit 2 and one line', async () => {
+  const db = await createTestDatabase('eos_config');
+  const progressTopic = uniqueName('progress');
+  await createTopics([progressTopic], 1);
+  const relay = startRelayProcess(relayEnv(db, { ...EXACTLY_ONCE, KAFKA_PROGRESS_TOPIC: progressTopic }));
+  try {
+    assert.equal(await relay.exited, 2);
+    const line = await relay.waitForLine(/configuration error/);
+    assert.match(
+      line,
+      new RegExp(`KAFKA_PROGRESS_TOPIC.*${progressTopic} has cleanup.policy=delete: set it to compact`),
+    );
+  } finally {
+    await relay.stop('SIGKILL');
+    await db.drop();
+  }
+});

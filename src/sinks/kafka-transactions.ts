@@ -1,0 +1,141 @@
+// The transactional kafkajs producer of the exactly-once Kafka sink, and the progress it committed:
+// starting it (a new producer, fencing older ones and ending their open transaction, then the
+// progress read back) and committing one Kafka transaction of messages plus a progress record.
+import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
+import type { Admin, KafkaConfig, LogEntry, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { ConfigError } from '../config-fields.js';
+import type { TransactionMetrics } from '../observability/transaction-metrics.js';
+import { logKafkajs } from './kafka-errors.js';
+import { recordsByTopic } from './kafka-message.js';
+import { encodeProgress, laterProgress, progressAfter } from './kafka-progress.js';
+import type { Progress } from './kafka-progress.js';
+import { checkExactlyOnce, readProgress } from './kafka-progress-topic.js';
+import type { SinkMessage } from './sink.js';
+
+export interface TransactionalProducerOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly ssl?: KafkaConfig['ssl'];
+  readonly sasl?: KafkaConfig['sasl'];
+  readonly autoCreateTopics: boolean;
+  readonly transactionalId: string;
+  readonly progressTopic: string;
+  /** The slot, written into each progress record for people reading the topic. */
+  readonly slot: string;
+  readonly logger: Logger;
+  readonly metrics: TransactionMetrics;
+}
+
+export class TransactionalProducer {
+  private readonly kafka: Kafka;
+  private producer: Producer | undefined;
+  private progress: Progress | undefined;
+  private checked = false;
+
+  constructor(private readonly options: TransactionalProducerOptions) {
+    const log = options.logger.child({ sink: 'kafka' });
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: [...options.brokers],
+      ssl: options.ssl,
+      sasl: options.sasl,
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry: LogEntry) => logKafkajs(log, entry),
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
+    });
+  }
+
+  /** The progress committed last: read back at start, then moved by each commit. */
+  get committed(): Progress | undefined {
+    return this.progress;
+  }
+
+  /**
+   * The start-up check of the cluster's transaction log and the progress topic (created when
+   * missing); throws ConfigError. When Kafka cannot be reached yet, the first start() makes it.
+   */
+  async check(): Promise<void> {
+    const admin = this.kafka.admin({ retry: { retries: 1 } });
+    try {
+      await admin.connect();
+      await this.checkWith(admin);
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      this.options.logger.warn(
+        { err: error },
+        'kafka: exactly-once settings not checked yet (checked at connect)',
+      );
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  /** One attempt: a new producer (ending any transaction of an older one), then the progress read. */
+  async start(): Promise<Progress | undefined> {
+    const { progressTopic, transactionalId } = this.options;
+    await this.disconnect();
+    const admin = this.kafka.admin({ retry: { retries: 2 } });
+    try {
+      await admin.connect();
+      if (!this.checked) await this.checkWith(admin);
+      const producer = this.kafka.producer({
+        transactionalId,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: this.options.autoCreateTopics,
+        retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
+      });
+      await producer.connect();
+      this.producer = producer;
+      const read = await readProgress(this.kafka, admin, progressTopic, transactionalId);
+      this.progress = laterProgress(this.progress, read);
+      return this.progress;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  /** One Kafka transaction: the messages, and the progress record past the last of them. */
+  async commit(messages: readonly SinkMessage[]): Promise<void> {
+    const { producer } = this;
+    if (!producer) throw new Error('kafka: producer not connected');
+    const started = Date.now();
+    let progress = this.progress;
+    for (const { position } of messages) if (position) progress = progressAfter(progress, position);
+    const topicMessages = recordsByTopic(messages);
+    // Swept rows alone move no progress: their transaction writes no record.
+    if (progress && progress !== this.progress) {
+      const value = encodeProgress(progress, this.options.slot);
+      topicMessages.push({
+        topic: this.options.progressTopic,
+        messages: [{ key: this.options.transactionalId, value }],
+      });
+    }
+    const transaction = await producer.transaction();
+    try {
+      await transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
+      await transaction.commit();
+    } catch (error) {
+      this.options.metrics.aborted();
+      // A failed commit leaves kafkajs unable to abort; the next producer's initialisation ends it.
+      await transaction.abort().catch(() => undefined);
+      throw error;
+    }
+    this.progress = progress;
+    this.options.metrics.committed(messages.length, (Date.now() - started) / 1000);
+  }
+
+  async disconnect(): Promise<void> {
+    const { producer } = this;
+    this.producer = undefined;
+    await producer?.disconnect().catch(() => undefined);
+  }
+
+  private async checkWith(admin: Admin): Promise<void> {
+    const warning = await checkExactlyOnce(admin, this.options.progressTopic);
+    if (warning) this.options.logger.warn(`kafka: ${warning}`);
+    this.checked = true;
+  }
+}
