@@ -155,7 +155,12 @@ export class Relay {
       (error) => logger.debug({ err: error }, 'heartbeat failed'),
     );
     const { window, dispatcher, catchUp } = this;
-    const sweep = { config, logger, db, window, dispatcher, drain, signal };
+    const onSlotCreated = async (consistentLsn: bigint): Promise<void> => {
+      await Promise.all(
+        [...sinks.values()].map((sink) => sink.slotCreated?.(consistentLsn) ?? Promise.resolve()),
+      );
+    };
+    const sweep = { config, logger, db, window, dispatcher, drain, signal, onSlotCreated };
     const state = this.replication;
     const keepColumnText = this.deps.router.readsColumnText();
     const sessions = { config, logger, signal, window, dispatcher, catchUp, drain, state, keepColumnText };

@@ -31,12 +31,6 @@ export function progressAfter(progress: Progress | undefined, position: WalPosit
   return { commitLsn: position.commitLsn, events: position.index + 1 };
 }
 
-/** The later of two progress records. */
-export function laterProgress(a: Progress | undefined, b: Progress | undefined): Progress | undefined {
-  if (!a || !b) return a ?? b;
-  return covers(a, { commitLsn: b.commitLsn, index: b.events - 1 }) ? a : b;
-}
-
 /**
  * How many of the queued messages (their positions, in queue order; undefined for swept rows) the
  * next Kafka transaction takes: at most `max`, cut where a PostgreSQL transaction ends when the

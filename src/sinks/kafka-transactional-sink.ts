@@ -20,6 +20,7 @@ import { ConfigError } from '../config-fields.js';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { sleep } from '../pipeline/sleep.js';
 import { formatLsn } from '../wal/lsn.js';
+import type { Lsn } from '../wal/lsn.js';
 import type { WalPosition } from '../wal/event.js';
 import type { KafkaDestination } from './kafka-destination.js';
 import { isFenced, messageRefusal } from './kafka-errors.js';
@@ -110,6 +111,24 @@ export class KafkaTransactionalSink implements Sink {
     this.closed.abort();
     this.wakeUp();
     await this.transactions.disconnect();
+  }
+
+  /**
+   * A new slot: the progress record is replaced by one at its consistent point, which covers the
+   * WAL before it (all in the table, swept) and nothing after. Without this, a record from before a
+   * PostgreSQL failover, whose LSNs the new primary reuses, would skip new events.
+   */
+  async slotCreated(consistentLsn: Lsn): Promise<void> {
+    await this.serially(async () => {
+      while (!this.closing) {
+        try {
+          await this.transactions.replaceProgress({ commitLsn: consistentLsn, events: 0 });
+          return;
+        } catch (error) {
+          await this.failed(error, []);
+        }
+      }
+    });
   }
 
   private alreadyCommitted({ position, destination }: SinkMessage): boolean {

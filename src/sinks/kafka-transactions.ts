@@ -8,7 +8,7 @@ import { ConfigError } from '../config-fields.js';
 import type { TransactionMetrics } from '../observability/transaction-metrics.js';
 import { logKafkajs } from './kafka-errors.js';
 import { recordsByTopic } from './kafka-message.js';
-import { encodeProgress, laterProgress, progressAfter } from './kafka-progress.js';
+import { encodeProgress, progressAfter } from './kafka-progress.js';
 import type { Progress } from './kafka-progress.js';
 import { checkExactlyOnce, readProgress } from './kafka-progress-topic.js';
 import type { SinkMessage } from './sink.js';
@@ -90,7 +90,8 @@ export class TransactionalProducer {
       await producer.connect();
       this.producer = producer;
       const read = await readProgress(this.kafka, admin, progressTopic, transactionalId);
-      this.progress = laterProgress(this.progress, read);
+      // The last record committed under this id is the progress (a fenced producer commits none).
+      this.progress = read ?? this.progress;
       return this.progress;
     } finally {
       await admin.disconnect().catch(() => undefined);
@@ -125,6 +126,26 @@ export class TransactionalProducer {
     }
     this.progress = progress;
     this.options.metrics.committed(messages.length, (Date.now() - started) / 1000);
+  }
+
+  /** Replaces the progress record (a new slot: positions of the old WAL mean nothing now). */
+  async replaceProgress(progress: Progress): Promise<void> {
+    const { producer } = this;
+    if (!producer) throw new Error('kafka: producer not connected');
+    const transaction = await producer.transaction();
+    try {
+      await transaction.send({
+        topic: this.options.progressTopic,
+        messages: [{ key: this.options.transactionalId, value: encodeProgress(progress, this.options.slot) }],
+        acks: -1,
+      });
+      await transaction.commit();
+    } catch (error) {
+      this.options.metrics.aborted();
+      await transaction.abort().catch(() => undefined);
+      throw error;
+    }
+    this.progress = progress;
   }
 
   async disconnect(): Promise<void> {

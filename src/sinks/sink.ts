@@ -8,6 +8,7 @@ import type { PrometheusMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { TemplateField } from '../routing/template.js';
 import type { OutboxEvent, WalPosition } from '../wal/event.js';
+import type { Lsn } from '../wal/lsn.js';
 
 /** A broker's name: its key in the routes file, its metric label, its descriptor's name. */
 export type SinkName = string;
@@ -62,6 +63,12 @@ export interface Sink {
    * yet confirmed stay unsettled (they are published again by the next start).
    */
   close(): Promise<void>;
+  /**
+   * The slot was (re)created with its consistent point at `consistentLsn`: what the sink recorded of
+   * the old slot's WAL no longer applies (after a PostgreSQL failover, LSNs can even go back). Called
+   * after the sweep, before streaming; optional.
+   */
+  slotCreated?(consistentLsn: Lsn): Promise<void>;
 }
 
 /** A routes-file destination, compiled once: what it needs of an event, and how to fill it in. */

@@ -4,13 +4,14 @@
 // event: none lost, none twice, each key in commit order.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
 import type { TestContext } from 'node:test';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
 import { deliveryContext, waitForOutboxEmpty } from '../support/probes.js';
 import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
 import type { RelayProcess } from '../kit/relay.js';
-import { createTestDatabase, localService, uniqueName } from '../kit/services.js';
+import { createTestDatabase, KAFKA_BROKER, localService, uniqueName } from '../kit/services.js';
 import type { TestDatabase } from '../kit/services.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -205,6 +206,41 @@ test('exactly-once: a progress topic that is not compacted ends start-up with ex
     );
   } finally {
     await relay.stop('SIGKILL');
+    await db.drop();
+  }
+});
+
+test('exactly-once: a new slot replaces a progress record from older WAL (as after a failover)', async (t) => {
+  const { db, type, counter, env } = await exactlyOnceSetup('eos_newslot');
+  // A record far ahead of this server's WAL, as a promoted standby sees its old primary's progress:
+  // kept, it would skip every new event.
+  const admin = new Kafka({ brokers: [KAFKA_BROKER], logLevel: logLevel.NOTHING });
+  const producer = admin.producer();
+  await producer.connect();
+  await producer.send({
+    topic: 'outbox-relay.progress',
+    messages: [
+      {
+        key: `outbox-relay.${db.name}.${db.slot}`,
+        value: JSON.stringify({ slot: db.slot, commitLsn: 'FFFFFF/0', events: 1 }),
+      },
+    ],
+  });
+  await producer.disconnect();
+  const relay = startRelayProcess(env);
+  let load: OutboxLoad | undefined;
+  try {
+    await relay.waitForLog('slot created');
+    await relay.waitForLog('streaming');
+    load = await OutboxLoad.start(db.url, { aggregateType: type, maxEvents: 2_000 });
+    await load.waitForCommitted(2_000);
+    await load.stop();
+    await assertExactlyOnce(t, db, relay, counter, load);
+    assert.equal(await relay.stop('SIGTERM'), 0);
+  } finally {
+    await load?.stop();
+    await relay.stop('SIGKILL');
+    await counter.stop();
     await db.drop();
   }
 });

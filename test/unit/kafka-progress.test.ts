@@ -4,7 +4,6 @@ import {
   covers,
   decodeProgress,
   encodeProgress,
-  laterProgress,
   progressAfter,
   transactionSize,
 } from '../../src/sinks/kafka-progress.js';
@@ -48,18 +47,6 @@ describe('progressAfter', () => {
     const progress = { commitLsn: 200n, events: 5 };
     assert.equal(progressAfter(progress, at(200n, 1)), progress);
     assert.equal(progressAfter(progress, at(100n, 9)), progress);
-  });
-});
-
-describe('laterProgress', () => {
-  test('takes the record that covers more, whichever side it is on', () => {
-    const a = { commitLsn: 100n, events: 7 };
-    const b = { commitLsn: 200n, events: 1 };
-    assert.equal(laterProgress(a, b), b);
-    assert.equal(laterProgress(b, a), b);
-    assert.equal(laterProgress(undefined, a), a);
-    assert.equal(laterProgress(a, undefined), a);
-    assert.equal(laterProgress({ commitLsn: 200n, events: 2 }, b)?.events, 2);
   });
 });
 
