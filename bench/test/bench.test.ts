@@ -148,4 +148,13 @@ describe('bench options', () => {
     assert.throws(() => parseOptions(['--sink', 'nats']), /--sink/);
     assert.throws(() => parseOptions(['--events', '0']), /--events/);
   });
+
+  test('--exactly-once measures Kafka alone and leaves bench/README.md as it is', () => {
+    const options = parseOptions(['--exactly-once']);
+    assert.deepEqual(options.sinks, ['kafka']);
+    assert.equal(options.exactlyOnce, true);
+    assert.equal(options.readme, false);
+    assert.equal(parseOptions([]).exactlyOnce, false);
+    assert.throws(() => parseOptions(['--exactly-once', '--sink', 'rabbitmq']), /Kafka only/);
+  });
 });
