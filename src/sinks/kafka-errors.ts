@@ -35,8 +35,9 @@ function causeOf(error: Error): unknown {
 const EXPECTED_WARNINGS = /Limiting retries for the idempotent producer/;
 // kafkajs logs each error response of a request it then retries ("Response InitProducerId(...)":
 // "the coordinator is loading" right after a broker starts). Whether the retries failed in the end
-// is the relay's to say ("publish failed, retrying"), so these are debug detail.
-const RETRIED_RESPONSE = /^Response /;
+// is the relay's to say ("publish failed, retrying"), so these are debug detail; so is a send answered
+// CONCURRENT_TRANSACTIONS just after a commit (kafka-transactions.ts).
+const RETRIED_RESPONSE = /^Response |concurrent operation on the same transaction/;
 
 export function logKafkajs(log: Logger, { level, log: entry }: LogEntry): void {
   const { message, ...rest } = entry;
