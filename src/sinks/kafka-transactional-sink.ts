@@ -174,6 +174,7 @@ export class KafkaTransactionalSink implements Sink {
       this.queue.splice(0, count);
       if (this.singles > 0) this.singles -= 1;
       this.setConnected(true);
+      if (this.refused.size > 0) this.forgetRefusals(batch);
       for (const pending of batch) pending.resolve();
     } catch (error) {
       await this.failed(error, batch);
@@ -231,6 +232,12 @@ export class KafkaTransactionalSink implements Sink {
         await sleep(backoffDelay(attempt, 250, 10_000), this.closed.signal);
       }
     }
+  }
+
+  /** Refused messages that are in Kafka now (a later attempt succeeded) need no exception any more. */
+  private forgetRefusals(batch: readonly Pending[]): void {
+    for (const { message } of batch)
+      if (message.position) this.refused.delete(refusalKey(message.position, message.destination));
   }
 
   /** Nothing more can be sent: the relay stops (the messages queued stay unsettled). */
