@@ -46,6 +46,8 @@ interface Pending {
   readonly reject: (error: UndeliverableError) => void;
 }
 
+const IDLE_PROBE_MS = 5_000;
+
 export class KafkaTransactionalSink implements Sink {
   readonly name = 'kafka';
   /** The producer, and the progress committed last (read back at connect, moved by each commit). */
@@ -58,6 +60,9 @@ export class KafkaTransactionalSink implements Sink {
   /** Serialises transactions and reconnections. */
   private exclusive: Promise<unknown> = Promise.resolve();
   private pumping = false;
+  /** A transaction or a reconnection is under way: its outcome says whether Kafka is reachable. */
+  private busy = false;
+  private idleProbe: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private connected = false;
   private closing = false;
@@ -77,6 +82,7 @@ export class KafkaTransactionalSink implements Sink {
     if (!this.pumping) {
       this.pumping = true;
       void this.pump();
+      this.startIdleProbe();
     }
   }
 
@@ -109,8 +115,9 @@ export class KafkaTransactionalSink implements Sink {
   async close(): Promise<void> {
     this.closing = true;
     this.closed.abort();
+    clearInterval(this.idleProbe);
     this.wakeUp();
-    await this.transactions.disconnect();
+    await this.transactions.close();
   }
 
   /**
@@ -147,7 +154,14 @@ export class KafkaTransactionalSink implements Sink {
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.exclusive.then(work);
+    const result = this.exclusive.then(async () => {
+      this.busy = true;
+      try {
+        return await work();
+      } finally {
+        this.busy = false;
+      }
+    });
     this.exclusive = result.catch(() => undefined);
     return result;
   }
@@ -160,6 +174,22 @@ export class KafkaTransactionalSink implements Sink {
       }
       await this.serially(() => this.sendNext());
     }
+  }
+
+  /** While nothing is sent, a metadata request every few seconds tells /readyz whether Kafka is there. */
+  private startIdleProbe(): void {
+    let probing = false;
+    this.idleProbe = setInterval(() => {
+      if (probing || this.busy || this.queue.length > 0 || this.closing) return;
+      probing = true;
+      void this.transactions
+        .reachable()
+        .then((reachable) => {
+          if (!this.busy && !this.closing) this.setConnected(reachable);
+        })
+        .finally(() => (probing = false));
+    }, IDLE_PROBE_MS);
+    this.idleProbe.unref();
   }
 
   /** One transaction from the head of the queue; on failure, what to do about it. */

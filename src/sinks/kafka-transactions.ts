@@ -34,6 +34,8 @@ export interface TransactionalProducerOptions {
 
 export class TransactionalProducer {
   private readonly kafka: Kafka;
+  /** Quiet, one attempt: the idle probe's (its next round is the retry). */
+  private readonly probeAdmin: Admin;
   private producer: Producer | undefined;
   private progress: Progress | undefined;
   private checked = false;
@@ -49,6 +51,24 @@ export class TransactionalProducer {
       logCreator: () => (entry: LogEntry) => logKafkajs(log, entry),
       retry: TRANSACTION_RETRY,
     });
+    this.probeAdmin = new Kafka({
+      clientId: options.clientId,
+      brokers: [...options.brokers],
+      ssl: options.ssl,
+      sasl: options.sasl,
+      logLevel: logLevel.NOTHING,
+    }).admin({ retry: { retries: 0 } });
+  }
+
+  /** Whether the cluster answers a metadata request (for /readyz while nothing is sent). */
+  async reachable(): Promise<boolean> {
+    try {
+      await this.probeAdmin.connect();
+      await this.probeAdmin.describeCluster();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** The progress committed last: read back at start, then moved by each commit. */
@@ -157,6 +177,10 @@ export class TransactionalProducer {
     const { producer } = this;
     this.producer = undefined;
     await producer?.disconnect().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.disconnect(), this.probeAdmin.disconnect().catch(() => undefined)]);
   }
 
   private async checkWith(admin: Admin): Promise<void> {

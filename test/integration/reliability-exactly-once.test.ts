@@ -8,7 +8,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { TestContext } from 'node:test';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
-import { deliveryContext, waitForOutboxEmpty } from '../support/probes.js';
+import { deliveryContext, probesOf, waitForOutboxEmpty } from '../support/probes.js';
 import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
 import type { RelayProcess } from '../kit/relay.js';
 import { createTestDatabase, KAFKA_BROKER, localService, uniqueName } from '../kit/services.js';
@@ -239,6 +239,28 @@ test('exactly-once: a new slot replaces a progress record from older WAL (as aft
     assert.equal(await relay.stop('SIGTERM'), 0);
   } finally {
     await load?.stop();
+    await relay.stop('SIGKILL');
+    await counter.stop();
+    await db.drop();
+  }
+});
+
+test('exactly-once: an idle relay reports a lost Kafka on /readyz, and its return', async () => {
+  const { db, counter, env } = await exactlyOnceSetup('eos_ready');
+  const relay = startRelayProcess(env);
+  try {
+    await relay.waitForLog('streaming');
+    const probes = await probesOf(relay);
+    await waitFor('ready', async () => (await probes.readyStatus()) === 200);
+    await localService('kafka', 'stop');
+    try {
+      await waitFor('not ready', async () => (await probes.readyStatus()) === 503, { timeoutMs: 30_000 });
+    } finally {
+      await localService('kafka', 'start');
+    }
+    await waitFor('ready again', async () => (await probes.readyStatus()) === 200, { timeoutMs: 60_000 });
+    assert.equal(await relay.stop('SIGTERM'), 0);
+  } finally {
     await relay.stop('SIGKILL');
     await counter.stop();
     await db.drop();
