@@ -32,6 +32,8 @@ export interface BenchOptions {
   /** Rewrite the results section of bench/README.md. */
   readonly readme: boolean;
   readonly quick: boolean;
+  /** KAFKA_EXACTLY_ONCE=true for the relay: Kafka only, results in <day>-kafka-exactly-once.json. */
+  readonly exactlyOnce: boolean;
   /**
    * Message formats (OUTBOX_FORMAT) to compare on the backlog scenario, relay alone; when given, the
    * bench runs only that comparison (bench/formats.ts).
@@ -82,6 +84,7 @@ on the same events, prints a table and writes bench/results/<date>-<sink>.json a
   --no-build                  use dist/ as it is
   --no-readme                 do not rewrite bench/README.md
   --quick                     a tiny run to try the bench (results in bench/results/tmp/)
+  --exactly-once              the relay with KAFKA_EXACTLY_ONCE=true (Kafka only; implies --no-readme)
   --formats A,B|all           only compare message formats: the relay drains the same backlog
                               (--events) once per format, schemas from bench/schemas; writes
                               bench/results/<date>-<sink>-formats.json (formats: ${FORMAT_NAMES.join(', ')})
@@ -118,6 +121,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       'no-build': { type: 'boolean', default: false },
       'no-readme': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
+      'exactly-once': { type: 'boolean', default: false },
       formats: { type: 'string' },
       baseline: { type: 'string' },
       pairs: { type: 'string', default: '2' },
@@ -130,8 +134,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const sink = values.sink;
   if (sink !== 'all' && sink !== 'kafka' && sink !== 'rabbitmq')
     throw new UsageError('--sink: expected kafka, rabbitmq or all');
+  const exactlyOnce = values['exactly-once'];
+  if (exactlyOnce && sink === 'rabbitmq') throw new UsageError('--exactly-once: measures Kafka only');
   return {
-    sinks: sink === 'all' ? ['kafka', 'rabbitmq'] : [sink],
+    sinks: exactlyOnce ? ['kafka'] : sink === 'all' ? ['kafka', 'rabbitmq'] : [sink],
     events: positive('--events', values.events ?? (quick ? '5000' : '200000')),
     txSize: positive('--tx-size', values['tx-size']),
     payloadBytes: positive('--payload-bytes', values['payload-bytes']),
@@ -153,8 +159,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     profile: !values['no-profile'],
     build: !values['no-build'],
     outDir: quick ? 'bench/results/tmp' : 'bench/results',
-    readme: !values['no-readme'] && !quick,
+    readme: !values['no-readme'] && !quick && !exactlyOnce,
     quick,
+    exactlyOnce,
     formats: values.formats === undefined ? [] : formatList(values.formats),
     baseline: baselineRef(values.baseline),
     pairs: positive('--pairs', values.pairs),

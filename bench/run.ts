@@ -135,11 +135,12 @@ async function benchSink(
       pollIntervalMs: options.pollIntervalMs,
       profile: options.profile,
       quick: options.quick,
+      exactlyOnce: options.exactlyOnce,
     },
   };
   let broker;
   try {
-    broker = await createBroker(sink, RUN_DIR);
+    broker = await createBroker(sink, RUN_DIR, options.exactlyOnce);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     progress(`${sink}: not measured: ${reason}`);
@@ -231,11 +232,13 @@ async function main(): Promise<number> {
   for (const [index, sink] of options.sinks.entries()) {
     const result = await benchSink(sink, options, machine, date, command, index === 0);
     results.push(result);
-    writeFileSync(`${outDir}/${day}-${sink}.json`, `${JSON.stringify(result, null, 2)}\n`);
-    progress(`wrote ${options.outDir}/${day}-${sink}.json`);
+    const name = `${day}-${sink}${options.exactlyOnce ? '-exactly-once' : ''}`;
+    writeFileSync(`${outDir}/${name}.json`, `${JSON.stringify(result, null, 2)}\n`);
+    progress(`wrote ${options.outDir}/${name}.json`);
   }
-  writeFileSync(`${outDir}/${day}.svg`, plotSvg(results));
-  progress(`wrote ${options.outDir}/${day}.svg`);
+  const plot = `${day}${options.exactlyOnce ? '-exactly-once' : ''}.svg`;
+  writeFileSync(`${outDir}/${plot}`, plotSvg(results));
+  progress(`wrote ${options.outDir}/${plot}`);
   const markdown = [machineMarkdown(results[0]!), ...results.map(sinkMarkdown)].join('\n\n');
   process.stdout.write(`\n${markdown}\n`);
   if (options.readme) {

@@ -79,6 +79,7 @@ export function createSink(
   config: Config,
   logger: Logger,
   metrics: PrometheusMetrics,
+  onFatal?: (error: Error) => void,
 ): Promise<Sink> {
   const descriptor = sinkNamed(name);
   const settings = config.sinks[name];
@@ -90,6 +91,7 @@ export function createSink(
     onPublishError: () => metrics.publishError(name),
     onReadyChange: (ready) =>
       logger.info({ sink: name }, ready ? 'broker connected' : 'broker connection lost'),
+    onFatal,
   });
 }
 
@@ -99,9 +101,12 @@ export async function createSinks(
   config: Config,
   logger: Logger,
   metrics: PrometheusMetrics,
+  /** A sink cannot go on (a fenced Kafka producer): the relay stops. */
+  onFatal?: (error: Error) => void,
 ): Promise<Map<SinkName, Sink>> {
   const sinks = new Map<SinkName, Sink>();
-  for (const name of router.sinks()) sinks.set(name, await createSink(name, config, logger, metrics));
+  for (const name of router.sinks())
+    sinks.set(name, await createSink(name, config, logger, metrics, onFatal));
   return sinks;
 }
 

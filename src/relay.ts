@@ -57,6 +57,8 @@ export class Relay {
   private leading = false;
   private waitingForSlot = false;
   private running: Promise<void> | undefined;
+  /** Why the relay must stop at once (a sink that cannot go on); run() rejects with it. */
+  private fatal: Error | undefined;
   /** Set by stop(): every wait for in-flight events ends by then. */
   private stopDeadline = Number.POSITIVE_INFINITY;
 
@@ -95,13 +97,23 @@ export class Relay {
   async stop(): Promise<void> {
     if (!this.stopController.signal.aborted) {
       this.deps.logger.info({ inFlight: this.window.events }, 'shutting down');
-      this.stopDeadline = Date.now() + this.deps.config.shutdownTimeoutMs;
+      this.stopDeadline = Math.min(this.stopDeadline, Date.now() + this.deps.config.shutdownTimeoutMs);
       this.stopController.abort();
       this.replication.session?.pause();
       // Waits without a deadline (reconnecting, the sweep) must now observe this one.
       this.window.notify();
     }
     await this.running?.catch(() => undefined);
+  }
+
+  /**
+   * A sink cannot go on (a fenced Kafka producer: another instance leads): stop without waiting for
+   * in-flight events, which the next leader publishes, and make the relay's promise reject.
+   */
+  fail(error: Error): Promise<void> {
+    this.fatal ??= error;
+    this.stopDeadline = Date.now();
+    return this.stop();
   }
 
   /** Age in seconds of the oldest received event not yet confirmed; 0 when caught up. */
@@ -143,7 +155,12 @@ export class Relay {
       (error) => logger.debug({ err: error }, 'heartbeat failed'),
     );
     const { window, dispatcher, catchUp } = this;
-    const sweep = { config, logger, db, window, dispatcher, drain, signal };
+    const onSlotCreated = async (consistentLsn: bigint): Promise<void> => {
+      await Promise.all(
+        [...sinks.values()].map((sink) => sink.slotCreated?.(consistentLsn) ?? Promise.resolve()),
+      );
+    };
+    const sweep = { config, logger, db, window, dispatcher, drain, signal, onSlotCreated };
     const state = this.replication;
     const keepColumnText = this.deps.router.readsColumnText();
     const sessions = { config, logger, signal, window, dispatcher, catchUp, drain, state, keepColumnText };
@@ -166,6 +183,7 @@ export class Relay {
       await Promise.all([...sinks.values()].map((sink) => sink.close().catch(() => undefined)));
       logger.info('stopped');
     }
+    if (this.fatal) throw this.fatal;
   }
 }
 
@@ -199,7 +217,7 @@ export async function createRelay(
     inFlightEvents: () => relay?.inFlight ?? 0,
     sinks: router.sinks(),
   });
-  const sinks = await createSinks(router, config, logger, metrics);
+  const sinks = await createSinks(router, config, logger, metrics, (error) => void relay?.fail(error));
 
   const resources = new Resources();
   try {

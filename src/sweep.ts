@@ -24,6 +24,8 @@ export interface SweepOptions {
   readonly drain: () => Promise<void>;
   /** The relay's stop: an unfinished sweep leaves the slot unmarked, and the next start sweeps again. */
   readonly signal: AbortSignal;
+  /** The slot was created at this consistent point (the sinks forget positions of the old WAL). */
+  readonly onSlotCreated?: (consistentLsn: Lsn) => Promise<void>;
 }
 
 /** Returns the slot's confirmed LSN, creating the slot (and sweeping the table) when it is missing. */
@@ -49,6 +51,8 @@ export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
   const created = await createSlotWithSnapshot(db, config.slot, config.table, config.completion === 'mark');
   const swept = await publishRows(created.rows, options);
   await options.drain();
+  // Before the slot counts as swept: a crash here sweeps again and tells the sinks again.
+  await options.onSlotCreated?.(created.consistentLsn);
   await markSlotSwept(db, config.slot);
   logger.info({ slot: config.slot, events: swept, at: formatLsn(created.consistentLsn) }, 'slot created');
   return created.consistentLsn;

@@ -157,6 +157,15 @@ describe('bench options', () => {
     assert.throws(() => parseOptions(['--events', '0']), /--events/);
   });
 
+  test('--exactly-once measures Kafka alone and leaves bench/README.md as it is', () => {
+    const options = parseOptions(['--exactly-once']);
+    assert.deepEqual(options.sinks, ['kafka']);
+    assert.equal(options.exactlyOnce, true);
+    assert.equal(options.readme, false);
+    assert.equal(parseOptions([]).exactlyOnce, false);
+    assert.throws(() => parseOptions(['--exactly-once', '--sink', 'rabbitmq']), /Kafka only/);
+  });
+
   test('--formats: a list, or all; the whole bench without it; an unknown name is a usage error', () => {
     assert.deepEqual(parseOptions([]).formats, []);
     assert.deepEqual(parseOptions(['--formats', 'native,avro, protobuf,avro']).formats, [

@@ -13,7 +13,7 @@ import type { RouteResult } from '../routing/router.js';
 import { describeDestination } from '../sinks/registry.js';
 import type { ResolvedDestination, Sink, SinkMessage, SinkName } from '../sinks/sink.js';
 import { UndeliverableError } from '../sinks/sink.js';
-import type { OutboxEvent } from '../wal/event.js';
+import type { OutboxEvent, WalPosition } from '../wal/event.js';
 import { backoffDelay } from './backoff.js';
 import { sleep } from './sleep.js';
 import { errorMessage } from '../errors.js';
@@ -62,7 +62,12 @@ export class Delivery {
    * with an error). Throws at once when the route names a sink that is not configured. A callback
    * rather than a promise: this runs once per event, and each promise saved is measurable.
    */
-  deliver(event: OutboxEvent, commitTimeMs: number, settled: (outcome: DeliveryOutcome) => void): void {
+  deliver(
+    event: OutboxEvent,
+    commitTimeMs: number,
+    position: WalPosition | undefined,
+    settled: (outcome: DeliveryOutcome) => void,
+  ): void {
     const route = this.options.route(event);
     if ('deadLetter' in route) {
       // Nothing was sent: no publish attempt is recorded.
@@ -77,7 +82,8 @@ export class Delivery {
     const maxRefusals = route.onUndeliverable === 'retry' ? Infinity : this.options.maxAttempts;
     if (destinations.length === 1) {
       const destination = destinations[0]!;
-      this.send(this.sinkFor(destination), { event, destination }, commitTimeMs, maxRefusals, settled);
+      const message = { event, destination, position };
+      this.send(this.sinkFor(destination), message, commitTimeMs, maxRefusals, settled);
       return;
     }
     // Every sink is looked up before anything is sent: a missing one throws with nothing published.
@@ -91,7 +97,8 @@ export class Delivery {
       if (unsettled === 0) settled(outcome);
     };
     for (let i = 0; i < destinations.length; i++) {
-      this.send(sinks[i]!, { event, destination: destinations[i]! }, commitTimeMs, maxRefusals, settle);
+      const message = { event, destination: destinations[i]!, position };
+      this.send(sinks[i]!, message, commitTimeMs, maxRefusals, settle);
     }
   }
 

@@ -69,7 +69,7 @@ function delivery(route: RouteResult, sinks: Sink[], maxAttempts = 3) {
 
 /** One delivery's outcome. */
 function deliverOnce(subject: Delivery): Promise<DeliveryOutcome> {
-  return new Promise((resolve) => subject.deliver(event, Date.now(), resolve));
+  return new Promise((resolve) => subject.deliver(event, Date.now(), undefined, resolve));
 }
 
 describe('Delivery', () => {
@@ -174,7 +174,7 @@ describe('Delivery', () => {
   test('a route naming a sink that is not configured throws at once', () => {
     const { subject } = delivery({ destinations: [exchange], onUndeliverable: 'deadLetter' }, []);
     assert.throws(
-      () => subject.deliver(event, Date.now(), () => undefined),
+      () => subject.deliver(event, Date.now(), undefined, () => undefined),
       /no rabbitmq sink configured for x/,
     );
   });
