@@ -194,7 +194,12 @@ export type CompletionMode = Config['completion'];
 
 /** Every variable: the core's, the registry's, then each broker's, in documentation and validation order. */
 const allSettings = (registry: SinkRegistry): EnvSettings =>
-  Object.assign({}, CORE_SETTINGS, SCHEMA_REGISTRY_SETTINGS, ...registry.map((sink) => sink.env)) as EnvSettings;
+  Object.assign(
+    {},
+    CORE_SETTINGS,
+    SCHEMA_REGISTRY_SETTINGS,
+    ...registry.map((sink) => sink.env),
+  ) as EnvSettings;
 
 /**
  * Every environment variable the relay reads, in schema order, with its default as text (undefined:

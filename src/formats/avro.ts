@@ -69,7 +69,10 @@ function avroWriter(file: SchemaFile, framing: AvroFraming): SchemaWriter {
 function avroFormat(settings: FormatSettings, options: AvroOptions | undefined) {
   const framing = options?.framing ?? (settings.schemaRegistry ? 'confluent' : 'single-object');
   if (framing === 'confluent' && !settings.schemaRegistry)
-    throw new ConfigError('SCHEMA_REGISTRY_URL', 'required: a route uses the avro format with framing confluent');
+    throw new ConfigError(
+      'SCHEMA_REGISTRY_URL',
+      'required: a route uses the avro format with framing confluent',
+    );
   const registry = framing === 'confluent' ? settings.schemaRegistry : undefined;
   return schemaFormat('avro', 'avro', settings, (file) => avroWriter(file, framing), registry);
 }

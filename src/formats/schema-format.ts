@@ -11,7 +11,13 @@ import type { ResolvedDestination } from '../sinks/sink.js';
 import type { OutboxEvent } from '../wal/event.js';
 import { confluentHeader, subjectName } from './confluent-framing.js';
 import { encodedBytes } from './format.js';
-import type { EncodedMessage, FormatRefusal, FormatSettings, MessageFormat, SchemaRegistryMode } from './format.js';
+import type {
+  EncodedMessage,
+  FormatRefusal,
+  FormatSettings,
+  MessageFormat,
+  SchemaRegistryMode,
+} from './format.js';
 import { messageHeaders } from './native.js';
 import { SchemaIds } from './schema-registry.js';
 import type { RegistrySchema } from './schema-registry.js';

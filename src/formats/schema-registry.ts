@@ -31,8 +31,11 @@ export const SCHEMA_REGISTRY_SETTINGS = {
       .optional(),
   },
   SCHEMA_REGISTRY_USER_INFO: {
-    doc: 'HTTP basic credentials for the registry, `user:password` (Confluent\'s `basic.auth.user.info`)',
-    schema: z.string().regex(/^[^:]+:/, 'expected user:password').optional(),
+    doc: "HTTP basic credentials for the registry, `user:password` (Confluent's `basic.auth.user.info`)",
+    schema: z
+      .string()
+      .regex(/^[^:]+:/, 'expected user:password')
+      .optional(),
   },
   SCHEMA_REGISTRY_SUBJECT_STRATEGY: {
     doc: 'the subject a schema is registered under: `topic` (`<topic>-value`), `record` (the record or message full name) or `topic-record` (`<topic>-<record>`); the topic of a RabbitMQ destination is its exchange',
@@ -41,7 +44,7 @@ export const SCHEMA_REGISTRY_SETTINGS = {
       .default('topic'),
   },
   SCHEMA_REGISTRY_AUTO_REGISTER: {
-    doc: '`true`: register each event type\'s newest schema (Confluent\'s default); `false`: only look it up, and park events whose schema is not registered',
+    doc: "`true`: register each event type's newest schema (Confluent's default); `false`: only look it up, and park events whose schema is not registered",
     schema: boolean.default(true),
   },
 } as const satisfies EnvSettings;
@@ -115,8 +118,7 @@ export interface SchemaIdsOptions {
 }
 
 /** A timer that does not keep the process alive: a relay stopping does not wait for the registry. */
-const unrefSleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, ms).unref());
+const unrefSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /** The schema ids of one format's subjects, fetched once each, handed out in arrival order. */
 export class SchemaIds {

@@ -137,7 +137,8 @@ export class KafkaSink implements Sink {
     const { format } = message.destination;
     const { maxMessageBytes } = this.options;
     // A record is key + value + headers: the route's format bounds those without building them.
-    const size = format.sizeBound(event, destination) <= maxMessageBytes
+    const size =
+      format.sizeBound(event, destination) <= maxMessageBytes
         ? 0
         : kafkaRecordBytes(format.encode(event, destination));
     if (size > maxMessageBytes) {

@@ -75,7 +75,7 @@ describe('registry mode: Confluent wire format with Apicurio Registry 2.0.2 (cco
       `messages ${ids.length}`,
       () => {
         const found = ids.map((id) => reader.messages.find((m) => m.headers['id'] === id));
-        return found.every((m) => m !== undefined) ? (found as ReceivedMessage[]) : undefined;
+        return found.every((m) => m !== undefined) ? found : undefined;
       },
       { timeoutMs: 60_000 },
     );
@@ -102,7 +102,11 @@ describe('registry mode: Confluent wire format with Apicurio Registry 2.0.2 (cco
           route(topics.json, 'json-schema'),
           route(topics.refused, 'avro'),
           route(topics.outage, 'avro'),
-          { aggregateType: 'reg_strategy_*', destinations: [{ kafka: { topic: '${aggregateType}' } }], format: 'avro' },
+          {
+            aggregateType: 'reg_strategy_*',
+            destinations: [{ kafka: { topic: '${aggregateType}' } }],
+            format: 'avro',
+          },
         ],
       }),
     );
@@ -145,23 +149,32 @@ describe('registry mode: Confluent wire format with Apicurio Registry 2.0.2 (cco
     const protoId = schemaIdOf(protoMessage.valueBytes);
     assert.equal(
       protoId,
-      await registry.getId(`${topics.protobuf}-value`, { schemaType: 'PROTOBUF', schema: schemaText('v2.proto') }),
+      await registry.getId(`${topics.protobuf}-value`, {
+        schemaType: 'PROTOBUF',
+        schema: schemaText('v2.proto'),
+      }),
     );
     // shop.OrderPlaced is the file's first message: message indexes [0], written as the single byte 0.
     assert.equal(protoMessage.valueBytes[5], 0);
     const served = await registry.getBySubjectAndId(`${topics.protobuf}-value`, protoId);
     const type = protobuf.parse(served.schema, { keepCase: true }).root.lookupType('shop.OrderPlaced');
-    assert.deepEqual(type.toObject(type.decode(protoMessage.valueBytes.subarray(6)), { enums: String, longs: Number }), {
-      orderId: 7,
-      totalCents: 4200,
-      channel: 'SHOP',
-      tags: ['a'],
-    });
+    assert.deepEqual(
+      type.toObject(type.decode(protoMessage.valueBytes.subarray(6)), { enums: String, longs: Number }),
+      {
+        orderId: 7,
+        totalCents: 4200,
+        channel: 'SHOP',
+        tags: ['a'],
+      },
+    );
 
     const jsonMessage = messages[3]!;
     assert.equal(
       schemaIdOf(jsonMessage.valueBytes),
-      await registry.getId(`${topics.json}-value`, { schemaType: 'JSON', schema: schemaText('v1.schema.json') }),
+      await registry.getId(`${topics.json}-value`, {
+        schemaType: 'JSON',
+        schema: schemaText('v1.schema.json'),
+      }),
     );
     assert.deepEqual(await jsonReader.deserialize(topics.json, jsonMessage.valueBytes), events[3]!.payload);
   });
@@ -184,14 +197,20 @@ describe('registry mode: Confluent wire format with Apicurio Registry 2.0.2 (cco
       placed(topics.refused, 'o-2', { orderId: 2, totalCents: 2 }),
     ]);
     const [delivered] = await messagesOf([ids[1]!]);
-    assert.deepEqual({ ...((await avroReader.deserialize(topics.avro, delivered!.valueBytes)) as object) }, {
-      orderId: 5,
-      totalCents: 5,
-    });
-    await waitFor('rows completed', async () => (await outboxCount(db.pool)) === 0, { timeoutMs: 30_000 });
-    const { rows } = await db.pool.query<{ id: string; error: string; attempts: number; destination: string }>(
-      'select id, error, attempts, destination from outbox_dead_letter order by aggregate_id',
+    assert.deepEqual(
+      { ...((await avroReader.deserialize(topics.avro, delivered!.valueBytes)) as object) },
+      {
+        orderId: 5,
+        totalCents: 5,
+      },
     );
+    await waitFor('rows completed', async () => (await outboxCount(db.pool)) === 0, { timeoutMs: 30_000 });
+    const { rows } = await db.pool.query<{
+      id: string;
+      error: string;
+      attempts: number;
+      destination: string;
+    }>('select id, error, attempts, destination from outbox_dead_letter order by aggregate_id');
     assert.deepEqual(
       rows.map((row) => row.id),
       [ids[0], ids[2]],
@@ -224,10 +243,13 @@ describe('registry mode: Confluent wire format with Apicurio Registry 2.0.2 (cco
           schemaIdOf(message!.valueBytes),
           await registry.getId(subject, { schemaType: 'AVRO', schema: schemaText('v1.avsc') }),
         );
-        assert.deepEqual({ ...((await avroReader.deserialize(topic, message!.valueBytes)) as object) }, {
-          orderId: 9,
-          totalCents: 9,
-        });
+        assert.deepEqual(
+          { ...((await avroReader.deserialize(topic, message!.valueBytes)) as object) },
+          {
+            orderId: 9,
+            totalCents: 9,
+          },
+        );
       } finally {
         await strategyReader.stop();
       }
@@ -252,11 +274,19 @@ describe('registry mode: Confluent wire format with Apicurio Registry 2.0.2 (cco
     await commitSome(10);
     await relay.waitForLog('schema registry request failed, retrying');
     await commitSome(10);
-    assert.equal(reader.messages.filter((m) => m.topic === topics.outage).length, 0, 'nothing sent meanwhile');
+    assert.equal(
+      reader.messages.filter((m) => m.topic === topics.outage).length,
+      0,
+      'nothing sent meanwhile',
+    );
     await localService('schema-registry', 'start');
     await commitSome(10);
     // The restarted registry keeps its schemas in memory: it starts empty, so ids start again.
-    const restarted = new AvroDeserializer(new SchemaRegistryClient({ baseURLs: [SCHEMA_REGISTRY_URL] }), SerdeType.VALUE, {});
+    const restarted = new AvroDeserializer(
+      new SchemaRegistryClient({ baseURLs: [SCHEMA_REGISTRY_URL] }),
+      SerdeType.VALUE,
+      {},
+    );
     const messages = await messagesOf(ids);
     const received = reader.messages.filter((m) => m.topic === topics.outage);
     assert.equal(new Set(received.map((m) => m.headers['id'])).size, ids.length, 'every event, once');
