@@ -4,7 +4,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import protobuf from 'protobufjs';
-import { loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { avro } from '../../src/formats/avro.js';
+import { DEFAULT_FORMAT_SETTINGS } from '../../src/formats/registry.js';
+import { readSchemaDir } from '../../src/schemas/files.js';
 import {
   confluentHeader,
   encodeMessageIndexes,
@@ -148,5 +151,16 @@ describe('SCHEMA_REGISTRY_* settings', () => {
     assert.throws(() => loadConfig({ ...base, SCHEMA_REGISTRY_USER_INFO: 'u:p' }), {
       message: 'SCHEMA_REGISTRY_URL: required with SCHEMA_REGISTRY_USER_INFO',
     });
+  });
+});
+
+describe('avro framing confluent', () => {
+  test('without SCHEMA_REGISTRY_URL it is a configuration error naming the variable', () => {
+    const schemas = readSchemaDir(new URL('../fixtures/schemas/registry/', import.meta.url).pathname);
+    assert.throws(() => avro.create({ ...DEFAULT_FORMAT_SETTINGS, schemas }, { framing: 'confluent' }), {
+      name: ConfigError.name,
+      message: 'SCHEMA_REGISTRY_URL: required: a route uses the avro format with framing confluent',
+    });
+    assert.equal(avro.create({ ...DEFAULT_FORMAT_SETTINGS, schemas }, undefined).prepare, undefined);
   });
 });
