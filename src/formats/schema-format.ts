@@ -135,7 +135,7 @@ export function schemaFormat(
   const framed = (event: OutboxEvent, destination: ResolvedDestination | undefined): EncodedMessage => {
     const unframed = message(event);
     const { subject, writer } = registration(event, destination);
-    const id = ids.idOf(subject);
+    const id = ids.idOf(subject, writer.registry.schema);
     // Delivery waited for prepare(): reaching this is a caller's mistake.
     if (id === undefined) throw new Error(`no schema id for subject ${subject} yet`);
     const parts = [confluentHeader(id), writer.registry.prefix, Buffer.from(unframed.body)];

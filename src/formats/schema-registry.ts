@@ -120,9 +120,13 @@ export interface SchemaIdsOptions {
 /** A timer that does not keep the process alive: a relay stopping does not wait for the registry. */
 const unrefSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
-/** The schema ids of one format's subjects, fetched once each, handed out in arrival order. */
+/**
+ * The schema ids of one format, per schema and subject (a subject may hold several schemas: with the
+ * topic strategy, every event type of a topic), fetched once each, handed out in arrival order.
+ */
 export class SchemaIds {
-  private readonly ids = new Map<string, number>();
+  // Keyed by the schema object (one per schema file, made once) first: no string built per event.
+  private readonly ids = new Map<RegistrySchema, Map<string, number>>();
   private tail: Promise<unknown> = Promise.resolve();
   private waiting = 0;
   private readonly retryDelay: (attempt: number) => Promise<void>;
@@ -131,21 +135,21 @@ export class SchemaIds {
     this.retryDelay = options.retryDelay ?? ((attempt) => unrefSleep(backoffDelay(attempt, 200, 5_000)));
   }
 
-  /** The id known for `subject`, if any. */
-  idOf(subject: string): number | undefined {
-    return this.ids.get(subject);
+  /** The id known for `schema` under `subject`, if any. */
+  idOf(subject: string, schema: RegistrySchema): number | undefined {
+    return this.ids.get(schema)?.get(subject);
   }
 
   /**
-   * Undefined when `subject`'s id is known and no event waits before this one: encode now. Else a
-   * promise that settles after those of the events that came before (never rejects): undefined once
-   * the id is known, or the registry's refusal.
+   * Undefined when the id of `schema` under `subject` is known and no event waits before this one:
+   * encode now. Else a promise that settles after those of the events that came before (never
+   * rejects): undefined once the id is known, or the registry's refusal.
    */
   ready(subject: string, schema: RegistrySchema): Promise<FormatRefusal | undefined> | undefined {
-    if (this.waiting === 0 && this.ids.has(subject)) return undefined;
+    if (this.waiting === 0 && this.idOf(subject, schema) !== undefined) return undefined;
     this.waiting += 1;
     const turn = this.tail
-      .then(() => (this.ids.has(subject) ? undefined : this.fetch(subject, schema)))
+      .then(() => (this.idOf(subject, schema) !== undefined ? undefined : this.fetch(subject, schema)))
       .finally(() => {
         this.waiting -= 1;
       });
@@ -160,7 +164,9 @@ export class SchemaIds {
         const id = autoRegister
           ? await client.register(subject, schema)
           : await client.lookup(subject, schema);
-        this.ids.set(subject, id);
+        let bySubject = this.ids.get(schema);
+        if (!bySubject) this.ids.set(schema, (bySubject = new Map<string, number>()));
+        bySubject.set(subject, id);
         return undefined;
       } catch (error) {
         const refusal = registryRefusal(error, autoRegister);

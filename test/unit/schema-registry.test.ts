@@ -80,7 +80,7 @@ describe('SchemaIds', () => {
     const client = scriptedClient([7]);
     const ids = new SchemaIds({ client, autoRegister: true, onRetry: () => {} });
     assert.equal(await ids.ready('orders-value', AVRO), undefined);
-    assert.equal(ids.idOf('orders-value'), 7);
+    assert.equal(ids.idOf('orders-value', AVRO), 7);
     assert.equal(ids.ready('orders-value', AVRO), undefined);
     assert.deepEqual(client.calls, ['orders-value']);
   });
@@ -107,7 +107,18 @@ describe('SchemaIds', () => {
     await Promise.all([wait('a1', 'a'), wait('b1', 'b'), wait('a2', 'a'), wait('b2', 'b')]);
     assert.deepEqual(settled, ['a1', 'b1', 'a2', 'b2']);
     assert.deepEqual(retries, [1, 2]);
-    assert.deepEqual([ids.idOf('a'), ids.idOf('b')], [3, 4]);
+    assert.deepEqual([ids.idOf('a', AVRO), ids.idOf('b', AVRO)], [3, 4]);
+  });
+
+  test('two schemas under one subject (two event types on one topic) get an id each', async () => {
+    const other: RegistrySchema = { schemaType: 'AVRO', schema: '"string"' };
+    const client = scriptedClient([1, 2]);
+    const ids = new SchemaIds({ client, autoRegister: true, onRetry: () => {} });
+    assert.equal(await ids.ready('orders-value', AVRO), undefined);
+    assert.ok(ids.ready('orders-value', other), 'the second schema is fetched too');
+    await ids.ready('orders-value', other);
+    assert.deepEqual([ids.idOf('orders-value', AVRO), ids.idOf('orders-value', other)], [1, 2]);
+    assert.deepEqual(client.calls, ['orders-value', 'orders-value']);
   });
 
   test('a refusal settles with schema_rejected and is not remembered', async () => {
@@ -116,9 +127,9 @@ describe('SchemaIds', () => {
     const refusal = await ids.ready('orders-value', AVRO);
     assert.equal(refusal?.reason, 'schema_rejected');
     assert.match(refusal.message, /^schema registry, subject orders-value: incompatible/);
-    assert.equal(ids.idOf('orders-value'), undefined);
+    assert.equal(ids.idOf('orders-value', AVRO), undefined);
     assert.equal(await ids.ready('orders-value', AVRO), undefined);
-    assert.equal(ids.idOf('orders-value'), 5);
+    assert.equal(ids.idOf('orders-value', AVRO), 5);
   });
 });
 
