@@ -1,12 +1,13 @@
 // Registry mode (SCHEMA_REGISTRY_URL) against a real registry: Apicurio Registry 2.0.2 and its
 // Confluent-compatible API (deploy/local/schema-registry.sh). The relay publishes avro, protobuf and
-// json-schema to Kafka in Confluent's wire format; the consumer reads them with Confluent's own
-// deserializers (@confluentinc/schemaregistry: AvroDeserializer, JsonDeserializer) and checks the
-// subject each strategy names and the schema id in each message. Confluent's ProtobufDeserializer
-// expects the registry to serve schemas as serialized descriptors, which Apicurio 2.0.2 does not:
-// Protobuf messages are read by their framing (id, message indexes) and protobufjs with the schema
-// the registry serves for that id. A schema the registry refuses under BACKWARD parks its events; a
-// registry outage under a stream of events loses none, keeps order per key and parks none.
+// json-schema to Kafka, and avro to RabbitMQ, in Confluent's wire format; the consumer reads them
+// with Confluent's own deserializers (@confluentinc/schemaregistry: AvroDeserializer,
+// JsonDeserializer) and checks the subject each strategy names and the schema id in each message.
+// Apicurio 2.0.2 serves a schema by id without its type and never as a serialized descriptor, which
+// Confluent's ProtobufDeserializer needs: Protobuf messages are read by their framing (id, message
+// indexes) and protobufjs with the schema the registry serves for that id. A schema the registry
+// refuses under BACKWARD parks its events; a registry outage under a stream of events loses none,
+// keeps order per key and parks none.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,10 +24,17 @@ import protobuf from 'protobufjs';
 import { commitEvents, outboxCount } from '../support/outbox.js';
 import type { TestEvent } from '../support/outbox.js';
 import { createTopics, TopicReader } from '../support/kafka.js';
+import { outboxBinding, QueueReader } from '../support/rabbitmq.js';
 import type { ReceivedMessage } from '../support/kafka.js';
 import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
 import type { RelayProcess } from '../kit/relay.js';
-import { createTestDatabase, localService, SCHEMA_REGISTRY_URL, uniqueName } from '../kit/services.js';
+import {
+  createTestDatabase,
+  localService,
+  RABBITMQ_URL,
+  SCHEMA_REGISTRY_URL,
+  uniqueName,
+} from '../kit/services.js';
 import type { TestDatabase } from '../kit/services.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -46,6 +54,7 @@ describe('registry mode: Confluent wire format with Apicurio Registry 2.0.2 (cco
     refused: uniqueName('reg_refused'),
     outage: uniqueName('reg_outage'),
   };
+  const rabbitType = uniqueName('reg_rabbit');
   let db: TestDatabase;
   let dir: string;
   let routes: string;
@@ -63,6 +72,7 @@ describe('registry mode: Confluent wire format with Apicurio Registry 2.0.2 (cco
       relayEnv(db, {
         OUTBOX_ROUTES: routes,
         OUTBOX_SCHEMAS_DIR: SCHEMAS,
+        RABBITMQ_URL,
         SCHEMA_REGISTRY_URL,
         SCHEMA_REGISTRY_SUBJECT_STRATEGY: strategy,
       }),
@@ -102,6 +112,11 @@ describe('registry mode: Confluent wire format with Apicurio Registry 2.0.2 (cco
           route(topics.json, 'json-schema'),
           route(topics.refused, 'avro'),
           route(topics.outage, 'avro'),
+          {
+            aggregateType: rabbitType,
+            destinations: [{ rabbitmq: { exchange: 'outbox', routingKey: '${aggregateType}.${eventType}' } }],
+            format: 'avro',
+          },
           {
             aggregateType: 'reg_strategy_*',
             destinations: [{ kafka: { topic: '${aggregateType}' } }],
@@ -177,6 +192,26 @@ describe('registry mode: Confluent wire format with Apicurio Registry 2.0.2 (cco
       }),
     );
     assert.deepEqual(await jsonReader.deserialize(topics.json, jsonMessage.valueBytes), events[3]!.payload);
+  });
+
+  test('RabbitMQ: the same framing, the subject named after the exchange', async () => {
+    const queue = await QueueReader.start([outboxBinding(rabbitType)]);
+    try {
+      const payload = { orderId: 11, totalCents: 1100 };
+      const [id] = await commitEvents(db.pool, [placed(rabbitType, 'o-1', payload)]);
+      const [message] = await queue.waitForCount(1, 60_000);
+      assert.equal(message!.messageId, id);
+      assert.equal(
+        schemaIdOf(message!.content),
+        await registry.getId('outbox-value', { schemaType: 'AVRO', schema: schemaText('v1.avsc') }),
+      );
+      assert.deepEqual(
+        { ...((await avroReader.deserialize('outbox', message!.content)) as object) },
+        payload,
+      );
+    } finally {
+      await queue.stop();
+    }
   });
 
   test('a schema the registry refuses under BACKWARD parks its events as schema_rejected; the others flow', async () => {
