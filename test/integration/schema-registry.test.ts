@@ -53,6 +53,7 @@ describe('registry mode: Confluent wire format with Apicurio Registry 2.0.2 (cco
     json: uniqueName('reg_json'),
     refused: uniqueName('reg_refused'),
     outage: uniqueName('reg_outage'),
+    lookup: uniqueName('reg_lookup'),
   };
   const rabbitType = uniqueName('reg_rabbit');
   let db: TestDatabase;
@@ -67,9 +68,10 @@ describe('registry mode: Confluent wire format with Apicurio Registry 2.0.2 (cco
     eventType: 'OrderPlaced',
     payload,
   });
-  const startRelay = async (strategy = 'topic'): Promise<void> => {
+  const startRelay = async (strategy = 'topic', autoRegister = 'true'): Promise<void> => {
     relay = startRelayProcess(
       relayEnv(db, {
+        SCHEMA_REGISTRY_AUTO_REGISTER: autoRegister,
         OUTBOX_ROUTES: routes,
         OUTBOX_SCHEMAS_DIR: SCHEMAS,
         RABBITMQ_URL,
@@ -112,6 +114,7 @@ describe('registry mode: Confluent wire format with Apicurio Registry 2.0.2 (cco
           route(topics.json, 'json-schema'),
           route(topics.refused, 'avro'),
           route(topics.outage, 'avro'),
+          route(topics.lookup, 'avro'),
           {
             aggregateType: rabbitType,
             destinations: [{ rabbitmq: { exchange: 'outbox', routingKey: '${aggregateType}.${eventType}' } }],
@@ -289,6 +292,36 @@ describe('registry mode: Confluent wire format with Apicurio Registry 2.0.2 (cco
         await strategyReader.stop();
       }
     }
+    await relay.stop();
+    await startRelay();
+  });
+
+  test('auto-registration off: an unregistered schema parks its events; once registered, its id is used', async () => {
+    await relay.stop();
+    await startRelay('topic', 'false');
+    const subject = `${topics.lookup}-value`;
+    const [parked] = await commitEvents(db.pool, [
+      placed(topics.lookup, 'o-1', { orderId: 1, totalCents: 1 }),
+    ]);
+    await waitFor('row parked', async () => (await outboxCount(db.pool)) === 0, { timeoutMs: 30_000 });
+    const { rows } = await db.pool.query<{ error: string }>(
+      'select error from outbox_dead_letter where id = $1',
+      [parked],
+    );
+    assert.match(rows[0]?.error ?? '', new RegExp(`^schema registry, subject ${subject}: not registered`));
+    assert.equal((await registry.getAllSubjects()).includes(subject), false, 'the relay registered nothing');
+
+    const id = await registry.register(subject, { schemaType: 'AVRO', schema: schemaText('v1.avsc') });
+    const [sent] = await commitEvents(db.pool, [placed(topics.lookup, 'o-1', { orderId: 2, totalCents: 2 })]);
+    const [message] = await messagesOf([sent!]);
+    assert.equal(schemaIdOf(message!.valueBytes), id);
+    assert.deepEqual(
+      { ...((await avroReader.deserialize(topics.lookup, message!.valueBytes)) as object) },
+      {
+        orderId: 2,
+        totalCents: 2,
+      },
+    );
     await relay.stop();
     await startRelay();
   });
