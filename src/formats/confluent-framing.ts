@@ -20,9 +20,12 @@ export function subjectName(strategy: SubjectStrategy, topic: string, recordName
   }
 }
 
+/** The magic byte and the schema id. */
+export const CONFLUENT_HEADER_BYTES = 5;
+
 /** Magic byte 0 and the schema id, big-endian. */
 export function confluentHeader(schemaId: number): Buffer {
-  const header = Buffer.alloc(5);
+  const header = Buffer.alloc(CONFLUENT_HEADER_BYTES);
   header.writeUInt32BE(schemaId, 1);
   return header;
 }

@@ -9,7 +9,7 @@ import { newestOf } from '../schemas/files.js';
 import type { SchemaFile, SchemaKind } from '../schemas/files.js';
 import type { ResolvedDestination } from '../sinks/sink.js';
 import type { OutboxEvent } from '../wal/event.js';
-import { confluentHeader, subjectName } from './confluent-framing.js';
+import { CONFLUENT_HEADER_BYTES, confluentHeader, subjectName } from './confluent-framing.js';
 import { encodedBytes } from './format.js';
 import type {
   EncodedMessage,
@@ -145,7 +145,11 @@ export function schemaFormat(
     name,
     encode: framed,
     body: (event, destination) => framed(event, destination).body,
-    sizeBound: (event, destination) => encodedBytes(framed(event, destination)),
+    // The framing's bytes added to the unframed message's, without building the framed body.
+    sizeBound: (event, destination) =>
+      encodedBytes(message(event)) +
+      CONFLUENT_HEADER_BYTES +
+      (registration(event, destination).writer.registry.prefix?.length ?? 0),
     refuse,
     prepare(event, destination) {
       const { subject, writer } = registration(event, destination);

@@ -6,6 +6,10 @@ import { describe, test } from 'node:test';
 import protobuf from 'protobufjs';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { avro } from '../../src/formats/avro.js';
+import { encodedBytes } from '../../src/formats/format.js';
+import { jsonSchema } from '../../src/formats/json-schema.js';
+import { protobufFormat } from '../../src/formats/protobuf.js';
+import { outboxEvent } from '../kit/events.js';
 import { DEFAULT_FORMAT_SETTINGS } from '../../src/formats/registry.js';
 import { readSchemaDir } from '../../src/schemas/files.js';
 import {
@@ -173,5 +177,68 @@ describe('avro framing confluent', () => {
       message: 'SCHEMA_REGISTRY_URL: required: a route uses the avro format with framing confluent',
     });
     assert.equal(avro.create({ ...DEFAULT_FORMAT_SETTINGS, schemas }, undefined).prepare, undefined);
+  });
+});
+
+describe('schema formats in registry mode', () => {
+  const schemas = readSchemaDir(new URL('../fixtures/schemas/registry/', import.meta.url).pathname);
+  const registered: [string, string][] = [];
+  const client: RegistryClient = {
+    register: (subject, schema) => {
+      registered.push([subject, schema.schemaType]);
+      return Promise.resolve(41 + registered.length);
+    },
+    lookup: () => Promise.reject(new Error('not used')),
+  };
+  const settings = {
+    ...DEFAULT_FORMAT_SETTINGS,
+    schemas,
+    schemaRegistry: {
+      settings: {
+        urls: ['http://r'],
+        userInfo: undefined,
+        subjectStrategy: 'topic' as const,
+        autoRegister: true,
+      },
+      client,
+      onRetry: () => assert.fail('no outage here'),
+    },
+  };
+  const destination = { sink: 'kafka', topic: 'orders', label: 'orders' };
+  const event = outboxEvent({ eventType: 'OrderPlaced', payload: '{"orderId":7,"totalCents":42}' });
+
+  test('protobuf: magic byte, id, message indexes, body; sizeBound is the framed size', async () => {
+    const format = protobufFormat.create(settings, undefined);
+    assert.equal(format.refuse?.(event), undefined);
+    assert.equal(await format.prepare?.(event, destination), undefined);
+    assert.equal(format.prepare?.(event, destination), undefined, 'the id is known now');
+    const message = format.encode(event, destination);
+    const body = message.body as Buffer;
+    assert.deepEqual([...body.subarray(0, 6)], [0, 0, 0, 0, 42, 0]);
+    const type = protobuf
+      .parse(schemas.files.find((f) => f.name === 'OrderPlaced/v2.proto')!.text, { keepCase: true })
+      .root.lookupType('shop.OrderPlaced');
+    assert.deepEqual(type.toObject(type.decode(body.subarray(6)), { longs: Number }), {
+      orderId: 7,
+      totalCents: 42,
+    });
+    assert.equal(format.sizeBound(event, destination), encodedBytes(message));
+    assert.deepEqual(registered.at(-1), ['orders-value', 'PROTOBUF']);
+  });
+
+  test('json-schema: magic byte, id, the payload as stored', async () => {
+    const format = jsonSchema.create(settings, undefined);
+    await format.prepare?.(event, destination);
+    const body = format.body(event, destination) as Buffer;
+    assert.equal(body[0], 0);
+    assert.equal(body.subarray(5).toString(), event.payload);
+    assert.equal(format.sizeBound(event, destination), encodedBytes(format.encode(event, destination)));
+    assert.deepEqual(registered.at(-1), ['orders-value', 'JSON']);
+  });
+
+  test('encoding before prepare() settled, or without a destination, is a caller mistake', () => {
+    const format = avro.create(settings, undefined);
+    assert.throws(() => format.encode(event, destination), /no schema id for subject orders-value yet/);
+    assert.throws(() => format.encode(event), /registry mode encodes for a destination/);
   });
 });
