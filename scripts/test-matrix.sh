@@ -4,7 +4,8 @@
 # scenarios (the server's version, end to end, relay crash, slot loss, idle slot, HA), with --full
 # every integration file.
 # Each version's cluster listens on its own port, OUTBOX_PG_PORT + (version - 15), so that the
-# clusters of several versions never fight over one port; Kafka and RabbitMQ are shared.
+# clusters of several versions never fight over one port; Kafka, RabbitMQ and (for --full, whose
+# files include the registry scenarios) the schema registry are shared.
 # Usage: test-matrix.sh [--full] VERSION...
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,9 @@ done
 # The brokers come up once for all versions (and stop at the end if they were not running before).
 if [ -z "${OUTBOX_MATRIX_BROKERS_UP:-}" ]; then
   bash scripts/ensure-deps.sh
-  OUTBOX_MATRIX_BROKERS_UP=1 OUTBOX_SERVICES="rabbitmq kafka" \
+  brokers="rabbitmq kafka"
+  if $full; then brokers="$brokers schema-registry"; fi
+  OUTBOX_MATRIX_BROKERS_UP=1 OUTBOX_SERVICES="$brokers" \
     exec bash deploy/local/with-services.sh bash "$0" "${arguments[@]}"
 fi
 

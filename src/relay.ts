@@ -209,7 +209,7 @@ export async function createRelay(
   logger: Logger = createLogger(config.logLevel),
 ): Promise<RunningRelay> {
   requireBroker(config);
-  const router = new Router(routesOf(config));
+  const router = new Router(routesOf(config, logger));
   let relay: Relay | undefined;
   // Read at scrape time, once the relay exists.
   const metrics = createMetrics({

@@ -7,6 +7,7 @@
 // is retried without limit: it is never a reason to drop an event (sinks retry broker outages
 // themselves; this is the net under a sink that gives up). Meanwhile the events behind keep flowing.
 import type { DeadLetter } from '../completion.js';
+import type { FormatRefusal } from '../formats/format.js';
 import type { Logger } from '../observability/logger.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import type { RouteResult } from '../routing/router.js';
@@ -134,17 +135,25 @@ export class Delivery {
         reason: error.reason,
       });
     // A payload that does not fit its schema never will: parked at once, nothing sent, no retries.
-    const refusal = message.destination.format.refuse?.(message.event);
-    if (refusal) {
+    const refused = (refusal: FormatRefusal): void => {
       const deadLetter = { error: refusal.message, destination: describeDestination(message.destination) };
       settled({ kind: 'deadLetter', deadLetter: { ...deadLetter, attempts: 0 }, reason: refusal.reason });
-      return;
-    }
-    sink
-      .publish(message)
-      .then(delivered, (error: unknown) =>
-        this.redeliver(sink, message, error, maxRefusals).then(delivered, failed),
-      );
+    };
+    const { format } = message.destination;
+    const refusal = format.refuse?.(message.event);
+    if (refusal) return refused(refusal);
+    const publish = (): void => {
+      sink
+        .publish(message)
+        .then(delivered, (error: unknown) =>
+          this.redeliver(sink, message, error, maxRefusals).then(delivered, failed),
+        );
+    };
+    // Registry mode: the schema id first. The promise settles in event order (and retries an
+    // unreachable registry itself), so events publish in the order they came.
+    const ready = format.prepare?.(message.event, message.destination);
+    if (!ready) return publish();
+    void ready.then((prepareRefusal) => (prepareRefusal ? refused(prepareRefusal) : publish()));
   }
 
   /**

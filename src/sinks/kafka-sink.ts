@@ -126,7 +126,10 @@ export class KafkaSink implements Sink {
     const { format } = message.destination;
     const { maxMessageBytes } = this.options;
     // A record is key + value + headers: the route's format bounds those without building them.
-    const size = format.sizeBound(event) <= maxMessageBytes ? 0 : kafkaRecordBytes(format.encode(event));
+    const size =
+      format.sizeBound(event, destination) <= maxMessageBytes
+        ? 0
+        : kafkaRecordBytes(format.encode(event, destination));
     if (size > maxMessageBytes) {
       return Promise.reject(
         new UndeliverableError(
@@ -247,7 +250,7 @@ function byTopic(batch: readonly Pending[]): TopicMessages[] {
     let messages = topics.get(topic);
     if (!messages) topics.set(topic, (messages = []));
     const { event, destination } = pending.message;
-    messages.push(kafkaRecord(destination.format.encode(event)));
+    messages.push(kafkaRecord(destination.format.encode(event, destination)));
   }
   return [...topics].map(([topic, messages]) => ({ topic, messages }));
 }
