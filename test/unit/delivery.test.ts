@@ -113,7 +113,9 @@ describe('Delivery', () => {
     );
     const outcomes = ['e1', 'e2'].map(
       (id) =>
-        new Promise<DeliveryOutcome>((resolve) => subject.deliver(outboxEvent({ id }), Date.now(), resolve)),
+        new Promise<DeliveryOutcome>((resolve) =>
+          subject.deliver(outboxEvent({ id }), Date.now(), undefined, resolve),
+        ),
     );
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(sent, [], 'waiting for prepare');
