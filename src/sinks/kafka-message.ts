@@ -45,7 +45,7 @@ export function recordsByTopic(messages: readonly SinkMessage[]): TopicMessages[
     const { topic } = destination as KafkaDestination & FormattedDestination;
     let records = topics.get(topic);
     if (!records) topics.set(topic, (records = []));
-    records.push(kafkaRecord(destination.format.encode(event)));
+    records.push(kafkaRecord(destination.format.encode(event, destination)));
   }
   return [...topics].map(([topic, records]) => ({ topic, messages: records }));
 }

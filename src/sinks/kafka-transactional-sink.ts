@@ -93,7 +93,10 @@ export class KafkaTransactionalSink implements Sink {
     const destination = message.destination as KafkaDestination & FormattedDestination;
     const { format } = destination;
     const { maxMessageBytes } = this.options;
-    const size = format.sizeBound(event) <= maxMessageBytes ? 0 : kafkaRecordBytes(format.encode(event));
+    const size =
+      format.sizeBound(event, destination) <= maxMessageBytes
+        ? 0
+        : kafkaRecordBytes(format.encode(event, destination));
     if (size > maxMessageBytes) {
       return Promise.reject(
         new UndeliverableError(
