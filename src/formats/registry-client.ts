@@ -1,15 +1,38 @@
 // The only module that imports a schema registry client: Confluent's own (@confluentinc/schemaregistry),
 // behind the RegistryClient interface. It caches ids per subject and schema itself; its retries are
 // off, since SchemaIds retries an unreachable registry forever with the relay's backoff. Loaded on
-// first use, so a relay without SCHEMA_REGISTRY_URL never loads it.
+// first use, so a relay without SCHEMA_REGISTRY_URL never loads it. It is an optional peer
+// dependency (with its cloud KMS SDKs it about doubles node_modules): registry mode checks at start-up
+// that it is installed.
+import { createRequire } from 'node:module';
+import { ConfigError } from '../config-fields.js';
 import type { SchemaRegistryClient } from '@confluentinc/schemaregistry/dist/schemaregistry-client.js';
 import type { RegistryClient, RegistrySchema, SchemaRegistrySettings } from './schema-registry.js';
 import { RegistryHttpError } from './schema-registry.js';
+
+// The path imported below.
+const CLIENT_MODULE = '@confluentinc/schemaregistry/dist/schemaregistry-client.js';
+const PACKAGE = '@confluentinc/schemaregistry';
+
+/** Throws the configuration error (exit 2) when the client package is not installed. */
+export function requireRegistryClientPackage(
+  resolve: (specifier: string) => string = createRequire(import.meta.url).resolve,
+): void {
+  try {
+    resolve(CLIENT_MODULE);
+  } catch {
+    throw new ConfigError(
+      'SCHEMA_REGISTRY_URL',
+      `registry mode needs the npm package ${PACKAGE} beside outbox-relay (npm install ${PACKAGE})`,
+    );
+  }
+}
 
 /** How long one request may take before it counts as an outage. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
 export function createRegistryClient(settings: SchemaRegistrySettings): RegistryClient {
+  requireRegistryClientPackage();
   let client: Promise<SchemaRegistryClient> | undefined;
   const connect = (): Promise<SchemaRegistryClient> =>
     (client ??= import('@confluentinc/schemaregistry/dist/schemaregistry-client.js').then(

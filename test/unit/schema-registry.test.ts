@@ -242,3 +242,18 @@ describe('schema formats in registry mode', () => {
     assert.throws(() => format.encode(event), /registry mode encodes for a destination/);
   });
 });
+
+test('registry mode without the client package installed is a configuration error naming the package', async () => {
+  const { requireRegistryClientPackage } = await import('../../src/formats/registry-client.js');
+  assert.doesNotThrow(() => requireRegistryClientPackage());
+  assert.throws(
+    () =>
+      requireRegistryClientPackage(() => {
+        throw new Error('Cannot find module');
+      }),
+    (error: Error) =>
+      error.name === 'ConfigError' &&
+      error.message ===
+        'SCHEMA_REGISTRY_URL: registry mode needs the npm package @confluentinc/schemaregistry beside outbox-relay (npm install @confluentinc/schemaregistry)',
+  );
+});
