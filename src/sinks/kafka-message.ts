@@ -6,6 +6,7 @@ import type { Message, TopicMessages } from 'kafkajs';
 import { encodedBytes } from '../formats/format.js';
 import type { EncodedMessage } from '../formats/format.js';
 import type { KafkaDestination } from './kafka-destination.js';
+import { UndeliverableError } from './sink.js';
 import type { FormattedDestination, SinkMessage } from './sink.js';
 
 export const KAFKA_ATTRIBUTE_PREFIX = 'ce_';
@@ -48,4 +49,32 @@ export function recordsByTopic(messages: readonly SinkMessage[]): TopicMessages[
     records.push(kafkaRecord(destination.format.encode(event, destination)));
   }
   return [...topics].map(([topic, records]) => ({ topic, messages: records }));
+}
+
+/**
+ * A message's Kafka destination, and its refusal when the record would exceed `maxMessageBytes`
+ * (the route's format bounds key + value + headers without building them; only a message near the
+ * limit is encoded to measure it). Both Kafka sinks start a publish with this.
+ */
+export function checkedKafkaMessage(
+  message: SinkMessage,
+  maxMessageBytes: number,
+): { destination: KafkaDestination & FormattedDestination; tooLarge: UndeliverableError | undefined } {
+  if (message.destination.sink !== 'kafka')
+    throw new Error(`kafka sink got a ${message.destination.sink} destination`);
+  const { event } = message;
+  const destination = message.destination as KafkaDestination & FormattedDestination;
+  const { format } = destination;
+  const size =
+    format.sizeBound(event, destination) <= maxMessageBytes
+      ? 0
+      : kafkaRecordBytes(format.encode(event, destination));
+  const tooLarge =
+    size > maxMessageBytes
+      ? new UndeliverableError(
+          `message of ${size} bytes exceeds the ${maxMessageBytes}-byte limit for topic ${destination.topic}`,
+          'too_large',
+        )
+      : undefined;
+  return { destination, tooLarge };
 }

@@ -18,7 +18,7 @@ import { SerialBatcher } from '../pipeline/batcher.js';
 import { sleep } from '../pipeline/sleep.js';
 import type { KafkaDestination } from './kafka-destination.js';
 import { logKafkajs, messageRefusal } from './kafka-errors.js';
-import { kafkaRecord, kafkaRecordBytes } from './kafka-message.js';
+import { checkedKafkaMessage, kafkaRecord } from './kafka-message.js';
 import { UndeliverableError } from './sink.js';
 import type { FormattedDestination, Sink, SinkMessage } from './sink.js';
 
@@ -119,25 +119,8 @@ export class KafkaSink implements Sink {
   }
 
   publish(message: SinkMessage): Promise<void> {
-    const { event } = message;
-    if (message.destination.sink !== 'kafka')
-      throw new Error(`kafka sink got a ${message.destination.sink} destination`);
-    const destination = message.destination as KafkaDestination & FormattedDestination;
-    const { format } = message.destination;
-    const { maxMessageBytes } = this.options;
-    // A record is key + value + headers: the route's format bounds those without building them.
-    const size =
-      format.sizeBound(event, destination) <= maxMessageBytes
-        ? 0
-        : kafkaRecordBytes(format.encode(event, destination));
-    if (size > maxMessageBytes) {
-      return Promise.reject(
-        new UndeliverableError(
-          `message of ${size} bytes exceeds the ${maxMessageBytes}-byte limit for topic ${destination.topic}`,
-          'too_large',
-        ),
-      );
-    }
+    const { tooLarge } = checkedKafkaMessage(message, this.options.maxMessageBytes);
+    if (tooLarge) return Promise.reject(tooLarge);
     return new Promise((resolve, reject) => this.outgoing.push({ message, resolve, reject }));
   }
 

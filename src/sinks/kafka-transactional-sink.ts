@@ -24,7 +24,7 @@ import type { Lsn } from '../wal/lsn.js';
 import type { WalPosition } from '../wal/event.js';
 import type { KafkaDestination } from './kafka-destination.js';
 import { isFenced, messageRefusal } from './kafka-errors.js';
-import { kafkaRecordBytes } from './kafka-message.js';
+import { checkedKafkaMessage } from './kafka-message.js';
 import { covers, transactionSize } from './kafka-progress.js';
 import { TransactionalProducer } from './kafka-transactions.js';
 import type { TransactionalProducerOptions } from './kafka-transactions.js';
@@ -87,24 +87,8 @@ export class KafkaTransactionalSink implements Sink {
   }
 
   publish(message: SinkMessage): Promise<void> {
-    if (message.destination.sink !== 'kafka')
-      throw new Error(`kafka sink got a ${message.destination.sink} destination`);
-    const { event } = message;
-    const destination = message.destination as KafkaDestination & FormattedDestination;
-    const { format } = destination;
-    const { maxMessageBytes } = this.options;
-    const size =
-      format.sizeBound(event, destination) <= maxMessageBytes
-        ? 0
-        : kafkaRecordBytes(format.encode(event, destination));
-    if (size > maxMessageBytes) {
-      return Promise.reject(
-        new UndeliverableError(
-          `message of ${size} bytes exceeds the ${maxMessageBytes}-byte limit for topic ${destination.topic}`,
-          'too_large',
-        ),
-      );
-    }
+    const { tooLarge } = checkedKafkaMessage(message, this.options.maxMessageBytes);
+    if (tooLarge) return Promise.reject(tooLarge);
     if (this.alreadyCommitted(message)) {
       this.options.metrics.skipped(1);
       return Promise.resolve();
