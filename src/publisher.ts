@@ -18,6 +18,7 @@ import type { CompatibilityMode } from './schemas/compatibility.js';
 import { readSchemaDir, SchemaDirError } from './schemas/files.js';
 import type { SchemaSet } from './schemas/files.js';
 import { configuredSinks, sinkNamed, SINKS } from './sinks/registry.js';
+import { databaseName } from './db/identifiers.js';
 import { UndeliverableError } from './sinks/sink.js';
 import type { Sink, SinkName } from './sinks/sink.js';
 import type { OutboxEvent } from './wal/event.js';
@@ -74,16 +75,6 @@ function checkedSchemas(dir: string, mode: CompatibilityMode): SchemaSet {
   } catch (error) {
     if (error instanceof SchemaDirError) throw new ConfigError('OUTBOX_SCHEMAS_DIR', error.message);
     throw error;
-  }
-}
-
-/** DATABASE_URL's database; PostgreSQL's default, the user's name, when the URL names none. */
-function databaseName(url: string): string {
-  try {
-    const { pathname, username } = new URL(url);
-    return decodeURIComponent(pathname.slice(1)) || decodeURIComponent(username) || 'postgres';
-  } catch {
-    return 'postgres';
   }
 }
 

@@ -13,3 +13,13 @@ export function quoteTable(table: TableName): string {
 export function quoteLiteral(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
+
+/** DATABASE_URL's database; PostgreSQL's default, the user's name, when the URL names none. */
+export function databaseName(url: string): string {
+  try {
+    const { pathname, username } = new URL(url);
+    return decodeURIComponent(pathname.slice(1)) || decodeURIComponent(username) || 'postgres';
+  } catch {
+    return 'postgres';
+  }
+}

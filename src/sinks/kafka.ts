@@ -7,6 +7,7 @@ import { compileTemplate, metricLabel, templateString } from '../routing/templat
 import { readTlsFiles } from '../tls.js';
 import type { KafkaDestination } from './kafka-destination.js';
 import type { KafkaTransactionalSinkOptions } from './kafka-transactional-sink.js';
+import { databaseName } from '../db/identifiers.js';
 import { defineSink } from './sink.js';
 import type { Sink, SinkContext } from './sink.js';
 
@@ -246,16 +247,6 @@ function exactlyOnceSettings(e: Env, values: Readonly<Record<string, unknown>>):
     transactionalId:
       e.KAFKA_TRANSACTIONAL_ID ?? `outbox-relay.${databaseName(String(values['DATABASE_URL']))}.${slot}`,
   };
-}
-
-/** DATABASE_URL's database; PostgreSQL's default, the user's name, when the URL names none. */
-function databaseName(url: string): string {
-  try {
-    const { pathname, username } = new URL(url);
-    return decodeURIComponent(pathname.slice(1)) || decodeURIComponent(username) || 'postgres';
-  } catch {
-    return 'postgres';
-  }
 }
 
 function kafkaTls(e: Env): KafkaTls | undefined {
