@@ -32,7 +32,7 @@ import { createSinks, routesOf } from './publisher.js';
 import type { Sink, SinkName } from './sinks/sink.js';
 import { ensureSlot } from './sweep.js';
 import { startHeartbeat } from './wal/heartbeat.js';
-import { preflight, readSlot } from './wal/slot.js';
+import { checkFailover, preflight, readSlot } from './wal/slot.js';
 
 export interface RelayDependencies {
   readonly config: Config;
@@ -213,6 +213,8 @@ export async function createRelay(
     // A database that is not set up for the relay is a configuration problem: fail before starting.
     // A slot of another database or plugin is a configuration problem too (slot names are cluster-wide).
     await preflight(db, config.table, config.publication);
+    for (const warning of await checkFailover(db, config.slotFailover))
+      logger.warn({ slot: config.slot }, `OUTBOX_SLOT_FAILOVER: ${warning}`);
     await readSlot(db, config.slot);
     const started = new Relay({
       config,

@@ -12,10 +12,17 @@ import type { InFlightWindow } from './pipeline/window.js';
 import { rowToEvent } from './wal/decode.js';
 import { formatLsn } from './wal/lsn.js';
 import type { Lsn } from './wal/lsn.js';
-import { createSlotWithSnapshot, dropSlot, markSlotSwept, readSlot, slotSwept } from './wal/slot.js';
+import {
+  createSlotWithSnapshot,
+  dropSlot,
+  markSlotSwept,
+  readSlot,
+  setSlotFailover,
+  slotSwept,
+} from './wal/slot.js';
 
 export interface SweepOptions {
-  readonly config: Pick<Config, 'slot' | 'table' | 'completion'>;
+  readonly config: Pick<Config, 'slot' | 'slotFailover' | 'table' | 'completion'>;
   readonly logger: Logger;
   readonly db: Pick<Database, 'query' | 'connectReplication' | 'reserveTextConnection'>;
   readonly window: InFlightWindow;
@@ -41,16 +48,32 @@ export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
     await dropSlot(db, config.slot);
     slot = undefined;
   }
-  if (slot) return slot.confirmedLsn;
+  if (slot) {
+    // null: a server without failover slots, where OUTBOX_SLOT_FAILOVER=false is the only choice.
+    if (slot.failover !== null && slot.failover !== config.slotFailover) {
+      await setSlotFailover(db, config.slot, config.slotFailover);
+      logger.info({ slot: config.slot, failover: config.slotFailover }, 'slot failover flag changed');
+    }
+    return slot.confirmedLsn;
+  }
   logger.warn(
     { slot: config.slot },
     'replication slot missing: creating it and publishing the rows it cannot see',
   );
-  const created = await createSlotWithSnapshot(db, config.slot, config.table, config.completion === 'mark');
+  const created = await createSlotWithSnapshot(
+    db,
+    config.slot,
+    config.table,
+    config.completion === 'mark',
+    config.slotFailover,
+  );
   const swept = await publishRows(created.rows, options);
   await options.drain();
   await markSlotSwept(db, config.slot);
-  logger.info({ slot: config.slot, events: swept, at: formatLsn(created.consistentLsn) }, 'slot created');
+  logger.info(
+    { slot: config.slot, events: swept, at: formatLsn(created.consistentLsn), failover: config.slotFailover },
+    'slot created',
+  );
   return created.consistentLsn;
 }
 

@@ -11,6 +11,7 @@ import type { Connection, Database, Queryable } from '../db/database.js';
 import * as preflightSql from '../db/preflight-sql.js';
 import * as slotSql from '../db/slot-sql.js';
 import type { TableName } from './decode.js';
+import { assessFailover } from './failover.js';
 import { parseLsn } from './lsn.js';
 import type { Lsn } from './lsn.js';
 
@@ -26,6 +27,8 @@ export interface SlotInfo {
    * max_slot_wal_keep_size) or it has no confirmed position. It still holds its name: drop it first.
    */
   readonly lost: boolean;
+  /** Whether the slot is a failover slot; null before PostgreSQL 17. */
+  readonly failover: boolean | null;
 }
 
 /** Checks wal_level, the table and the publication; creates the publication when it is missing. */
@@ -66,10 +69,42 @@ export async function readSlot(db: Queryable, slot: string): Promise<SlotInfo | 
         `choose another OUTBOX_SLOT or drop that slot`,
     );
   }
+  const { active_pid: activePid, failover } = row;
   if (row.wal_status === 'lost' || row.confirmed_flush_lsn === null) {
-    return { confirmedLsn: 0n, activePid: row.active_pid, lost: true };
+    return { confirmedLsn: 0n, activePid, lost: true, failover };
   }
-  return { confirmedLsn: parseLsn(row.confirmed_flush_lsn), activePid: row.active_pid, lost: false };
+  return { confirmedLsn: parseLsn(row.confirmed_flush_lsn), activePid, lost: false, failover };
+}
+
+/**
+ * OUTBOX_SLOT_FAILOVER's checks on the primary (wal/failover.ts): throws PreflightError when the
+ * server cannot keep the slot across a failover, returns what is worth a warning.
+ */
+export async function checkFailover(db: Queryable, wanted: boolean): Promise<readonly string[]> {
+  if (!wanted) return [];
+  const { rows } = await run(db, preflightSql.failoverSettings());
+  const facts = rows[0]!;
+  const verdict = assessFailover(wanted, {
+    version: facts.version,
+    synchronizedStandbySlots: facts.synchronized_standby_slots,
+    physicalSlots: facts.physical_slots,
+  });
+  if (verdict.refusal) throw new PreflightError(verdict.refusal);
+  return verdict.warnings;
+}
+
+/** Sets an existing slot's failover flag (PostgreSQL 17+) on a replication connection. */
+export async function setSlotFailover(
+  db: Pick<Database, 'connectReplication'>,
+  slot: string,
+  failover: boolean,
+): Promise<void> {
+  const replication = await db.connectReplication();
+  try {
+    await run(replication, slotSql.alterSlotFailover(slot, failover));
+  } finally {
+    await replication.release();
+  }
 }
 
 /** True when the slot's creation sweep finished (or the slot predates this bookkeeping). */
@@ -101,13 +136,14 @@ export async function createSlotWithSnapshot(
   slot: string,
   table: TableName,
   pendingOnly: boolean,
+  failover = false,
 ): Promise<NewSlot> {
   await run(db, slotSql.registerSlot(slot));
   const replication = await db.connectReplication();
   try {
     const reader = await db.reserveTextConnection();
     try {
-      const { rows } = await run(replication, slotSql.createSlotExportingSnapshot(slot));
+      const { rows } = await run(replication, slotSql.createSlotExportingSnapshot(slot, failover));
       const consistentLsn = parseLsn(rows[0]!.consistent_point);
       await run(reader, slotSql.beginSnapshotRead());
       // The snapshot stays importable only while the replication connection is idle and open.
