@@ -17,12 +17,16 @@ export function finishRows(table: TableName, mode: CompletionMode, ids: readonly
   );
 }
 
-// xids of the batch that other sessions cannot see yet (still in the current snapshot's running set).
+// xids of the batch that other sessions cannot see yet: running in the current snapshot (its xip),
+// or at or after its xmax. The latter is the newest transaction committing while no later one has
+// ended: it is in no xip list, yet invisible. xids are 32-bit here, so "at or after" is compared
+// modulo 2^32 (within 2^31, as PostgreSQL compares xids).
 export function runningXids(xids: readonly number[]): Statement<{ x: string }> {
   return statement(
     `
-  select x::text from unnest($1::xid[]) x
-   where x = any(array(select xid(r) from pg_snapshot_xip(pg_current_snapshot()) r))`,
+  select x::text from unnest($1::xid[]) x, pg_current_snapshot() s
+   where x = any(array(select xid(r) from pg_snapshot_xip(s) r))
+      or (x::text::bigint - xid(pg_snapshot_xmax(s))::text::bigint + 4294967296) % 4294967296 < 2147483648`,
     [xids],
   );
 }
