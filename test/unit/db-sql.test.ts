@@ -139,7 +139,7 @@ describe('db builders', () => {
     assert.equal(slotSql.alterSlotFailover('s', false).text, 'ALTER_REPLICATION_SLOT "s" (FAILOVER false)');
   });
 
-  test('a transaction is not visible yet while in the snapshot's xip list, or at or after its xmax', () => {
+  test('a transaction is not visible yet while in the xip list of the snapshot, or at or after its xmax', () => {
     const { text } = completionSql.runningXids([7]);
     assert.match(text, /pg_snapshot_xip\(s\)/);
     // The newest transaction, committing while no later one ended, is in no xip list.
