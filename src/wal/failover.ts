@@ -16,7 +16,7 @@ export interface FailoverFacts {
 }
 
 export interface FailoverVerdict {
-  /** Why the relay must not start (one line, names the setting); undefined when it may. */
+  /** Why the relay must not start (one line, after the setting's name); undefined when it may. */
   readonly refusal: string | undefined;
   readonly warnings: readonly string[];
 }
@@ -28,8 +28,8 @@ export function assessFailover(wanted: boolean, facts: FailoverFacts): FailoverV
   if (facts.version < FAILOVER_MIN_VERSION)
     return {
       refusal:
-        `OUTBOX_SLOT_FAILOVER=true needs PostgreSQL 17 or later (failover slots); ` +
-        `this server is ${Math.floor(facts.version / 10_000)}: set OUTBOX_SLOT_FAILOVER=false or upgrade`,
+        `true needs PostgreSQL 17 or later (failover slots), this server is ` +
+        `${Math.floor(facts.version / 10_000)}: set it to false or upgrade`,
       warnings: [],
     };
   const named = parseSlotList(facts.synchronizedStandbySlots ?? '');

@@ -6,6 +6,7 @@
 // snapshot and publishing exactly the rows that snapshot sees closes that gap with no overlap.
 // The slot's row in outbox_relay_slot records whether that sweep finished: a crash mid-sweep leaves
 // it unfinished, and the next start drops the slot and sweeps again.
+import { ConfigError } from '../config-fields.js';
 import { run } from '../db/database.js';
 import type { Connection, Database, Queryable } from '../db/database.js';
 import * as preflightSql from '../db/preflight-sql.js';
@@ -77,8 +78,8 @@ export async function readSlot(db: Queryable, slot: string): Promise<SlotInfo | 
 }
 
 /**
- * OUTBOX_SLOT_FAILOVER's checks on the primary (wal/failover.ts): throws PreflightError when the
- * server cannot keep the slot across a failover, returns what is worth a warning.
+ * OUTBOX_SLOT_FAILOVER's checks on the primary (wal/failover.ts): throws ConfigError (exit 2) when
+ * the server cannot keep the slot across a failover, returns what is worth a warning.
  */
 export async function checkFailover(db: Queryable, wanted: boolean): Promise<readonly string[]> {
   if (!wanted) return [];
@@ -89,7 +90,7 @@ export async function checkFailover(db: Queryable, wanted: boolean): Promise<rea
     synchronizedStandbySlots: facts.synchronized_standby_slots,
     physicalSlots: facts.physical_slots,
   });
-  if (verdict.refusal) throw new PreflightError(verdict.refusal);
+  if (verdict.refusal) throw new ConfigError('OUTBOX_SLOT_FAILOVER', verdict.refusal);
   return verdict.warnings;
 }
 

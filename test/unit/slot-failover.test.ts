@@ -22,8 +22,7 @@ describe('assessFailover', () => {
     const { refusal } = assessFailover(true, { ...READY, version: 160_014, synchronizedStandbySlots: null });
     assert.equal(
       refusal,
-      'OUTBOX_SLOT_FAILOVER=true needs PostgreSQL 17 or later (failover slots); this server is 16: ' +
-        'set OUTBOX_SLOT_FAILOVER=false or upgrade',
+      'true needs PostgreSQL 17 or later (failover slots), this server is 16: set it to false or upgrade',
     );
     assert.ok(!refusal.includes('\n'));
   });
