@@ -32,6 +32,7 @@ import { createSinks, routesOf } from './publisher.js';
 import type { Sink, SinkName } from './sinks/sink.js';
 import { ensureSlot } from './sweep.js';
 import { startHeartbeat } from './wal/heartbeat.js';
+import { RecreationBudget } from './wal/invalidation.js';
 import { checkFailover, preflight, readSlot } from './wal/slot.js';
 
 export interface RelayDependencies {
@@ -55,6 +56,8 @@ export class Relay {
     lastError: undefined,
   };
   private leading = false;
+  /** Kept across leadership terms and sessions: a slot invalidated again and again stops the relay. */
+  private readonly recreations: RecreationBudget;
   private waitingForSlot = false;
   private running: Promise<void> | undefined;
   /** Set by stop(): every wait for in-flight events ends by then. */
@@ -62,6 +65,7 @@ export class Relay {
 
   constructor(private readonly deps: RelayDependencies) {
     const { config, logger, metrics, router, sinks, completion } = deps;
+    this.recreations = new RecreationBudget(config.slotMaxRecreationsPerHour);
     this.window = new InFlightWindow(config.maxInFlightEvents, config.maxInFlightBytes);
     const delivery = new Delivery({
       route: (event) => router.route(event),
@@ -143,7 +147,8 @@ export class Relay {
       (error) => logger.debug({ err: error }, 'heartbeat failed'),
     );
     const { window, dispatcher, catchUp } = this;
-    const sweep = { config, logger, db, window, dispatcher, drain, signal };
+    const recreations = this.recreations;
+    const sweep = { config, logger, metrics, recreations, db, window, dispatcher, drain, signal };
     const state = this.replication;
     const keepColumnText = this.deps.router.readsColumnText();
     const sessions = { config, logger, signal, window, dispatcher, catchUp, drain, state, keepColumnText };

@@ -15,6 +15,7 @@ import { Session } from './pipeline/session.js';
 import { sleep } from './pipeline/sleep.js';
 import type { InFlightWindow } from './pipeline/window.js';
 import { OutboxDecoder } from './wal/decode.js';
+import { SlotRecreationLimitError } from './wal/invalidation.js';
 import { formatLsn } from './wal/lsn.js';
 import type { Lsn } from './wal/lsn.js';
 import { ReplicationStream } from './wal/stream.js';
@@ -56,6 +57,8 @@ export async function streamWhileLeading(options: ReplicationOptions, lost: Abor
     } catch (error) {
       if (signal.aborted) break;
       state.lastError = errorMessage(error);
+      // No reconnect helps: the relay stops with this error (see wal/invalidation.ts).
+      if (error instanceof SlotRecreationLimitError) throw error;
       if (replicationErrorKind(error) === 'slot_busy')
         logger.info({ attempt }, 'the previous walsender still holds the slot, retrying');
       else logger.warn({ err: error, attempt }, 'replication stream lost, reconnecting');

@@ -6,10 +6,13 @@
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { Logger } from './observability/logger.js';
+import type { RelayMetrics } from './observability/metrics.js';
 import type { Dispatcher, TransactionOwner } from './pipeline/dispatcher.js';
 import { Watermark } from './pipeline/watermark.js';
 import type { InFlightWindow } from './pipeline/window.js';
 import { rowToEvent } from './wal/decode.js';
+import { SlotRecreationLimitError } from './wal/invalidation.js';
+import type { RecreationBudget } from './wal/invalidation.js';
 import { formatLsn } from './wal/lsn.js';
 import type { Lsn } from './wal/lsn.js';
 import {
@@ -22,8 +25,14 @@ import {
 } from './wal/slot.js';
 
 export interface SweepOptions {
-  readonly config: Pick<Config, 'slot' | 'slotFailover' | 'table' | 'completion'>;
+  readonly config: Pick<
+    Config,
+    'slot' | 'slotFailover' | 'slotMaxRecreationsPerHour' | 'table' | 'completion'
+  >;
   readonly logger: Logger;
+  readonly metrics: Pick<RelayMetrics, 'slotRecreated'>;
+  /** Recreations of invalidated slots this hour (the relay's, kept across sessions). */
+  readonly recreations: RecreationBudget;
   readonly db: Pick<Database, 'query' | 'connectReplication' | 'reserveTextConnection'>;
   readonly window: InFlightWindow;
   readonly dispatcher: Pick<Dispatcher, 'dispatch'>;
@@ -38,8 +47,13 @@ export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
   const { config, logger, db } = options;
   let slot = await readSlot(db, config.slot);
   if (slot?.lost) {
-    // Its WAL is gone, and so are the events in it: only the table still has them (see slot.ts).
-    logger.warn({ slot: config.slot }, 'replication slot lost its WAL: dropping and recreating it');
+    // Its WAL (or what decoding it needs) is gone, and so are the events in it: only the table still
+    // has them (see slot.ts).
+    const reason = slot.invalidation ?? 'unconfirmed';
+    if (!options.recreations.take(Date.now()))
+      throw new SlotRecreationLimitError(config.slot, reason, config.slotMaxRecreationsPerHour);
+    logger.warn({ slot: config.slot, reason }, 'replication slot invalidated: dropping and recreating it');
+    options.metrics.slotRecreated(reason);
     await dropSlot(db, config.slot);
     slot = undefined;
   }

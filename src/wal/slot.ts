@@ -13,6 +13,7 @@ import * as preflightSql from '../db/preflight-sql.js';
 import * as slotSql from '../db/slot-sql.js';
 import type { TableName } from './decode.js';
 import { assessFailover } from './failover.js';
+import { invalidationOf } from './invalidation.js';
 import { parseLsn } from './lsn.js';
 import type { Lsn } from './lsn.js';
 
@@ -28,6 +29,8 @@ export interface SlotInfo {
    * max_slot_wal_keep_size) or it has no confirmed position. It still holds its name: drop it first.
    */
   readonly lost: boolean;
+  /** Why it cannot stream (wal_removed, rows_removed, idle_timeout, ...): see wal/invalidation.ts. */
+  readonly invalidation: string | undefined;
   /** Whether the slot is a failover slot; null before PostgreSQL 17. */
   readonly failover: boolean | null;
 }
@@ -71,10 +74,21 @@ export async function readSlot(db: Queryable, slot: string): Promise<SlotInfo | 
     );
   }
   const { active_pid: activePid, failover } = row;
-  if (row.wal_status === 'lost' || row.confirmed_flush_lsn === null) {
-    return { confirmedLsn: 0n, activePid, lost: true, failover };
+  const invalidation = invalidationOf({
+    invalidationReason: row.invalidation_reason,
+    walStatus: row.wal_status,
+    confirmedFlushLsn: row.confirmed_flush_lsn,
+  });
+  if (invalidation !== undefined || row.confirmed_flush_lsn === null) {
+    return { confirmedLsn: 0n, activePid, lost: true, invalidation, failover };
   }
-  return { confirmedLsn: parseLsn(row.confirmed_flush_lsn), activePid, lost: false, failover };
+  return {
+    confirmedLsn: parseLsn(row.confirmed_flush_lsn),
+    activePid,
+    lost: false,
+    invalidation,
+    failover,
+  };
 }
 
 /**
