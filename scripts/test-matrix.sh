@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/local/env.sh
 
-core=(postgres-version relay reliability-crash reliability-slot-loss reliability-idle-slot reliability-ha slot-failover)
+core=(postgres-version relay reliability-crash reliability-slot-loss reliability-idle-slot reliability-ha slot-failover slot-invalidation)
 arguments=("$@")
 full=false
 only_failover=false

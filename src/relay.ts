@@ -148,8 +148,23 @@ export class Relay {
     );
     const { window, dispatcher, catchUp } = this;
     const recreations = this.recreations;
-    const sweep = { config, logger, metrics, recreations, db, window, dispatcher, drain, signal };
     const state = this.replication;
+    // Until the stream starts again (which clears it), /readyz says why the table is being swept.
+    const onInvalidated = (reason: string): void => {
+      state.lastError = `replication slot invalidated (${reason}): recreating it and sweeping the table`;
+    };
+    const sweep = {
+      config,
+      logger,
+      metrics,
+      recreations,
+      onInvalidated,
+      db,
+      window,
+      dispatcher,
+      drain,
+      signal,
+    };
     const keepColumnText = this.deps.router.readsColumnText();
     const sessions = { config, logger, signal, window, dispatcher, catchUp, drain, state, keepColumnText };
     try {

@@ -33,6 +33,8 @@ export interface SweepOptions {
   readonly metrics: Pick<RelayMetrics, 'slotRecreated'>;
   /** Recreations of invalidated slots this hour (the relay's, kept across sessions). */
   readonly recreations: RecreationBudget;
+  /** Told why the slot is being recreated (readiness reports it until the stream starts). */
+  readonly onInvalidated?: (reason: string) => void;
   readonly db: Pick<Database, 'query' | 'connectReplication' | 'reserveTextConnection'>;
   readonly window: InFlightWindow;
   readonly dispatcher: Pick<Dispatcher, 'dispatch'>;
@@ -54,6 +56,7 @@ export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
       throw new SlotRecreationLimitError(config.slot, reason, config.slotMaxRecreationsPerHour);
     logger.warn({ slot: config.slot, reason }, 'replication slot invalidated: dropping and recreating it');
     options.metrics.slotRecreated(reason);
+    options.onInvalidated?.(reason);
     await dropSlot(db, config.slot);
     slot = undefined;
   }
