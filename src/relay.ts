@@ -33,7 +33,8 @@ import type { Sink, SinkName } from './sinks/sink.js';
 import { ensureSlot } from './sweep.js';
 import { startHeartbeat } from './wal/heartbeat.js';
 import { RecreationBudget } from './wal/invalidation.js';
-import { checkFailover, preflight, readSlot } from './wal/slot.js';
+import { checkFailover, identifyServer, preflight, readSlot } from './wal/slot.js';
+import type { ServerIdentity } from './wal/timeline.js';
 
 export interface RelayDependencies {
   readonly config: Config;
@@ -58,6 +59,8 @@ export class Relay {
   private leading = false;
   /** Kept across leadership terms and sessions: a slot invalidated again and again stops the relay. */
   private readonly recreations: RecreationBudget;
+  /** The cluster and timeline last streamed from: a former primary on an older timeline is refused. */
+  private readonly server: { known: ServerIdentity | undefined } = { known: undefined };
   private waitingForSlot = false;
   private running: Promise<void> | undefined;
   /** Set by stop(): every wait for in-flight events ends by then. */
@@ -147,7 +150,7 @@ export class Relay {
       (error) => logger.debug({ err: error }, 'heartbeat failed'),
     );
     const { window, dispatcher, catchUp } = this;
-    const recreations = this.recreations;
+    const { recreations, server } = this;
     const state = this.replication;
     // Until the stream starts again (which clears it), /readyz says why the table is being swept.
     const onInvalidated = (reason: string): void => {
@@ -177,7 +180,16 @@ export class Relay {
         signal,
         onStandby: (waiting) => (this.waitingForSlot = waiting),
         onLeader: (leading) => (this.leading = leading),
-        lead: (lost) => streamWhileLeading({ ...sessions, ensureSlot: () => ensureSlot(sweep) }, lost),
+        lead: (lost) =>
+          streamWhileLeading(
+            {
+              ...sessions,
+              server,
+              identifyServer: () => identifyServer(db),
+              ensureSlot: () => ensureSlot(sweep),
+            },
+            lost,
+          ),
       });
       // Usually already drained by the session; this covers a stop during a reconnect.
       await drain();

@@ -16,6 +16,8 @@ import { sleep } from './pipeline/sleep.js';
 import type { InFlightWindow } from './pipeline/window.js';
 import { OutboxDecoder } from './wal/decode.js';
 import { SlotRecreationLimitError } from './wal/invalidation.js';
+import { judgeServer } from './wal/timeline.js';
+import type { ServerIdentity } from './wal/timeline.js';
 import { formatLsn } from './wal/lsn.js';
 import type { Lsn } from './wal/lsn.js';
 import { ReplicationStream } from './wal/stream.js';
@@ -40,6 +42,10 @@ export interface ReplicationOptions {
   readonly dispatcher: Pick<Dispatcher, 'dispatch'>;
   readonly catchUp: CatchUpTracker;
   readonly state: ReplicationState;
+  /** Which cluster and timeline the database URL leads to now (wal/timeline.ts). */
+  readonly identifyServer: () => Promise<ServerIdentity>;
+  /** The server this relay last streamed from; written here only. */
+  readonly server: { known: ServerIdentity | undefined };
   /** The slot's confirmed LSN, once the slot exists and is swept (sweep.ts). */
   readonly ensureSlot: () => Promise<Lsn>;
   /** Resolves when nothing is in flight (or the stop deadline passed). */
@@ -76,6 +82,11 @@ async function streamOnce(
   onStart: () => void,
 ): Promise<void> {
   const { config, logger, signal, state, catchUp } = options;
+  const identity = await options.identifyServer();
+  const verdict = judgeServer(options.server.known, identity);
+  if (verdict.kind === 'former_primary') throw new Error(verdict.message);
+  if (verdict.message) logger.warn({ slot: config.slot, ...identity }, verdict.message);
+  options.server.known = identity;
   const confirmed = await options.ensureSlot();
   const stream = new ReplicationStream({
     connectionString: config.databaseUrl,

@@ -68,6 +68,11 @@ export function createSlotExportingSnapshot(
   return statement(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput ${options}`);
 }
 
+/** A walsender command: the cluster's system identifier and the server's current timeline. */
+export function identifySystem(): Statement<{ systemid: string; timeline: number | string }> {
+  return statement('IDENTIFY_SYSTEM');
+}
+
 /** A walsender command (PostgreSQL 17+): turns the slot's failover flag on or off; not while in use. */
 export function alterSlotFailover(slot: string, failover: boolean): Statement {
   return statement(`ALTER_REPLICATION_SLOT ${quoteIdent(slot)} (FAILOVER ${failover})`);

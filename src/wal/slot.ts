@@ -14,6 +14,7 @@ import * as slotSql from '../db/slot-sql.js';
 import type { TableName } from './decode.js';
 import { assessFailover } from './failover.js';
 import { invalidationOf } from './invalidation.js';
+import type { ServerIdentity } from './timeline.js';
 import { parseLsn } from './lsn.js';
 import type { Lsn } from './lsn.js';
 
@@ -106,6 +107,17 @@ export async function checkFailover(db: Queryable, wanted: boolean): Promise<rea
   });
   if (verdict.refusal) throw new ConfigError('OUTBOX_SLOT_FAILOVER', verdict.refusal);
   return verdict.warnings;
+}
+
+/** IDENTIFY_SYSTEM on a replication connection: which cluster, and which timeline of it. */
+export async function identifyServer(db: Pick<Database, 'connectReplication'>): Promise<ServerIdentity> {
+  const replication = await db.connectReplication();
+  try {
+    const { rows } = await run(replication, slotSql.identifySystem());
+    return { systemId: String(rows[0]!.systemid), timeline: Number(rows[0]!.timeline) };
+  } finally {
+    await replication.release();
+  }
 }
 
 /** Sets an existing slot's failover flag (PostgreSQL 17+) on a replication connection. */
