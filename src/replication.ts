@@ -16,7 +16,7 @@ import { sleep } from './pipeline/sleep.js';
 import type { InFlightWindow } from './pipeline/window.js';
 import { OutboxDecoder } from './wal/decode.js';
 import { SlotRecreationLimitError } from './wal/invalidation.js';
-import { judgeServer } from './wal/timeline.js';
+import { FormerPrimaryError, judgeServer } from './wal/timeline.js';
 import type { ServerIdentity } from './wal/timeline.js';
 import { formatLsn } from './wal/lsn.js';
 import type { Lsn } from './wal/lsn.js';
@@ -65,7 +65,8 @@ export async function streamWhileLeading(options: ReplicationOptions, lost: Abor
       state.lastError = errorMessage(error);
       // No reconnect helps: the relay stops with this error (see wal/invalidation.ts).
       if (error instanceof SlotRecreationLimitError) throw error;
-      if (replicationErrorKind(error) === 'slot_busy')
+      if (error instanceof FormerPrimaryError) logger.error({ attempt }, error.message);
+      else if (replicationErrorKind(error) === 'slot_busy')
         logger.info({ attempt }, 'the previous walsender still holds the slot, retrying');
       else logger.warn({ err: error, attempt }, 'replication stream lost, reconnecting');
       // The next session resends everything unconfirmed: let this one's events finish first.
@@ -84,7 +85,7 @@ async function streamOnce(
   const { config, logger, signal, state, catchUp } = options;
   const identity = await options.identifyServer();
   const verdict = judgeServer(options.server.known, identity);
-  if (verdict.kind === 'former_primary') throw new Error(verdict.message);
+  if (verdict.kind === 'former_primary') throw new FormerPrimaryError(verdict.message);
   if (verdict.message) logger.warn({ slot: config.slot, ...identity }, verdict.message);
   options.server.known = identity;
   const confirmed = await options.ensureSlot();

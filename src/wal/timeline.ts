@@ -39,3 +39,8 @@ export function judgeServer(known: ServerIdentity | undefined, current: ServerId
     message: `refusing to stream from timeline ${current.timeline} of system ${current.systemId}: this relay already streamed from timeline ${known.timeline}, so this server is a former primary whose history forked; point DATABASE_URL at the current primary`,
   };
 }
+
+/** The server is a former primary (wal/timeline.ts): retried, logged as an error of its own. */
+export class FormerPrimaryError extends Error {
+  override name = 'FormerPrimaryError';
+}

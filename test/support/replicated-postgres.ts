@@ -48,6 +48,11 @@ export interface ReplicatedPostgres {
   stopPrimary(): Promise<void>;
   /** The primary's postmaster and every child of it, SIGKILLed: a crash of its host. */
   killPrimary(): Promise<void>;
+  /**
+   * Starts the stopped former primary again, as a primary of its own (split brain): its history
+   * forked from the promoted standby's. It waits for no standby.
+   */
+  startFormerPrimary(): Promise<void>;
   /** `pg_ctl promote` on the standby; resolves once it accepts writes. */
   promoteStandby(): Promise<void>;
   /** Stops whatever still runs and removes both data directories. */
@@ -220,6 +225,17 @@ synchronized_standby_slots = '${options.synchronizedStandbySlots ? STANDBY_SLOT 
       await waitFor('the killed primary to release its port', () => !portListening(primary.port), {
         timeoutMs: 30_000,
       });
+    },
+    async startFormerPrimary() {
+      await pgCtl(
+        primary,
+        '-w',
+        '-t',
+        '60',
+        '-o',
+        "-c synchronous_standby_names='' -c synchronized_standby_slots=''",
+        'start',
+      );
     },
     async promoteStandby() {
       await pgCtl(standby, '-w', '-t', '60', 'promote');
