@@ -8,7 +8,8 @@
 // Commits are synchronous to the standby, so a commit the writer saw acknowledged survives a kill of
 // the primary: the test counts against those. Each pair lives in its own directory under
 // OUTBOX_RELAY_RUN_DIR and is removed by destroy().
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { childrenOf, portListening, runToExit } from './processes.js';
 import {
   appendFileSync,
   cpSync,
@@ -254,27 +255,6 @@ synchronized_standby_slots = '${options.synchronizedStandbySlots ? STANDBY_SLOT 
   };
 }
 
-/**
- * Runs a command to its exit. Not execFile: pg_ctl's server keeps a copy of the output pipes, so
- * waiting for them to close would wait for the server to stop.
- */
-function runToExit(command: string, args: string[], libraryPath: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      env: { ...process.env, LD_LIBRARY_PATH: libraryPath },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      child.stderr.destroy();
-      if (code === 0) resolve();
-      else reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.trim()}`));
-    });
-  });
-}
-
 async function queryAt<Row extends pg.QueryResultRow>(
   url: string,
   text: string,
@@ -287,31 +267,4 @@ async function queryAt<Row extends pg.QueryResultRow>(
   } finally {
     await client.end();
   }
-}
-
-/** The processes whose parent is `pid` (PostgreSQL's backends, walsenders and workers). */
-function childrenOf(pid: number): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .flatMap((entry) => {
-      try {
-        // The fields after the command (which may hold spaces) start after its closing parenthesis.
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        return ppid === pid ? [Number(entry)] : [];
-      } catch {
-        return [];
-      }
-    });
-}
-
-/** Whether something listens on 127.0.0.1:`port` (from /proc/net/tcp, state 0A). */
-function portListening(port: number): boolean {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  return readFileSync('/proc/net/tcp', 'utf8')
-    .split('\n')
-    .some((line) => {
-      const fields = line.trim().split(/\s+/);
-      return fields[1]?.endsWith(hex) === true && fields[3] === '0A';
-    });
 }
