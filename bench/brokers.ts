@@ -70,10 +70,14 @@ export function pidFromFile(path: string): number | undefined {
   }
 }
 
-export async function createBroker(name: SinkName, runDir: string): Promise<BenchBroker> {
+export async function createBroker(
+  name: SinkName,
+  runDir: string,
+  exactlyOnce = false,
+): Promise<BenchBroker> {
   switch (name) {
     case 'kafka':
-      return KafkaBenchBroker.create(KAFKA_BROKER, pidFromFile(`${runDir}/kafka/kafka.pid`));
+      return KafkaBenchBroker.create(KAFKA_BROKER, pidFromFile(`${runDir}/kafka/kafka.pid`), exactlyOnce);
     case 'rabbitmq':
       return RabbitBenchBroker.create(RABBITMQ_URL, pidFromFile(`${runDir}/rabbitmq/rabbitmq.pid`));
     default:

@@ -15,15 +15,20 @@ export class KafkaBenchBroker implements BenchBroker {
     private readonly admin: Admin,
     broker: string,
     readonly pid: number | undefined,
+    exactlyOnce: boolean,
   ) {
-    this.relayEnv = { KAFKA_BROKERS: broker };
+    this.relayEnv = { KAFKA_BROKERS: broker, ...(exactlyOnce ? { KAFKA_EXACTLY_ONCE: 'true' } : {}) };
   }
 
-  static async create(broker: string, pid: number | undefined): Promise<KafkaBenchBroker> {
+  static async create(
+    broker: string,
+    pid: number | undefined,
+    exactlyOnce = false,
+  ): Promise<KafkaBenchBroker> {
     const kafka = new Kafka({ clientId: 'outbox-bench', brokers: [broker], logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
-    return new KafkaBenchBroker(kafka, admin, broker, pid);
+    return new KafkaBenchBroker(kafka, admin, broker, pid, exactlyOnce);
   }
 
   async prepare(aggregateType: string): Promise<void> {

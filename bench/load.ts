@@ -116,6 +116,7 @@ const PAYLOAD_OVERHEAD = 27;
 
 /** The transaction number a payload names, or -1. */
 export function transactionOf(payload: string): number {
-  const match = /"tx": ?(\d+)/.exec(payload);
+  // The payload as it is, or as a JSON string inside another document (Debezium's JSON converter).
+  const match = /\\?"tx\\?": ?(\d+)/.exec(payload);
   return match ? Number(match[1]) : -1;
 }

@@ -32,7 +32,33 @@ export interface BenchOptions {
   /** Rewrite the results section of bench/README.md. */
   readonly readme: boolean;
   readonly quick: boolean;
+  /** KAFKA_EXACTLY_ONCE=true for the relay: Kafka only, results in <day>-kafka-exactly-once.json. */
+  readonly exactlyOnce: boolean;
+  /**
+   * Message formats (OUTBOX_FORMAT) to compare on the backlog scenario, relay alone; when given, the
+   * bench runs only that comparison (bench/formats.ts).
+   */
+  readonly formats: readonly string[];
+  /**
+   * A git ref whose relay is built apart and measured against the working tree's, alternately on the
+   * same backlog, `pairs` times; when given, the bench runs only that comparison (bench/baseline.ts).
+   */
+  readonly baseline: string | undefined;
+  readonly pairs: number;
+  /** Run Debezium (defaults and tuned) beside the relay on Kafka (bench/debezium.ts). */
+  readonly withDebezium: boolean;
 }
+
+/** The relay's formats (src/formats/registry.ts), checked here before any backlog is loaded. */
+export const FORMAT_NAMES = [
+  'native',
+  'cloudevents',
+  'cloudevents-structured',
+  'debezium',
+  'avro',
+  'protobuf',
+  'json-schema',
+] as const;
 
 export const USAGE = `Usage: npm run bench -- [options]
 
@@ -57,7 +83,18 @@ on the same events, prints a table and writes bench/results/<date>-<sink>.json a
   --no-profile                skip the profiled run (node --cpu-prof)
   --no-build                  use dist/ as it is
   --no-readme                 do not rewrite bench/README.md
-  --quick                     a tiny run to try the bench (results in bench/results/tmp/)`;
+  --quick                     a tiny run to try the bench (results in bench/results/tmp/)
+  --exactly-once              the relay with KAFKA_EXACTLY_ONCE=true (Kafka only; implies --no-readme)
+  --formats A,B|all           only compare message formats: the relay drains the same backlog
+                              (--events) once per format, schemas from bench/schemas; writes
+                              bench/results/<date>-<sink>-formats.json (formats: ${FORMAT_NAMES.join(', ')})
+  --baseline REF              only compare with another commit's relay: REF is built apart (under the
+                              run dir, kept per commit), then both drain the same backlog (--events)
+                              alternately; writes bench/results/<date>-<sink>-baseline.json
+  --pairs N                   with --baseline: alternating pairs of runs (default 2)
+  --with-debezium             Kafka: also run Debezium (Kafka Connect standalone, PostgreSQL connector,
+                              Outbox Event Router; defaults and a tuned profile) on the same backlog
+                              and latency scenarios`;
 
 export class UsageError extends Error {}
 
@@ -84,6 +121,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       'no-build': { type: 'boolean', default: false },
       'no-readme': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
+      'exactly-once': { type: 'boolean', default: false },
+      formats: { type: 'string' },
+      baseline: { type: 'string' },
+      pairs: { type: 'string', default: '2' },
+      'with-debezium': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -92,8 +134,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const sink = values.sink;
   if (sink !== 'all' && sink !== 'kafka' && sink !== 'rabbitmq')
     throw new UsageError('--sink: expected kafka, rabbitmq or all');
+  const exactlyOnce = values['exactly-once'];
+  if (exactlyOnce && sink === 'rabbitmq') throw new UsageError('--exactly-once: measures Kafka only');
   return {
-    sinks: sink === 'all' ? ['kafka', 'rabbitmq'] : [sink],
+    sinks: exactlyOnce ? ['kafka'] : sink === 'all' ? ['kafka', 'rabbitmq'] : [sink],
     events: positive('--events', values.events ?? (quick ? '5000' : '200000')),
     txSize: positive('--tx-size', values['tx-size']),
     payloadBytes: positive('--payload-bytes', values['payload-bytes']),
@@ -115,9 +159,30 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     profile: !values['no-profile'],
     build: !values['no-build'],
     outDir: quick ? 'bench/results/tmp' : 'bench/results',
-    readme: !values['no-readme'] && !quick,
+    readme: !values['no-readme'] && !quick && !exactlyOnce,
     quick,
+    exactlyOnce,
+    formats: values.formats === undefined ? [] : formatList(values.formats),
+    baseline: baselineRef(values.baseline),
+    pairs: positive('--pairs', values.pairs),
+    withDebezium: values['with-debezium'],
   };
+}
+
+function baselineRef(ref: string | undefined): string | undefined {
+  if (ref === undefined) return undefined;
+  if (!/^[\w./^~@{}-]+$/.test(ref) || ref.startsWith('-'))
+    throw new UsageError('--baseline: expected a git ref (a commit, tag or branch)');
+  return ref;
+}
+
+function formatList(text: string): string[] {
+  if (text === 'all') return [...FORMAT_NAMES];
+  const names = text.split(',').map((name) => name.trim());
+  const unknown = names.find((name) => !(FORMAT_NAMES as readonly string[]).includes(name));
+  if (unknown !== undefined || names.length === 0)
+    throw new UsageError(`--formats: expected all or a list of ${FORMAT_NAMES.join(', ')}`);
+  return [...new Set(names)];
 }
 
 function positive(name: string, text: string | undefined): number {

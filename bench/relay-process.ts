@@ -12,6 +12,8 @@ export interface RelayOptions {
   readonly env: Record<string, string>;
   /** Write a V8 CPU profile (node --cpu-prof) into this directory when the relay exits. */
   readonly cpuProfileDir?: string;
+  /** The CLI to run: the working tree's dist/cli.js unless a baseline's build is measured. */
+  readonly entry?: string;
 }
 
 /** Peaks of the relay's memory over a run (MiB), from its own metrics sampled twice a second. */
@@ -37,9 +39,10 @@ export class BenchRelay {
 
   /** Spawns the relay; `streaming()` waits until it reads its slot. */
   constructor(options: RelayOptions) {
+    const cli = options.entry ?? 'dist/cli.js';
     const entry = options.cpuProfileDir
-      ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, 'dist/cli.js']
-      : ['dist/cli.js'];
+      ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, cli]
+      : [cli];
     this.process = startNode([...entry, 'run'], {
       DATABASE_URL: options.databaseUrl,
       OUTBOX_SLOT: options.slot,

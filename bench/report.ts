@@ -3,6 +3,7 @@ import type { SinkResults, ScalingPoint } from './results.js';
 import type { RawPublish, Throughput } from './scenarios.js';
 import { round } from './stats.js';
 import type { Cost } from './meter.js';
+import { debeziumMarkdown } from './report-debezium.js';
 
 const n = (value: number | undefined): string => (value === undefined ? '–' : value.toLocaleString('en-US'));
 const x = (value: number | undefined): string => (value === undefined ? '–' : `${value.toFixed(2)}×`);
@@ -231,6 +232,7 @@ export function sinkMarkdown(r: SinkResults): string {
       ),
     );
   }
+  if (r.debezium) parts.push(debeziumMarkdown(r));
   parts.push(
     'Targets:',
     table(

@@ -1,5 +1,6 @@
 // The results file of one sink (bench/results/<date>-<sink>.json): every measurement, the ratios of
 // ours to each baseline, and the targets of the issue checked against them. Pure.
+import type { DebeziumResults } from './debezium.js';
 import type { SinkName } from './options.js';
 import type { LoadResult } from './load.js';
 import type { Machine } from './machine.js';
@@ -24,7 +25,10 @@ export interface SinkResults {
   readonly date: string;
   readonly command: string;
   readonly machine: Machine;
-  readonly options: Omit<BenchOptions, 'sinks' | 'outDir' | 'readme' | 'build'>;
+  readonly options: Omit<
+    BenchOptions,
+    'sinks' | 'outDir' | 'readme' | 'build' | 'formats' | 'baseline' | 'pairs' | 'withDebezium'
+  >;
   /** Set when the sink could not be measured, with the reason. */
   readonly notMeasured?: string;
   readonly backlog?: BacklogResult;
@@ -35,6 +39,9 @@ export interface SinkResults {
   readonly latency?: readonly { offeredRate: number; relay: LatencyRun; poller: LatencyRun }[];
   readonly scaling?: { backlogs: ScalingPoint[]; txSizes: ScalingPoint[]; windows: ScalingPoint[] };
   readonly profile?: ProfileSummary & { events: number; eventsPerSecond: number };
+  /** Debezium beside the relay (`--with-debezium`, Kafka only), per profile. */
+  readonly debezium?: readonly DebeziumResults[];
+  readonly debeziumVersion?: string;
   readonly ratios: Ratios;
   readonly targets: Target[];
 }

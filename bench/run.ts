@@ -7,6 +7,9 @@ import { format, resolveConfig } from 'prettier';
 import type { SinkName } from './options.js';
 import { adminQuery, ensureServices, ROOT } from '../test/kit/services.js';
 import { createBroker } from './brokers.js';
+import { compareWithBaseline } from './baseline.js';
+import { benchDebezium, DEBEZIUM_PROFILES, DEBEZIUM_VERSION } from './debezium.js';
+import { compareFormats } from './formats.js';
 import { describeMachine } from './machine.js';
 import type { Machine } from './machine.js';
 import { parseOptions, UsageError } from './options.js';
@@ -132,11 +135,12 @@ async function benchSink(
       pollIntervalMs: options.pollIntervalMs,
       profile: options.profile,
       quick: options.quick,
+      exactlyOnce: options.exactlyOnce,
     },
   };
   let broker;
   try {
-    broker = await createBroker(sink, RUN_DIR);
+    broker = await createBroker(sink, RUN_DIR, options.exactlyOnce);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     progress(`${sink}: not measured: ${reason}`);
@@ -166,6 +170,9 @@ async function benchSink(
       ctx.progress(`  p50/p99 ${poller.consumed.p50Ms}/${poller.consumed.p99Ms} ms`);
       latencies.push({ offeredRate: rate, relay, poller });
     }
+    const debezium = [];
+    if (options.withDebezium && sink === 'kafka')
+      for (const profile of DEBEZIUM_PROFILES) debezium.push(await benchDebezium(ctx, profile));
     const scaled = first ? await scaling(ctx) : undefined;
     const profiled = options.profile ? await profile(ctx) : undefined;
     const measured = {
@@ -177,6 +184,7 @@ async function benchSink(
       latency: latencies,
       scaling: scaled,
       profile: profiled,
+      ...(debezium.length > 0 ? { debezium, debeziumVersion: DEBEZIUM_VERSION } : {}),
     };
     const withRatios = { ...measured, ratios: computeRatios(measured) };
     return { ...withRatios, targets: evaluateTargets(withRatios) };
@@ -210,15 +218,27 @@ async function main(): Promise<number> {
   const day = date.slice(0, 10);
   const outDir = `${ROOT}/${options.outDir}`;
   mkdirSync(outDir, { recursive: true });
+  if (options.baseline !== undefined) {
+    await compareWithBaseline(options, options.baseline, { date, command, runDir: RUN_DIR, progress });
+    progress('done');
+    return 0;
+  }
+  if (options.formats.length > 0) {
+    await compareFormats(options, { date, command, runDir: RUN_DIR, progress });
+    progress('done');
+    return 0;
+  }
   const results: SinkResults[] = [];
   for (const [index, sink] of options.sinks.entries()) {
     const result = await benchSink(sink, options, machine, date, command, index === 0);
     results.push(result);
-    writeFileSync(`${outDir}/${day}-${sink}.json`, `${JSON.stringify(result, null, 2)}\n`);
-    progress(`wrote ${options.outDir}/${day}-${sink}.json`);
+    const name = `${day}-${sink}${options.exactlyOnce ? '-exactly-once' : ''}`;
+    writeFileSync(`${outDir}/${name}.json`, `${JSON.stringify(result, null, 2)}\n`);
+    progress(`wrote ${options.outDir}/${name}.json`);
   }
-  writeFileSync(`${outDir}/${day}.svg`, plotSvg(results));
-  progress(`wrote ${options.outDir}/${day}.svg`);
+  const plot = `${day}${options.exactlyOnce ? '-exactly-once' : ''}.svg`;
+  writeFileSync(`${outDir}/${plot}`, plotSvg(results));
+  progress(`wrote ${options.outDir}/${plot}`);
   const markdown = [machineMarkdown(results[0]!), ...results.map(sinkMarkdown)].join('\n\n');
   process.stdout.write(`\n${markdown}\n`);
   if (options.readme) {

@@ -73,11 +73,17 @@ export interface LatencyRun {
   readonly per100k: { readonly processCpuSeconds?: number; readonly postgresCpuSeconds: number };
 }
 
+/** Another relay measured in the latency scenario (Debezium): started on the scenario's database. */
+export interface OtherParty {
+  readonly label: string;
+  start(db: BenchDatabase): Promise<{ pid: number; ready(): Promise<void>; stop(): Promise<void> }>;
+}
+
 export function uniqueType(label: string): string {
   return `bench_${label}_${randomBytes(3).toString('hex')}`;
 }
 
-function shape(
+export function shape(
   ctx: BenchContext,
   aggregateType: string,
   events: number,
@@ -97,7 +103,11 @@ function costs(cost: Cost, events: number): Throughput['per100k'] {
 }
 
 /** Commits `events` with fresh writers, then VACUUM ANALYZE, so every run starts from the same state. */
-async function loadBacklog(ctx: BenchContext, db: BenchDatabase, load: LoadShape): Promise<LoadResult> {
+export async function loadBacklog(
+  ctx: BenchContext,
+  db: BenchDatabase,
+  load: LoadShape,
+): Promise<LoadResult> {
   const writers = await Writers.connect(db.url, ctx.options.writers);
   try {
     const result = await writers.run(load);
@@ -124,7 +134,7 @@ async function slotReached(db: BenchDatabase, slot: string, lsn: string, timeout
   );
 }
 
-function timeoutFor(events: number): number {
+export function timeoutFor(events: number): number {
   return 300_000 + events; // generous: 1 ms per event on top of five minutes
 }
 
@@ -138,6 +148,7 @@ async function runRelay(
     benchBackends?: () => number[];
     cpuProfileDir?: string;
     relayEnv?: Record<string, string>;
+    relayEntry?: string;
     beforeWait?: () => Promise<unknown>;
   } = {},
 ): Promise<Throughput> {
@@ -146,6 +157,7 @@ async function runRelay(
     slot: db.slot,
     env: { ...ctx.broker.relayEnv, ...extra.relayEnv },
     cpuProfileDir: extra.cpuProfileDir,
+    entry: extra.relayEntry,
   });
   try {
     const startupSeconds = await relay.streaming();
@@ -235,6 +247,8 @@ export async function backlog(
     cpuProfileDir?: string;
     /** Relay settings for this run (e.g. a smaller in-flight window). */
     relayEnv?: Record<string, string>;
+    /** Another build's CLI (bench/baseline.ts) instead of the working tree's dist/cli.js. */
+    relayEntry?: string;
   },
 ): Promise<BacklogResult> {
   const db = await createBenchDatabase();
@@ -277,7 +291,7 @@ export async function backlog(
       relayType,
       events,
       () => slotReached(db, db.slot, endLsn, timeoutFor(events)),
-      { cpuProfileDir: parts.cpuProfileDir, relayEnv: parts.relayEnv },
+      { cpuProfileDir: parts.cpuProfileDir, relayEnv: parts.relayEnv, relayEntry: parts.relayEntry },
     );
     ctx.progress(`  relay: ${relay.eventsPerSecond} events/s, peak RSS ${relay.cost.processPeakRssMiB} MiB`);
     await dropSlotIfExists(db.monitor, db.slot);
@@ -388,11 +402,11 @@ export async function rawPublish(ctx: BenchContext, events: number): Promise<Raw
 export async function latency(
   ctx: BenchContext,
   offeredRate: number,
-  party: 'relay' | 'poller',
+  party: 'relay' | 'poller' | OtherParty,
 ): Promise<LatencyRun> {
   const { options } = ctx;
   const db = await createBenchDatabase();
-  const type = uniqueType(`latency_${party === 'relay' ? 'r' : 'p'}`);
+  const type = uniqueType(`latency_${party === 'relay' ? 'r' : party === 'poller' ? 'p' : party.label}`);
   const writers = await Writers.connect(db.url, options.writers);
   await ctx.broker.prepare(type);
   let firstMeasuredTx = Number.POSITIVE_INFINITY;
@@ -418,8 +432,10 @@ export async function latency(
           intervalMs: options.pollIntervalMs,
         })
       : undefined;
+  const other = typeof party === 'object' ? await party.start(db) : undefined;
   try {
     await relay?.streaming();
+    await other?.ready();
     const warmup = options.warmupSeconds * offeredRate;
     const measured = options.latencySeconds * offeredRate;
     await writers.run(shape(ctx, type, warmup, options.latencyTxSize, offeredRate));
@@ -427,7 +443,7 @@ export async function latency(
     firstMeasuredTx = writers.commitSentAt.length;
     const meter = new Meter({
       postmasterPid: db.postmasterPid,
-      processPid: relay?.pid ?? poller!.pid,
+      processPid: relay?.pid ?? poller?.pid ?? other!.pid,
       brokerPid: ctx.broker.pid,
       benchBackends: () => [db.monitorPid, ...writers.backendPids],
     });
@@ -462,6 +478,7 @@ export async function latency(
     await consumer.stop();
     await relay?.stop();
     await poller?.stop();
+    await other?.stop();
     await writers.close();
     await db.drop();
     await ctx.broker.remove(type);

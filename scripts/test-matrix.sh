@@ -6,7 +6,8 @@
 # primary and a standby of their own, PostgreSQL 17+ failover slots), which older versions cannot
 # run; --failover runs those alone.
 # Each version's cluster listens on its own port, OUTBOX_PG_PORT + (version - 15), so that the
-# clusters of several versions never fight over one port; Kafka and RabbitMQ are shared.
+# clusters of several versions never fight over one port; Kafka, RabbitMQ and (for --full, whose
+# files include the registry scenarios) the schema registry are shared.
 # Usage: test-matrix.sh [--full | --failover] VERSION...
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +38,9 @@ done
 # The brokers come up once for all versions (and stop at the end if they were not running before).
 if [ -z "${OUTBOX_MATRIX_BROKERS_UP:-}" ]; then
   bash scripts/ensure-deps.sh
-  OUTBOX_MATRIX_BROKERS_UP=1 OUTBOX_SERVICES="rabbitmq kafka" \
+  brokers="rabbitmq kafka"
+  if $full; then brokers="$brokers schema-registry"; fi
+  OUTBOX_MATRIX_BROKERS_UP=1 OUTBOX_SERVICES="$brokers" \
     exec bash deploy/local/with-services.sh bash "$0" "${arguments[@]}"
 fi
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: installs what is missing, starts the real services the tests need (PostgreSQL with
-# wal_level=logical, Kafka in KRaft mode, RabbitMQ), runs the unit tests (pure modules), the bench
-# package's own tests (its arithmetic), the repository checks (deploy manifests, docs against code,
+# wal_level=logical, Kafka in KRaft mode, RabbitMQ, the schema registry), runs the unit tests (pure
+# modules), the bench package's own tests (its arithmetic), the repository checks (deploy manifests, docs against code,
 # alert rules) and the integration tests (processes, servers, brokers), in that order, and stops again
 # the services that were not running before.
 set -euo pipefail

@@ -3,7 +3,6 @@
 // Every error names the variable and what it expects, in one line, and never echoes a value
 // (values may be secrets: passwords in URLs, SASL credentials). The brokers' variables are their
 // own (src/sinks/registry.ts): each broker contributes its section and reads its settings from it.
-import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, defaultText, envShape, existingFile, integer } from './config-fields.js';
 import type { EnvSetting, EnvSettings, EnvValues } from './config-fields.js';
@@ -11,7 +10,10 @@ import { sourceSchema } from './formats/cloudevents.js';
 import { FORMAT_NAMES } from './formats/registry.js';
 import { COMPATIBILITY_MODES } from './schemas/compatibility.js';
 import { SLOT_SETTINGS } from './config-slot.js';
+import { SCHEMA_REGISTRY_SETTINGS, schemaRegistrySettings } from './formats/schema-registry.js';
+import type { SchemaRegistrySettings } from './formats/schema-registry.js';
 import { LOG_LEVELS } from './observability/logger.js';
+import { withPostgresTls } from './postgres-tls.js';
 import { SINKS } from './sinks/registry.js';
 import type { SinkRegistry, SinkSettings } from './sinks/registry.js';
 
@@ -177,13 +179,20 @@ export type Config = {
 } & {
   /** Each configured broker's settings, by broker name; a broker not configured is absent. */
   readonly sinks: SinkSettings;
+  /** Registry mode of the schema'd formats; undefined without SCHEMA_REGISTRY_URL. */
+  readonly schemaRegistry: SchemaRegistrySettings | undefined;
 };
 
 export type CompletionMode = Config['completion'];
 
-/** Every variable: the core's, then each broker's, in documentation and validation order. */
+/** Every variable: the core's, the registry's, then each broker's, in documentation and validation order. */
 const allSettings = (registry: SinkRegistry): EnvSettings =>
-  Object.assign({}, CORE_SETTINGS, ...registry.map((sink) => sink.env)) as EnvSettings;
+  Object.assign(
+    {},
+    CORE_SETTINGS,
+    SCHEMA_REGISTRY_SETTINGS,
+    ...registry.map((sink) => sink.env),
+  ) as EnvSettings;
 
 /**
  * Every environment variable the relay reads, in schema order, with its default as text (undefined:
@@ -226,35 +235,8 @@ export function loadConfig(
       return settings === undefined ? [] : [[sink.name, settings]];
     }),
   );
-  return { ...fields, databaseUrl, sinks } as Config;
-}
-
-const PG_TLS_PARAMETERS = [
-  ['PGSSLMODE', 'sslmode'],
-  ['PGSSLROOTCERT', 'sslrootcert'],
-  ['PGSSLCERT', 'sslcert'],
-  ['PGSSLKEY', 'sslkey'],
-] as const;
-
-/**
- * PostgreSQL TLS goes into the connection string, which every connection the relay opens (pool,
- * replication stream, leadership lock, slot creation) is built from: node-postgres reads sslmode,
- * sslrootcert, sslcert and sslkey from it. The PG* variables fill in what the URL does not set.
- */
-function withPostgresTls(e: Env): string {
-  // Only the query string is parsed: the rest (unix socket hosts, encoded passwords) stays verbatim.
-  const queryStart = e.DATABASE_URL.indexOf('?');
-  const query = new URLSearchParams(queryStart < 0 ? '' : e.DATABASE_URL.slice(queryStart + 1));
-  for (const [, parameter] of PG_TLS_PARAMETERS) {
-    const path = query.get(parameter);
-    if (parameter !== 'sslmode' && path !== null && !(existsSync(path) && statSync(path).isFile()))
-      throw new ConfigError('DATABASE_URL', `${parameter} must name an existing file`);
-  }
-  const added = PG_TLS_PARAMETERS.filter(
-    ([variable, parameter]) => e[variable] !== undefined && !query.has(parameter),
-  ).map(([variable, parameter]) => `${parameter}=${encodeURIComponent(e[variable]!)}`);
-  if (added.length === 0) return e.DATABASE_URL;
-  return `${e.DATABASE_URL}${queryStart < 0 ? '?' : '&'}${added.join('&')}`;
+  const schemaRegistry = schemaRegistrySettings(e as Env & EnvValues<typeof SCHEMA_REGISTRY_SETTINGS>);
+  return { ...fields, databaseUrl, sinks, schemaRegistry } as Config;
 }
 
 /** The schema settings alone, for `schemas check`, which needs no database. Throws ConfigError. */

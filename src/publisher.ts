@@ -2,7 +2,10 @@
 // the relay's routes and sinks without the WAL, for an embedder that finds its events another way.
 import { ConfigError, requireBroker } from './config.js';
 import type { Config } from './config.js';
+import type { SchemaRegistryMode } from './formats/format.js';
+import { createRegistryClient } from './formats/registry-client.js';
 import { Formats } from './formats/registry.js';
+import type { SchemaRegistrySettings } from './formats/schema-registry.js';
 import { createLogger } from './observability/logger.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
@@ -23,9 +26,9 @@ import type { OutboxEvent } from './wal/event.js';
  * OUTBOX_ROUTES, or the contract's default routes, in OUTBOX_FORMAT unless a route names its own;
  * a mistake in the file is a configuration error.
  */
-export function routesOf(config: Config): RoutesSpec {
+export function routesOf(config: Config, logger?: Logger): RoutesSpec {
   const brokers = configuredSinks(config.sinks);
-  const formats = formatsOf(config);
+  const formats = formatsOf(config, logger);
   if (config.routesFile === undefined) return { ...defaultRoutes(brokers), format: formats.default };
   try {
     return { ...loadRoutesFile(config.routesFile, brokers, SINKS, formats), format: formats.default };
@@ -36,7 +39,7 @@ export function routesOf(config: Config): RoutesSpec {
 }
 
 /** The formats routes may name, with the settings they are made from. */
-function formatsOf(config: Config): Formats {
+function formatsOf(config: Config, logger: Logger | undefined): Formats {
   const { schema, name } = config.table;
   const settings = {
     database: databaseName(config.databaseUrl),
@@ -46,8 +49,19 @@ function formatsOf(config: Config): Formats {
       config.schemasDir === undefined
         ? undefined
         : checkedSchemas(config.schemasDir, config.schemasCompatibility),
+    schemaRegistry: config.schemaRegistry && registryMode(config.schemaRegistry, logger),
   };
   return new Formats(settings, config.format);
+}
+
+/** Registry mode: the client, and failed requests logged before they are retried. */
+function registryMode(settings: SchemaRegistrySettings, logger: Logger | undefined): SchemaRegistryMode {
+  return {
+    settings,
+    client: createRegistryClient(settings),
+    onRetry: (error, subject, attempt) =>
+      logger?.warn({ err: error, subject, attempt }, 'schema registry request failed, retrying'),
+  };
 }
 
 /** OUTBOX_SCHEMAS_DIR, read and checked: a set readers could not follow stops the relay (exit 2). */
@@ -79,6 +93,7 @@ export function createSink(
   config: Config,
   logger: Logger,
   metrics: PrometheusMetrics,
+  onFatal?: (error: Error) => void,
 ): Promise<Sink> {
   const descriptor = sinkNamed(name);
   const settings = config.sinks[name];
@@ -90,6 +105,7 @@ export function createSink(
     onPublishError: () => metrics.publishError(name),
     onReadyChange: (ready) =>
       logger.info({ sink: name }, ready ? 'broker connected' : 'broker connection lost'),
+    onFatal,
   });
 }
 
@@ -99,9 +115,12 @@ export async function createSinks(
   config: Config,
   logger: Logger,
   metrics: PrometheusMetrics,
+  /** A sink cannot go on (a fenced Kafka producer): the relay stops. */
+  onFatal?: (error: Error) => void,
 ): Promise<Map<SinkName, Sink>> {
   const sinks = new Map<SinkName, Sink>();
-  for (const name of router.sinks()) sinks.set(name, await createSink(name, config, logger, metrics));
+  for (const name of router.sinks())
+    sinks.set(name, await createSink(name, config, logger, metrics, onFatal));
   return sinks;
 }
 
@@ -129,7 +148,7 @@ export async function createPublisher(
   logger: Logger = createLogger(config.logLevel),
 ): Promise<OutboxPublisher> {
   requireBroker(config);
-  const router = new Router(routesOf(config));
+  const router = new Router(routesOf(config, logger));
   // The sinks count their errors here; nothing is served from it.
   const metrics = createMetrics({ lagSeconds: () => 0, inFlightEvents: () => 0, sinks: router.sinks() });
   const sinks = await createSinks(router, config, logger, metrics);
@@ -148,8 +167,9 @@ export async function createPublisher(
     async publish(event) {
       const route = router.route(event);
       if ('deadLetter' in route) throw new UndeliverableError(route.deadLetter, 'unroutable');
-      for (const { format } of route.destinations) {
-        const refusal = format.refuse?.(event);
+      for (const destination of route.destinations) {
+        const { format } = destination;
+        const refusal = format.refuse?.(event) ?? (await format.prepare?.(event, destination));
         if (refusal) throw new UndeliverableError(refusal.message, refusal.reason);
       }
       await Promise.all(

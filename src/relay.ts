@@ -63,6 +63,8 @@ export class Relay {
   private readonly server: { known: ServerIdentity | undefined } = { known: undefined };
   private waitingForSlot = false;
   private running: Promise<void> | undefined;
+  /** Why the relay must stop at once (a sink that cannot go on); run() rejects with it. */
+  private fatal: Error | undefined;
   /** Set by stop(): every wait for in-flight events ends by then. */
   private stopDeadline = Number.POSITIVE_INFINITY;
 
@@ -102,13 +104,23 @@ export class Relay {
   async stop(): Promise<void> {
     if (!this.stopController.signal.aborted) {
       this.deps.logger.info({ inFlight: this.window.events }, 'shutting down');
-      this.stopDeadline = Date.now() + this.deps.config.shutdownTimeoutMs;
+      this.stopDeadline = Math.min(this.stopDeadline, Date.now() + this.deps.config.shutdownTimeoutMs);
       this.stopController.abort();
       this.replication.session?.pause();
       // Waits without a deadline (reconnecting, the sweep) must now observe this one.
       this.window.notify();
     }
     await this.running?.catch(() => undefined);
+  }
+
+  /**
+   * A sink cannot go on (a fenced Kafka producer: another instance leads): stop without waiting for
+   * in-flight events, which the next leader publishes, and make the relay's promise reject.
+   */
+  fail(error: Error): Promise<void> {
+    this.fatal ??= error;
+    this.stopDeadline = Date.now();
+    return this.stop();
   }
 
   /** Age in seconds of the oldest received event not yet confirmed; 0 when caught up. */
@@ -150,26 +162,18 @@ export class Relay {
       (error) => logger.debug({ err: error }, 'heartbeat failed'),
     );
     const { window, dispatcher, catchUp } = this;
+    const onSlotCreated = async (consistentLsn: bigint): Promise<void> => {
+      await Promise.all(
+        [...sinks.values()].map((sink) => sink.slotCreated?.(consistentLsn) ?? Promise.resolve()),
+      );
+    };
     const { recreations, server } = this;
     const state = this.replication;
-    // Until the stream starts again (which clears it), /readyz says why the table is being swept.
-    const onInvalidated = (reason: string): void => {
-      state.lastError = `replication slot invalidated (${reason}): recreating it and sweeping the table`;
-    };
-    const sweep = {
-      config,
-      logger,
-      metrics,
-      recreations,
-      onInvalidated,
-      db,
-      window,
-      dispatcher,
-      drain,
-      signal,
-    };
+    const shared = { config, logger, signal, window, dispatcher, drain, state };
+    const sweep = { ...shared, metrics, recreations, db, onSlotCreated };
     const keepColumnText = this.deps.router.readsColumnText();
-    const sessions = { config, logger, signal, window, dispatcher, catchUp, drain, state, keepColumnText };
+    const identify = () => identifyServer(db);
+    const sessions = { ...shared, catchUp, keepColumnText, server, identifyServer: identify };
     try {
       await leadUntilStopped({
         config,
@@ -180,16 +184,7 @@ export class Relay {
         signal,
         onStandby: (waiting) => (this.waitingForSlot = waiting),
         onLeader: (leading) => (this.leading = leading),
-        lead: (lost) =>
-          streamWhileLeading(
-            {
-              ...sessions,
-              server,
-              identifyServer: () => identifyServer(db),
-              ensureSlot: () => ensureSlot(sweep),
-            },
-            lost,
-          ),
+        lead: (lost) => streamWhileLeading({ ...sessions, ensureSlot: () => ensureSlot(sweep) }, lost),
       });
       // Usually already drained by the session; this covers a stop during a reconnect.
       await drain();
@@ -198,6 +193,7 @@ export class Relay {
       await Promise.all([...sinks.values()].map((sink) => sink.close().catch(() => undefined)));
       logger.info('stopped');
     }
+    if (this.fatal) throw this.fatal;
   }
 }
 
@@ -223,7 +219,7 @@ export async function createRelay(
   logger: Logger = createLogger(config.logLevel),
 ): Promise<RunningRelay> {
   requireBroker(config);
-  const router = new Router(routesOf(config));
+  const router = new Router(routesOf(config, logger));
   let relay: Relay | undefined;
   // Read at scrape time, once the relay exists.
   const metrics = createMetrics({
@@ -231,7 +227,7 @@ export async function createRelay(
     inFlightEvents: () => relay?.inFlight ?? 0,
     sinks: router.sinks(),
   });
-  const sinks = await createSinks(router, config, logger, metrics);
+  const sinks = await createSinks(router, config, logger, metrics, (error) => void relay?.fail(error));
 
   const resources = new Resources();
   try {

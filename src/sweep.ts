@@ -33,8 +33,8 @@ export interface SweepOptions {
   readonly metrics: Pick<RelayMetrics, 'slotRecreated'>;
   /** Recreations of invalidated slots this hour (the relay's, kept across sessions). */
   readonly recreations: RecreationBudget;
-  /** Told why the slot is being recreated (readiness reports it until the stream starts). */
-  readonly onInvalidated?: (reason: string) => void;
+  /** Readiness (/readyz) says why the slot is being recreated, until the stream starts again. */
+  readonly state?: { lastError: string | undefined };
   readonly db: Pick<Database, 'query' | 'connectReplication' | 'reserveTextConnection'>;
   readonly window: InFlightWindow;
   readonly dispatcher: Pick<Dispatcher, 'dispatch'>;
@@ -42,6 +42,8 @@ export interface SweepOptions {
   readonly drain: () => Promise<void>;
   /** The relay's stop: an unfinished sweep leaves the slot unmarked, and the next start sweeps again. */
   readonly signal: AbortSignal;
+  /** The slot was created at this consistent point (the sinks forget positions of the old WAL). */
+  readonly onSlotCreated?: (consistentLsn: Lsn) => Promise<void>;
 }
 
 /** Returns the slot's confirmed LSN, creating the slot (and sweeping the table) when it is missing. */
@@ -56,7 +58,8 @@ export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
       throw new SlotRecreationLimitError(config.slot, reason, config.slotMaxRecreationsPerHour);
     logger.warn({ slot: config.slot, reason }, 'replication slot invalidated: dropping and recreating it');
     options.metrics.slotRecreated(reason);
-    options.onInvalidated?.(reason);
+    if (options.state)
+      options.state.lastError = `replication slot invalidated (${reason}): recreating it and sweeping the table`;
     await dropSlot(db, config.slot);
     slot = undefined;
   }
@@ -86,6 +89,8 @@ export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
   );
   const swept = await publishRows(created.rows, options);
   await options.drain();
+  // Before the slot counts as swept: a crash here sweeps again and tells the sinks again.
+  await options.onSlotCreated?.(created.consistentLsn);
   await markSlotSwept(db, config.slot);
   logger.info(
     { slot: config.slot, events: swept, at: formatLsn(created.consistentLsn), failover: config.slotFailover },

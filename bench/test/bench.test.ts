@@ -1,12 +1,20 @@
 // The bench's pure parts: statistics, /proc parsing, target checks and the README section.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseOptions } from '../options.js';
+import { baselineMarkdown, summarisePairs } from '../baseline.js';
+import type { BaselineResults } from '../baseline.js';
+import { connectorProperties } from '../debezium.js';
+import { transactionOf } from '../load.js';
+import { debeziumMarkdown } from '../report-debezium.js';
+import { AVRO_MIN_SHARE_OF_NATIVE, formatEnv, formatShares, formatsMarkdown } from '../formats.js';
+import type { FormatResults, FormatRun } from '../formats.js';
+import { FORMAT_NAMES, parseOptions } from '../options.js';
 import { packageOf, summarizeProfile } from '../profile.js';
 import { parseStat } from '../proc.js';
 import { BEGIN, END, updateReadme } from '../readme.js';
 import { evaluateTargets } from '../results.js';
 import type { SinkResults } from '../results.js';
+import type { Throughput } from '../scenarios.js';
 import { bucketDelta, histogramQuantile, percentile, shareAtMost, summarize } from '../stats.js';
 
 describe('bench stats', () => {
@@ -148,4 +156,179 @@ describe('bench options', () => {
     assert.throws(() => parseOptions(['--sink', 'nats']), /--sink/);
     assert.throws(() => parseOptions(['--events', '0']), /--events/);
   });
+
+  test('--exactly-once measures Kafka alone and leaves bench/README.md as it is', () => {
+    const options = parseOptions(['--exactly-once']);
+    assert.deepEqual(options.sinks, ['kafka']);
+    assert.equal(options.exactlyOnce, true);
+    assert.equal(options.readme, false);
+    assert.equal(parseOptions([]).exactlyOnce, false);
+    assert.throws(() => parseOptions(['--exactly-once', '--sink', 'rabbitmq']), /Kafka only/);
+  });
+
+  test('--formats: a list, or all; the whole bench without it; an unknown name is a usage error', () => {
+    assert.deepEqual(parseOptions([]).formats, []);
+    assert.deepEqual(parseOptions(['--formats', 'native,avro, protobuf,avro']).formats, [
+      'native',
+      'avro',
+      'protobuf',
+    ]);
+    assert.deepEqual(parseOptions(['--formats', 'all']).formats, [...FORMAT_NAMES]);
+    assert.throws(
+      () => parseOptions(['--formats', 'native,xml']),
+      /--formats: expected all or a list of native, /,
+    );
+    assert.throws(() => parseOptions(['--formats', '']), /--formats/);
+  });
+});
+
+describe('bench formats comparison', () => {
+  const run = (format: string, eventsPerSecond: number): FormatRun =>
+    ({ format, relay: { eventsPerSecond, per100k: {}, cost: {} } }) as unknown as FormatRun;
+
+  test("each format's share of native's throughput, and the Avro bound", () => {
+    const runs = [run('native', 40_000), run('avro', 30_000), run('protobuf', 20_000)];
+    const shares = formatShares(runs);
+    assert.deepEqual(shares.shareOfNative, { native: 1, avro: 0.75, protobuf: 0.5 });
+    assert.deepEqual(shares.avroTarget, { share: 0.75, min: AVRO_MIN_SHARE_OF_NATIVE, met: true });
+    assert.equal(formatShares([run('native', 40_000), run('avro', 27_000)]).avroTarget?.met, false);
+    assert.deepEqual(formatShares([run('avro', 1)]), { shareOfNative: {}, avroTarget: undefined });
+
+    const results = {
+      sink: 'kafka',
+      options: { events: 1000, txSize: 100, payloadBytes: 300 },
+      runs,
+      ...shares,
+    } as unknown as FormatResults;
+    const markdown = formatsMarkdown(results);
+    assert.match(markdown, /^\| avro \| 30000 \| 0\.75 \|/m);
+    assert.match(markdown, /Avro keeps 75 % of native's throughput \(bound: at least 70 %\): met\./);
+  });
+
+  test('a format run sets OUTBOX_FORMAT and the schemas of bench/schemas', () => {
+    const env = formatEnv('avro');
+    assert.equal(env['OUTBOX_FORMAT'], 'avro');
+    assert.match(env['OUTBOX_SCHEMAS_DIR']!, /\/bench\/schemas$/);
+  });
+});
+
+describe('bench baseline comparison', () => {
+  const run = (events: number, seconds: number, cpu: number, rss: number): Throughput =>
+    ({
+      events,
+      seconds,
+      eventsPerSecond: Math.round(events / seconds),
+      per100k: { processCpuSeconds: (cpu / events) * 100_000 },
+      cost: { processCpuSeconds: cpu, processPeakRssMiB: rss, otherCpuSeconds: seconds * 0.2 },
+    }) as unknown as Throughput;
+
+  test('--baseline takes a git ref, --pairs a count; a ref that looks like an option is refused', () => {
+    assert.equal(parseOptions([]).baseline, undefined);
+    assert.equal(parseOptions([]).pairs, 2);
+    const options = parseOptions(['--baseline', 'b9d1261', '--pairs', '3']);
+    assert.equal(options.baseline, 'b9d1261');
+    assert.equal(options.pairs, 3);
+    assert.equal(parseOptions(['--baseline', 'origin/main~2']).baseline, 'origin/main~2');
+    assert.throws(() => parseOptions(['--baseline=--upload-pack=x']), /--baseline: expected a git ref/);
+    assert.throws(() => parseOptions(['--baseline', 'a b']), /--baseline/);
+    assert.throws(() => parseOptions(['--pairs', '0']), /--pairs/);
+  });
+
+  test('the pairs are summed: events over seconds, CPU per 100k events, the highest RSS', () => {
+    // Working tree: 200k events in 5 + 5 s with 2 + 3 CPU-s; baseline: 200k in 8 + 8 s with 5 + 5.
+    const summary = summarisePairs([
+      { current: run(100_000, 5, 2, 200), baseline: run(100_000, 8, 5, 300) },
+      { current: run(100_000, 5, 3, 210), baseline: run(100_000, 8, 5, 290) },
+    ]);
+    assert.deepEqual(summary.eventsPerSecond, { current: 20_000, baseline: 12_500 });
+    assert.deepEqual(summary.cpuSecondsPer100k, { current: 2.5, baseline: 5 });
+    assert.deepEqual(summary.peakRssMiB, { current: 210, baseline: 300 });
+    assert.equal(summary.cpuPerEventRatio, 0.5);
+    assert.equal(summary.throughputRatio, 1.6);
+
+    const markdown = baselineMarkdown({
+      sink: 'kafka',
+      options: { events: 100_000, txSize: 100, payloadBytes: 300 },
+      baseline: { ref: 'b9d1261', commit: 'b9d1261aaaaaaaa' },
+      current: { commit: 'c0ffee0000', dirty: true },
+      cores: 2,
+      pairs: [{ current: run(100_000, 5, 2, 200), baseline: run(100_000, 8, 5, 300) }],
+      summary,
+    } as unknown as BaselineResults);
+    assert.match(
+      markdown,
+      /^\| working tree \(c0ffee0, modified\), pair 1 \| 20000 \| 2 \| 200 \| 10 % \|$/m,
+    );
+    assert.match(markdown, /CPU per event, working tree \/ b9d1261: 0\.5; throughput: 1\.6\./);
+  });
+});
+
+describe('bench Debezium baseline', () => {
+  test("the connector reads our table and publication and writes the relay's topics; tuned adds the knobs", () => {
+    const parse = (text: string): Map<string, string> =>
+      new Map(text.split('\n').map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]));
+    const defaults = parse(connectorProperties('bench_db', 'bench_slot_dbz', 'default', 5432));
+    assert.equal(defaults.get('database.dbname'), 'bench_db');
+    assert.equal(defaults.get('database.port'), '5432');
+    assert.equal(defaults.get('slot.name'), 'bench_slot_dbz');
+    assert.equal(defaults.get('publication.name'), 'outbox_relay_pub');
+    assert.equal(defaults.get('publication.autocreate.mode'), 'disabled');
+    assert.equal(defaults.get('transforms.outbox.type'), 'io.debezium.transforms.outbox.EventRouter');
+    assert.equal(defaults.get('transforms.outbox.table.field.event.key'), 'aggregate_id');
+    assert.equal(defaults.get('transforms.outbox.route.topic.replacement'), 'outbox.${routedByValue}');
+    assert.equal(defaults.has('max.batch.size'), false);
+    assert.equal(defaults.has('poll.interval.ms'), false);
+    const tuned = parse(connectorProperties('bench_db', 'bench_slot_dbz', 'tuned', 5432));
+    assert.equal(tuned.get('max.batch.size'), '8192');
+    assert.equal(tuned.get('poll.interval.ms'), '5');
+    assert.equal(tuned.get('slot.name'), 'bench_slot_dbz');
+  });
+
+  test('the side-by-side table: start, throughput from start and first message, cost, latency, ratio', () => {
+    const cost = { processPeakRssMiB: 1200, processCpuSeconds: 9 };
+    const debezium = (profile: 'default' | 'tuned', perSecond: number) => ({
+      profile,
+      backlog: {
+        profile,
+        events: 100_000,
+        startupSeconds: 20,
+        fromStart: { seconds: 30, eventsPerSecond: 3_333 },
+        fromFirstMessage: { seconds: 100_000 / perSecond, eventsPerSecond: perSecond },
+        cost,
+        cpuSecondsPer100k: 9,
+      },
+      latency: [{ offeredRate: 1000, consumed: { p50Ms: 200, p99Ms: 290 } }],
+    });
+    const results = {
+      backlog: {
+        relay: {
+          events: 100_000,
+          seconds: 2.5,
+          eventsPerSecond: 40_000,
+          startupSeconds: 0.5,
+          per100k: { processCpuSeconds: 2.4 },
+          cost: { processPeakRssMiB: 290 },
+        },
+      },
+      latency: [{ offeredRate: 1000, relay: { consumed: { p50Ms: 5, p99Ms: 9 } } }],
+      debezium: [debezium('default', 10_000), debezium('tuned', 16_000)],
+      debeziumVersion: '3.4.3.Final',
+    } as unknown as SinkResults;
+    const markdown = debeziumMarkdown(results);
+    assert.match(markdown, /\| measure \| outbox-relay \| Debezium \(default\) \| Debezium \(tuned\) \|/);
+    assert.match(markdown, /\| start: [^|]+ \| 0\.5 \| 20 \| 20 \|/);
+    assert.match(markdown, /\| backlog, events\/s from process start \| 33,333 \| 3,333 \| 3,333 \|/);
+    assert.match(
+      markdown,
+      /\| 1,000 events\/s: p50 \/ p99 commit → consumed, ms \| 5 \/ 9 \| 200 \/ 290 \| 200 \/ 290 \|/,
+    );
+    assert.match(markdown, /outbox-relay 4\.00× Debezium \(default\), 2\.50× Debezium \(tuned\)\./);
+  });
+});
+
+test("the latency consumer finds a payload's transaction as it is and inside Debezium's JSON envelope", () => {
+  const payload = '{"tx": 42, "pad": "xx"}';
+  assert.equal(transactionOf(payload), 42);
+  assert.equal(transactionOf(JSON.stringify({ schema: { type: 'string' }, payload })), 42);
+  assert.equal(transactionOf('{"pad": "xx"}'), -1);
 });

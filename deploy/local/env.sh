@@ -15,8 +15,12 @@
 # Kafka Connect's REST port, when debezium.sh runs Debezium beside the relay.
 : "${OUTBOX_CONNECT_PORT:=18083}"
 : "${DEBEZIUM_VERSION:=3.4.3.Final}"
+# The schema registry (schema-registry.sh): its HTTP port, and the Apicurio Registry version built.
+: "${OUTBOX_SCHEMA_REGISTRY_PORT:=18081}"
+: "${APICURIO_VERSION:=2.0.2.Final}"
 export OUTBOX_RELAY_CACHE OUTBOX_RELAY_RUN_DIR OUTBOX_PG_PORT OUTBOX_KAFKA_PORT \
-  OUTBOX_KAFKA_CONTROLLER_PORT OUTBOX_RABBITMQ_PORT KAFKA_VERSION OUTBOX_CONNECT_PORT DEBEZIUM_VERSION
+  OUTBOX_KAFKA_CONTROLLER_PORT OUTBOX_RABBITMQ_PORT KAFKA_VERSION OUTBOX_CONNECT_PORT DEBEZIUM_VERSION \
+  OUTBOX_SCHEMA_REGISTRY_PORT APICURIO_VERSION
 
 log() { printf '[local] %s\n' "$*" >&2; }
 
@@ -50,7 +54,7 @@ wait_port_free() {
       if ((SECONDS >= deadline)); then
         log "port $port is in use, so the service cannot bind it; held by:"
         printf '  %s\n' "$busy" >&2
-        log "stop that process or move the port (OUTBOX_PG_PORT, OUTBOX_KAFKA_PORT, OUTBOX_KAFKA_CONTROLLER_PORT, OUTBOX_RABBITMQ_PORT)"
+        log "stop that process or move the port (OUTBOX_PG_PORT, OUTBOX_KAFKA_PORT, OUTBOX_KAFKA_CONTROLLER_PORT, OUTBOX_RABBITMQ_PORT, OUTBOX_SCHEMA_REGISTRY_PORT)"
         return 1
       fi
       sleep 0.2

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # A single-node Apache Kafka broker in KRaft mode (broker and controller in one process),
 # from the official jars resolved from Maven Central with mvn and cached outside git.
-# Usage: kafka.sh start|stop|kill|status
+# Usage: kafka.sh start|stop|kill|status|console-consumer [options]
+# `console-consumer` runs Kafka's own console consumer (what the distribution's
+# kafka-console-consumer.sh runs) from the same jars, e.g.
+#   kafka.sh console-consumer --bootstrap-server 127.0.0.1:19092 --topic outbox.order --from-beginning
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/env.sh"
@@ -122,8 +125,14 @@ case "${1:-}" in
     rm -f "$PIDFILE"
     ;;
   status) running ;;
+  console-consumer)
+    shift
+    fetch_jars
+    exec java -Xmx256m -cp "$LIB/*" -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
+      org.apache.kafka.tools.consumer.ConsoleConsumer "$@"
+    ;;
   *)
-    echo "usage: $0 start|stop|kill|status" >&2
+    echo "usage: $0 start|stop|kill|status|console-consumer [options]" >&2
     exit 2
     ;;
 esac

@@ -2,18 +2,18 @@
 // schemas directory the relay writes with, indexes them by their CRC-64-AVRO fingerprint, and decodes
 // each message (single-object encoding: C3 01, fingerprint, body) with the writer schema it names.
 //
-//   OUTBOX_SCHEMAS_DIR=... EXAMPLE_TOPIC=... node --import tsx examples/consumers/avro-consumer.ts
+//   OUTBOX_FORMAT=avro OUTBOX_SCHEMAS_DIR=examples/schemas npm run example:relay
+//   npm run example:avro-consumer     (OUTBOX_SCHEMAS_DIR, default examples/schemas; EXAMPLE_TOPIC)
 //
-// KAFKA_BROKERS says where; Ctrl-C stops it.
+// KAFKA_BROKERS says where; Ctrl-C stops it. A real service deduplicates on the `id` header (dedup.ts).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import avsc from 'avsc';
-import { Kafka, logLevel } from 'kafkajs';
 import { crc64Avro } from '../../src/formats/crc64-avro.js';
-import { KAFKA_BROKERS, say } from '../env.js';
+import { say } from '../env.js';
+import { consumeTopic, header } from './topic.js';
 
-const SCHEMAS_DIR = process.env.OUTBOX_SCHEMAS_DIR ?? 'schemas';
-const TOPIC = process.env.EXAMPLE_TOPIC ?? 'example.orders';
+const SCHEMAS_DIR = process.env.OUTBOX_SCHEMAS_DIR ?? 'examples/schemas';
 
 /** Every `<eventType>/v<N>.avsc`, by the fingerprint of its Parsing Canonical Form. */
 export function writerSchemas(dir: string): Map<bigint, avsc.Type> {
@@ -37,24 +37,11 @@ export function decodeSingleObject(schemas: Map<bigint, avsc.Type>, body: Buffer
   return type.fromBuffer(body.subarray(10));
 }
 
-async function main(): Promise<void> {
-  const schemas = writerSchemas(SCHEMAS_DIR);
-  const consumer = new Kafka({ brokers: KAFKA_BROKERS, logLevel: logLevel.WARN }).consumer({
-    groupId: 'avro-example',
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
-  await consumer.run({
-    eachMessage: ({ message }) => {
-      if (!message.value) return Promise.resolve();
-      const value = decodeSingleObject(schemas, message.value);
-      say(
-        `${message.headers?.event_type?.toString()} v${message.headers?.schema_version?.toString()}: ${JSON.stringify(value)}`,
-      );
-      return Promise.resolve();
-    },
-  });
-  process.once('SIGINT', () => void consumer.disconnect());
-}
-
-await main();
+const schemas = writerSchemas(SCHEMAS_DIR);
+consumeTopic('avro-example', (message) => {
+  if (!message.value) return;
+  const value = decodeSingleObject(schemas, message.value);
+  say(
+    `${header(message, 'event_type')} ${header(message, 'id')} v${header(message, 'schema_version')}: ${JSON.stringify(value)}`,
+  );
+});

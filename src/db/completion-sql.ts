@@ -17,16 +17,21 @@ export function finishRows(table: TableName, mode: CompletionMode, ids: readonly
   );
 }
 
-// xids of the batch that other sessions cannot see yet: running in the current snapshot (its xip),
-// or at or after its xmax. The latter is the newest transaction committing while no later one has
-// ended: it is in no xip list, yet invisible. xids are 32-bit here, so "at or after" is compared
-// modulo 2^32 (within 2^31, as PostgreSQL compares xids).
+/**
+ * The batch's xids that a new snapshot does not see yet. A committing transaction whose xid is the
+ * newest to finish is not in the snapshot's running list (`xip`) but at or above its `xmax`, so
+ * visibility is asked of the snapshot as a whole (`pg_visible_in_snapshot`). pgoutput gives 32-bit
+ * xids; each is widened to the xid8 nearest the snapshot's xmax with the same low 32 bits.
+ */
 export function runningXids(xids: readonly number[]): Statement<{ x: string }> {
   return statement(
     `
-  select x::text from unnest($1::xid[]) x, pg_current_snapshot() s
-   where x = any(array(select xid(r) from pg_snapshot_xip(s) r))
-      or (x::text::bigint - xid(pg_snapshot_xmax(s))::text::bigint + 4294967296) % 4294967296 < 2147483648`,
+  select x::text
+    from (select s, pg_snapshot_xmax(s)::text::bigint as xmax
+            from (select pg_current_snapshot() as s) current) snap,
+         unnest($1::bigint[]) x
+   where not pg_visible_in_snapshot(
+           (xmax + ((x - xmax) % 4294967296 + 6442450944) % 4294967296 - 2147483648)::text::xid8, s)`,
     [xids],
   );
 }

@@ -4,19 +4,27 @@
 // JSON maps onto Avro as avsc reads it: unions unwrapped (`null` or the value), logical types as
 // their underlying type; bytes and fixed cannot come from JSON, so schemas using them are refused.
 import avsc from 'avsc';
+import { ConfigError } from '../config-fields.js';
 import { z } from 'zod';
 import type { SchemaFile } from '../schemas/files.js';
 import { singleObjectHeader } from './crc64-avro.js';
 import { defineFormat } from './format.js';
+import type { FormatSettings } from './format.js';
 import { schemaError, schemaFormat } from './schema-format.js';
 import type { SchemaWriter } from './schema-format.js';
 
 export const AVRO_CONTENT_TYPE = 'avro/binary';
 
 export interface AvroOptions {
-  /** `single-object` (default): header and body; `raw`: the body alone. */
-  readonly framing?: 'single-object' | 'raw';
+  /**
+   * `single-object` (default without a registry): header and body; `raw`: the body alone;
+   * `confluent` (default with SCHEMA_REGISTRY_URL): Confluent's wire format.
+   */
+  readonly framing?: AvroFraming;
 }
+
+const FRAMINGS = ['single-object', 'raw', 'confluent'] as const;
+type AvroFraming = (typeof FRAMINGS)[number];
 
 /** The file's schema as avsc compiles it; throws ConfigError naming the file. */
 export function compileAvro(file: SchemaFile): avsc.Type {
@@ -31,9 +39,9 @@ export function compileAvro(file: SchemaFile): avsc.Type {
   return type;
 }
 
-function avroWriter(file: SchemaFile, framing: 'single-object' | 'raw'): SchemaWriter {
+function avroWriter(file: SchemaFile, framing: AvroFraming): SchemaWriter {
   const type = compileAvro(file);
-  const header = framing === 'raw' ? undefined : singleObjectHeader(JSON.stringify(type.schema()));
+  const header = framing === 'single-object' ? singleObjectHeader(JSON.stringify(type.schema())) : undefined;
   return {
     contentType: AVRO_CONTENT_TYPE,
     headers: { 'content-type': AVRO_CONTENT_TYPE },
@@ -51,7 +59,22 @@ function avroWriter(file: SchemaFile, framing: 'single-object' | 'raw'): SchemaW
       const body = type.toBuffer(value);
       return header ? Buffer.concat([header, body]) : body;
     },
+    registry: {
+      schema: { schemaType: 'AVRO', schema: file.text },
+      recordName: type.name ?? file.eventType,
+    },
   };
+}
+
+function avroFormat(settings: FormatSettings, options: AvroOptions | undefined) {
+  const framing = options?.framing ?? (settings.schemaRegistry ? 'confluent' : 'single-object');
+  if (framing === 'confluent' && !settings.schemaRegistry)
+    throw new ConfigError(
+      'SCHEMA_REGISTRY_URL',
+      'required: a route uses the avro format with framing confluent',
+    );
+  const registry = framing === 'confluent' ? settings.schemaRegistry : undefined;
+  return schemaFormat('avro', 'avro', settings, (file) => avroWriter(file, framing), registry);
 }
 
 export const avro = defineFormat({
@@ -59,9 +82,8 @@ export const avro = defineFormat({
   options: {
     synopsis: 'framing',
     schema: z.strictObject({
-      framing: z.enum(['single-object', 'raw'], { error: 'expected single-object or raw' }).optional(),
+      framing: z.enum(FRAMINGS, { error: `expected ${FRAMINGS.join(', ')}` }).optional(),
     }),
   },
-  create: (settings, options: AvroOptions | undefined) =>
-    schemaFormat('avro', 'avro', settings, (file) => avroWriter(file, options?.framing ?? 'single-object')),
+  create: avroFormat,
 });

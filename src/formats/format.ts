@@ -4,7 +4,9 @@
 // Each format is one module exporting a FormatDescriptor (defineFormat), listed in registry.ts.
 import type { z } from 'zod';
 import type { SchemaSet } from '../schemas/files.js';
+import type { ResolvedDestination } from '../sinks/sink.js';
 import type { OutboxEvent } from '../wal/event.js';
+import type { RegistryClient, SchemaRegistrySettings } from './schema-registry.js';
 
 /**
  * A CloudEvent, as its format asks the sinks to write it with their protocol binding. Binary mode:
@@ -39,16 +41,20 @@ export interface EncodedMessage {
 export interface MessageFormat {
   /** Its descriptor's name: the `format` metric label. */
   readonly name: string;
-  encode(event: OutboxEvent): EncodedMessage;
+  /**
+   * The message `event` becomes at `destination`. Only registry mode reads the destination (its
+   * topic names the schema's subject); it must be given there, after prepare() settled.
+   */
+  encode(event: OutboxEvent, destination?: ResolvedDestination): EncodedMessage;
   /** encode(event).body alone, for a size check before the message is built. */
-  body(event: OutboxEvent): string | Buffer;
+  body(event: OutboxEvent, destination?: ResolvedDestination): string | Buffer;
   /**
    * An upper bound of the UTF-8 bytes of key, body and headers (names and values, CloudEvents
    * attributes with the longest binding prefix included) that a sink writes for encode(event),
    * computed without building the message: a sink that only needs to know whether a message fits a
    * limit builds it only when this bound does not fit.
    */
-  sizeBound(event: OutboxEvent): number;
+  sizeBound(event: OutboxEvent, destination?: ResolvedDestination): number;
   /**
    * True when encode() reads `event.columns` (the columns' text as PostgreSQL printed it): the WAL
    * decoder keeps that text only when a route's format reads it.
@@ -60,11 +66,24 @@ export interface MessageFormat {
    * event at once (a payload never becomes valid), so it never reaches a sink or a batch.
    */
   readonly refuse?: (event: OutboxEvent) => FormatRefusal | undefined;
+  /**
+   * Set by formats that need something fetched before encode() can run (registry mode: the schema
+   * id). Undefined when `event` can be encoded for `destination` now; else a promise that never
+   * rejects and settles in call order: undefined once it can, or why it never will. Delivery asks
+   * after refuse(), and publishes only once this settled.
+   */
+  readonly prepare?: (
+    event: OutboxEvent,
+    destination: ResolvedDestination,
+  ) => Promise<FormatRefusal | undefined> | undefined;
 }
 
 /** Why a format cannot encode an event: a dead letter's reason label and error. */
 export interface FormatRefusal {
-  /** `schema_invalid` (the payload does not fit its schema) or `schema_missing` (no schema). */
+  /**
+   * `schema_invalid` (the payload does not fit its schema), `schema_missing` (no schema) or
+   * `schema_rejected` (the schema registry refused the schema).
+   */
   readonly reason: string;
   readonly message: string;
 }
@@ -79,6 +98,18 @@ export interface FormatSettings {
   readonly cloudEventsSource: string | undefined;
   /** The schema files of OUTBOX_SCHEMAS_DIR, read at start-up; undefined when it is not set. */
   readonly schemas?: SchemaSet;
+  /** Registry mode (SCHEMA_REGISTRY_URL): undefined when it is not set. */
+  readonly schemaRegistry?: SchemaRegistryMode;
+}
+
+/** What the schema'd formats need to write Confluent's wire format with a registry's schema ids. */
+export interface SchemaRegistryMode {
+  readonly settings: SchemaRegistrySettings;
+  readonly client: RegistryClient;
+  /** Told about each failed registry request that will be retried (logged as a warning). */
+  readonly onRetry: (error: unknown, subject: string, attempt: number) => void;
+  /** The pause before retry `attempt` (tests shorten it). */
+  readonly retryDelay?: (attempt: number) => Promise<void>;
 }
 
 /**

@@ -1,5 +1,6 @@
 // The `json-schema` format: the payload checked against its event type's newest `.schema.json`
-// (ajv, compiled once) and passed on unchanged, with the native headers and `schema_version`.
+// (ajv, compiled once) and passed on unchanged, with the native headers and `schema_version`. With
+// SCHEMA_REGISTRY_URL, after Confluent's magic byte and schema id.
 import { Ajv } from 'ajv';
 import type { SchemaFile } from '../schemas/files.js';
 import { defineFormat } from './format.js';
@@ -10,8 +11,10 @@ const ajv = new Ajv({ allErrors: false, strict: false });
 
 function jsonSchemaWriter(file: SchemaFile): SchemaWriter {
   let validate: ReturnType<Ajv['compile']>;
+  let schema: { title?: unknown };
   try {
-    validate = ajv.compile(JSON.parse(file.text) as object);
+    schema = JSON.parse(file.text) as { title?: unknown };
+    validate = ajv.compile(schema);
   } catch (error) {
     throw schemaError(file, `not a JSON Schema: ${(error as Error).message}`);
   }
@@ -20,10 +23,16 @@ function jsonSchemaWriter(file: SchemaFile): SchemaWriter {
     headers: {},
     check: (value) => (validate(value) ? undefined : ajv.errorsText(validate.errors, { dataVar: 'payload' })),
     encode: (_value, payload) => payload,
+    registry: {
+      schema: { schemaType: 'JSON', schema: file.text },
+      // Confluent's JSON Schema serializer names the record after the schema's title.
+      recordName: typeof schema.title === 'string' ? schema.title : file.eventType,
+    },
   };
 }
 
 export const jsonSchema = defineFormat({
   name: 'json-schema',
-  create: (settings) => schemaFormat('json-schema', 'json-schema', settings, jsonSchemaWriter),
+  create: (settings) =>
+    schemaFormat('json-schema', 'json-schema', settings, jsonSchemaWriter, settings.schemaRegistry),
 });

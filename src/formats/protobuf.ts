@@ -1,8 +1,10 @@
 // The `protobuf` format: the JSON payload checked against the message named after the event type in
 // its newest `.proto` (protobufjs, field names as written in the file) and written in Protobuf
-// binary; the message's full name travels in the `proto_message_type` header.
+// binary; the message's full name travels in the `proto_message_type` header. With
+// SCHEMA_REGISTRY_URL, in Confluent's wire format (the message indexes after the schema id).
 import protobuf from 'protobufjs';
 import type { SchemaFile } from '../schemas/files.js';
+import { encodeMessageIndexes, protobufMessageIndexes } from './confluent-framing.js';
 import { defineFormat } from './format.js';
 import { schemaError, schemaFormat } from './schema-format.js';
 import type { SchemaWriter } from './schema-format.js';
@@ -52,10 +54,16 @@ function protobufWriter(file: SchemaFile): SchemaWriter {
       const bytes = type.encode(type.fromObject(value as Record<string, unknown>)).finish();
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
+    registry: {
+      schema: { schemaType: 'PROTOBUF', schema: file.text },
+      recordName: type.fullName.slice(1),
+      prefix: encodeMessageIndexes(protobufMessageIndexes(type)),
+    },
   };
 }
 
 export const protobufFormat = defineFormat({
   name: 'protobuf',
-  create: (settings) => schemaFormat('protobuf', 'protobuf', settings, protobufWriter),
+  create: (settings) =>
+    schemaFormat('protobuf', 'protobuf', settings, protobufWriter, settings.schemaRegistry),
 });

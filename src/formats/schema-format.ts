@@ -1,14 +1,26 @@
 // What the schema'd formats (avro, protobuf, json-schema) share: each event type's newest schema
 // file of the format's kind, compiled once when the format is made; per event, the payload checked
 // and encoded once (remembered per event, so the refusal check, the size check and the lazy Kafka
-// record all use one encoding), and the native headers plus the schema's.
+// record all use one encoding), and the native headers plus the schema's. In registry mode the body
+// is framed in Confluent's wire format with the schema id of the destination's subject, fetched
+// (prepare) before the message is built.
 import { ConfigError } from '../config-fields.js';
 import { newestOf } from '../schemas/files.js';
 import type { SchemaFile, SchemaKind } from '../schemas/files.js';
+import type { ResolvedDestination } from '../sinks/sink.js';
 import type { OutboxEvent } from '../wal/event.js';
+import { CONFLUENT_HEADER_BYTES, confluentHeader, subjectName } from './confluent-framing.js';
 import { encodedBytes } from './format.js';
-import type { EncodedMessage, FormatRefusal, FormatSettings, MessageFormat } from './format.js';
+import type {
+  EncodedMessage,
+  FormatRefusal,
+  FormatSettings,
+  MessageFormat,
+  SchemaRegistryMode,
+} from './format.js';
 import { messageHeaders } from './native.js';
+import { SchemaIds } from './schema-registry.js';
+import type { RegistrySchema } from './schema-registry.js';
 
 /** One schema file, compiled: how a parsed payload is checked and written. */
 export interface SchemaWriter {
@@ -19,6 +31,14 @@ export interface SchemaWriter {
   check(value: unknown): string | undefined;
   /** The body; `payload` is the JSON text `value` was parsed from. */
   encode(value: unknown, payload: string): string | Buffer;
+  /** How the schema is registered in registry mode, and what its messages' bodies start with. */
+  readonly registry: {
+    readonly schema: RegistrySchema;
+    /** The subject's record part: the record's or message's full name (RecordNameStrategy). */
+    readonly recordName: string;
+    /** Written between the schema id and the body (Protobuf's message indexes). */
+    readonly prefix?: Buffer;
+  };
 }
 
 export const SCHEMA_INVALID = 'schema_invalid';
@@ -29,11 +49,16 @@ export function schemaError(file: SchemaFile, problem: string): ConfigError {
   return new ConfigError('OUTBOX_SCHEMAS_DIR', `${file.name}: ${problem}`);
 }
 
+/**
+ * `registry`: write Confluent's wire format with `settings.schemaRegistry`'s ids (the caller checked
+ * that it is set); else the writer's body alone.
+ */
 export function schemaFormat(
   name: string,
   kind: SchemaKind,
   settings: FormatSettings,
   compile: (file: SchemaFile) => SchemaWriter,
+  registry?: SchemaRegistryMode,
 ): MessageFormat {
   const { schemas } = settings;
   if (!schemas) throw new ConfigError('OUTBOX_SCHEMAS_DIR', `required: a route uses the ${name} format`);
@@ -86,14 +111,57 @@ export function schemaFormat(
     if ('reason' in result) throw new Error(result.message);
     return result;
   };
+  const refuse = (event: OutboxEvent): FormatRefusal | undefined => {
+    const result = encodeOnce(event);
+    return 'reason' in result ? result : undefined;
+  };
+  if (!registry)
+    return {
+      name,
+      encode: message,
+      body: (event) => message(event).body,
+      sizeBound: (event) => encodedBytes(message(event)),
+      refuse,
+    };
+
+  const ids = new SchemaIds({ ...registry, autoRegister: registry.settings.autoRegister });
+  const { subjectStrategy } = registry.settings;
+  const registration = (event: OutboxEvent, destination: ResolvedDestination | undefined) => {
+    if (!destination) throw new Error(`the ${name} format in registry mode encodes for a destination`);
+    const { writer } = writers.get(event.eventType)!;
+    const subject = subjectName(subjectStrategy, topicOf(destination), writer.registry.recordName);
+    return { subject, writer };
+  };
+  const framed = (event: OutboxEvent, destination: ResolvedDestination | undefined): EncodedMessage => {
+    const unframed = message(event);
+    const { subject, writer } = registration(event, destination);
+    const id = ids.idOf(subject, writer.registry.schema);
+    // Delivery waited for prepare(): reaching this is a caller's mistake.
+    if (id === undefined) throw new Error(`no schema id for subject ${subject} yet`);
+    const parts = [confluentHeader(id), writer.registry.prefix, Buffer.from(unframed.body)];
+    return { ...unframed, body: Buffer.concat(parts.filter((part) => part !== undefined)) };
+  };
   return {
     name,
-    encode: message,
-    body: (event) => message(event).body,
-    sizeBound: (event) => encodedBytes(message(event)),
-    refuse: (event) => {
-      const result = encodeOnce(event);
-      return 'reason' in result ? result : undefined;
+    encode: framed,
+    body: (event, destination) => framed(event, destination).body,
+    // The framing's bytes added to the unframed message's, without building the framed body.
+    sizeBound: (event, destination) =>
+      encodedBytes(message(event)) +
+      CONFLUENT_HEADER_BYTES +
+      (registration(event, destination).writer.registry.prefix?.length ?? 0),
+    refuse,
+    prepare(event, destination) {
+      const { subject, writer } = registration(event, destination);
+      return ids.ready(subject, writer.registry.schema);
     },
   };
+}
+
+/** The name Confluent's TopicNameStrategy uses: a Kafka topic, a RabbitMQ exchange, else the label. */
+function topicOf(destination: ResolvedDestination): string {
+  const named = destination as ResolvedDestination & { topic?: unknown; exchange?: unknown };
+  if (typeof named.topic === 'string') return named.topic;
+  if (typeof named.exchange === 'string') return named.exchange;
+  return destination.label;
 }

@@ -7,13 +7,14 @@
 // is retried without limit: it is never a reason to drop an event (sinks retry broker outages
 // themselves; this is the net under a sink that gives up). Meanwhile the events behind keep flowing.
 import type { DeadLetter } from '../completion.js';
+import type { FormatRefusal } from '../formats/format.js';
 import type { Logger } from '../observability/logger.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import type { RouteResult } from '../routing/router.js';
 import { describeDestination } from '../sinks/registry.js';
 import type { ResolvedDestination, Sink, SinkMessage, SinkName } from '../sinks/sink.js';
 import { UndeliverableError } from '../sinks/sink.js';
-import type { OutboxEvent } from '../wal/event.js';
+import type { OutboxEvent, WalPosition } from '../wal/event.js';
 import { backoffDelay } from './backoff.js';
 import { sleep } from './sleep.js';
 import { errorMessage } from '../errors.js';
@@ -62,7 +63,12 @@ export class Delivery {
    * with an error). Throws at once when the route names a sink that is not configured. A callback
    * rather than a promise: this runs once per event, and each promise saved is measurable.
    */
-  deliver(event: OutboxEvent, commitTimeMs: number, settled: (outcome: DeliveryOutcome) => void): void {
+  deliver(
+    event: OutboxEvent,
+    commitTimeMs: number,
+    position: WalPosition | undefined,
+    settled: (outcome: DeliveryOutcome) => void,
+  ): void {
     const route = this.options.route(event);
     if ('deadLetter' in route) {
       // Nothing was sent: no publish attempt is recorded.
@@ -77,7 +83,8 @@ export class Delivery {
     const maxRefusals = route.onUndeliverable === 'retry' ? Infinity : this.options.maxAttempts;
     if (destinations.length === 1) {
       const destination = destinations[0]!;
-      this.send(this.sinkFor(destination), { event, destination }, commitTimeMs, maxRefusals, settled);
+      const message = { event, destination, position };
+      this.send(this.sinkFor(destination), message, commitTimeMs, maxRefusals, settled);
       return;
     }
     // Every sink is looked up before anything is sent: a missing one throws with nothing published.
@@ -91,7 +98,8 @@ export class Delivery {
       if (unsettled === 0) settled(outcome);
     };
     for (let i = 0; i < destinations.length; i++) {
-      this.send(sinks[i]!, { event, destination: destinations[i]! }, commitTimeMs, maxRefusals, settle);
+      const message = { event, destination: destinations[i]!, position };
+      this.send(sinks[i]!, message, commitTimeMs, maxRefusals, settle);
     }
   }
 
@@ -127,17 +135,25 @@ export class Delivery {
         reason: error.reason,
       });
     // A payload that does not fit its schema never will: parked at once, nothing sent, no retries.
-    const refusal = message.destination.format.refuse?.(message.event);
-    if (refusal) {
+    const refused = (refusal: FormatRefusal): void => {
       const deadLetter = { error: refusal.message, destination: describeDestination(message.destination) };
       settled({ kind: 'deadLetter', deadLetter: { ...deadLetter, attempts: 0 }, reason: refusal.reason });
-      return;
-    }
-    sink
-      .publish(message)
-      .then(delivered, (error: unknown) =>
-        this.redeliver(sink, message, error, maxRefusals).then(delivered, failed),
-      );
+    };
+    const { format } = message.destination;
+    const refusal = format.refuse?.(message.event);
+    if (refusal) return refused(refusal);
+    const publish = (): void => {
+      sink
+        .publish(message)
+        .then(delivered, (error: unknown) =>
+          this.redeliver(sink, message, error, maxRefusals).then(delivered, failed),
+        );
+    };
+    // Registry mode: the schema id first. The promise settles in event order (and retries an
+    // unreachable registry itself), so events publish in the order they came.
+    const ready = format.prepare?.(message.event, message.destination);
+    if (!ready) return publish();
+    void ready.then((prepareRefusal) => (prepareRefusal ? refused(prepareRefusal) : publish()));
   }
 
   /**

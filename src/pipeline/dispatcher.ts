@@ -74,7 +74,10 @@ export class Dispatcher {
     };
     this.options.window.add(entry.bytes);
     try {
-      this.options.delivery.deliver(event, sinceMs, (outcome) => {
+      // Its place in the WAL (the event just counted in its transaction); none for swept rows.
+      const { commitLsn } = transaction;
+      const position = commitLsn === undefined ? undefined : { commitLsn, index: transaction.received - 1 };
+      this.options.delivery.deliver(event, sinceMs, position, (outcome) => {
         if (outcome.kind === 'deadLetter') {
           entry.deadLetter = outcome.deadLetter;
           entry.deadLetterReason = outcome.reason;

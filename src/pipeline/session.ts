@@ -124,7 +124,7 @@ export class Session implements TransactionOwner {
   private apply(change: WalChange): void {
     switch (change.kind) {
       case 'begin':
-        this.transaction = this.watermark.begin(change.commitTimeMs);
+        this.transaction = this.watermark.begin(change.commitTimeMs, change.commitLsn);
         return;
       case 'event': {
         const transaction = this.transaction;

@@ -14,6 +14,10 @@ export interface TransactionHandle {
   /** Set by the commit message; undefined while the transaction is still arriving. */
   endLsn: Lsn | undefined;
   readonly commitTimeMs: number;
+  /** The commit LSN its begin message announced; undefined for the sweep's rows. */
+  readonly commitLsn: Lsn | undefined;
+  /** Events added so far: the next event's index in the transaction (WalPosition.index). */
+  received: number;
 }
 
 export class Watermark {
@@ -40,14 +44,21 @@ export class Watermark {
     return this.open[this.head]?.commitTimeMs;
   }
 
-  begin(commitTimeMs: number): TransactionHandle {
-    const transaction: TransactionHandle = { pending: 0, endLsn: undefined, commitTimeMs };
+  begin(commitTimeMs: number, commitLsn?: Lsn): TransactionHandle {
+    const transaction: TransactionHandle = {
+      pending: 0,
+      endLsn: undefined,
+      commitTimeMs,
+      commitLsn,
+      received: 0,
+    };
     this.open.push(transaction);
     return transaction;
   }
 
   addEvent(transaction: TransactionHandle): void {
     transaction.pending += 1;
+    transaction.received += 1;
   }
 
   /** Returns true when the watermark moved. */

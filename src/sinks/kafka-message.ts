@@ -2,9 +2,11 @@
 // follows the CloudEvents Kafka protocol binding: in binary mode each attribute is a `ce_<name>`
 // header, and in both modes the content type is a `content-type` header. The row's headers in the
 // binding's namespace (`ce_*`, `content-type`) are left out, so a row cannot forge an attribute.
-import type { Message } from 'kafkajs';
+import type { Message, TopicMessages } from 'kafkajs';
 import { encodedBytes } from '../formats/format.js';
 import type { EncodedMessage } from '../formats/format.js';
+import type { KafkaDestination } from './kafka-destination.js';
+import type { FormattedDestination, SinkMessage } from './sink.js';
 
 export const KAFKA_ATTRIBUTE_PREFIX = 'ce_';
 export const KAFKA_CONTENT_TYPE = 'content-type';
@@ -34,4 +36,16 @@ export function kafkaHeaders(message: EncodedMessage): Readonly<Record<string, s
 /** The UTF-8 bytes of the record's key, value and headers (names and values). */
 export function kafkaRecordBytes(message: EncodedMessage): number {
   return encodedBytes({ ...message, headers: kafkaHeaders(message) });
+}
+
+/** The messages as kafkajs records, grouped by topic (each topic's in the order given). */
+export function recordsByTopic(messages: readonly SinkMessage[]): TopicMessages[] {
+  const topics = new Map<string, Message[]>();
+  for (const { event, destination } of messages) {
+    const { topic } = destination as KafkaDestination & FormattedDestination;
+    let records = topics.get(topic);
+    if (!records) topics.set(topic, (records = []));
+    records.push(kafkaRecord(destination.format.encode(event, destination)));
+  }
+  return [...topics].map(([topic, records]) => ({ topic, messages: records }));
 }

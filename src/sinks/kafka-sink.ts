@@ -17,6 +17,7 @@ import { backoffDelay } from '../pipeline/backoff.js';
 import { SerialBatcher } from '../pipeline/batcher.js';
 import { sleep } from '../pipeline/sleep.js';
 import type { KafkaDestination } from './kafka-destination.js';
+import { logKafkajs, messageRefusal } from './kafka-errors.js';
 import { kafkaRecord, kafkaRecordBytes } from './kafka-message.js';
 import { UndeliverableError } from './sink.js';
 import type { FormattedDestination, Sink, SinkMessage } from './sink.js';
@@ -45,18 +46,6 @@ interface Pending {
   readonly reject: (error: UndeliverableError) => void;
 }
 
-// Errors that concern one message rather than the cluster's health.
-const MESSAGE_ERRORS = new Set([
-  'MESSAGE_TOO_LARGE',
-  'RECORD_LIST_TOO_LARGE',
-  'INVALID_RECORD',
-  'INVALID_TOPIC_EXCEPTION',
-  'TOPIC_AUTHORIZATION_FAILED',
-  'CORRUPT_MESSAGE',
-  // Only reported once kafkajs' own retries gave a new topic's metadata time to spread.
-  'UNKNOWN_TOPIC_OR_PARTITION',
-]);
-
 const UNKNOWN_TOPIC_MEMORY_MS = 10_000;
 // kafkajs gives up on a request after 30 s (requestTimeout): a send silent for longer is stuck.
 const SEND_SILENT_MS = 60_000;
@@ -74,7 +63,7 @@ export class KafkaSink implements Sink {
   /** Topic -> when the cluster last said it does not exist, with that refusal. */
   private readonly unknownTopics = new Map<string, { at: number; refusal: UndeliverableError }>();
 
-  // kafkajs-record.ts's faster record encoder is installed by the factory (kafka.ts), not here.
+  // kafkajs-internals.ts's faster record encoder is installed by the factory (kafka.ts), not here.
   constructor(private readonly options: KafkaSinkOptions) {
     const log = options.logger.child({ sink: 'kafka' });
     const connection: KafkaConfig = {
@@ -137,7 +126,10 @@ export class KafkaSink implements Sink {
     const { format } = message.destination;
     const { maxMessageBytes } = this.options;
     // A record is key + value + headers: the route's format bounds those without building them.
-    const size = format.sizeBound(event) <= maxMessageBytes ? 0 : kafkaRecordBytes(format.encode(event));
+    const size =
+      format.sizeBound(event, destination) <= maxMessageBytes
+        ? 0
+        : kafkaRecordBytes(format.encode(event, destination));
     if (size > maxMessageBytes) {
       return Promise.reject(
         new UndeliverableError(
@@ -258,38 +250,7 @@ function byTopic(batch: readonly Pending[]): TopicMessages[] {
     let messages = topics.get(topic);
     if (!messages) topics.set(topic, (messages = []));
     const { event, destination } = pending.message;
-    messages.push(kafkaRecord(destination.format.encode(event)));
+    messages.push(kafkaRecord(destination.format.encode(event, destination)));
   }
   return [...topics].map(([topic, messages]) => ({ topic, messages }));
-}
-
-/** A refusal of the message itself, as opposed to a failure of the cluster or the network. */
-function messageRefusal(error: unknown): { message: string; reason: string } | undefined {
-  for (let cause: unknown = error; cause instanceof Error; cause = causeOf(cause)) {
-    const type = (cause as { type?: unknown }).type;
-    if (typeof type === 'string' && MESSAGE_ERRORS.has(type)) {
-      return { message: `kafka refused the message: ${type}: ${cause.message}`, reason: type.toLowerCase() };
-    }
-  }
-  return undefined;
-}
-
-function causeOf(error: Error): unknown {
-  return (error as { originalError?: unknown }).originalError ?? error.cause;
-}
-
-// Our own retry loop sits around kafkajs' short one, which kafkajs warns about at every start.
-const EXPECTED_WARNINGS = /Limiting retries for the idempotent producer/;
-// kafkajs logs each error response of a request it then retries ("Response InitProducerId(...)":
-// "the coordinator is loading" right after a broker starts). Whether the retries failed in the end
-// is the relay's to say ("publish failed, retrying"), so these are debug detail.
-const RETRIED_RESPONSE = /^Response /;
-
-function logKafkajs(log: Logger, { level, log: entry }: LogEntry): void {
-  const { message, ...rest } = entry;
-  if (EXPECTED_WARNINGS.test(message)) return;
-  if (RETRIED_RESPONSE.test(message)) log.debug(rest, `kafkajs: ${message}`);
-  else if (level <= logLevel.ERROR) log.error(rest, `kafkajs: ${message}`);
-  else if (level === logLevel.WARN) log.warn(rest, `kafkajs: ${message}`);
-  else log.debug(rest, `kafkajs: ${message}`);
 }

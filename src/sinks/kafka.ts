@@ -6,7 +6,9 @@ import type { EnvSettings, EnvValues, TlsFiles } from '../config-fields.js';
 import { compileTemplate, metricLabel, templateString } from '../routing/template.js';
 import { readTlsFiles } from '../tls.js';
 import type { KafkaDestination } from './kafka-destination.js';
+import type { KafkaTransactionalSinkOptions } from './kafka-transactional-sink.js';
 import { defineSink } from './sink.js';
+import type { Sink, SinkContext } from './sink.js';
 
 export interface KafkaTls extends TlsFiles {
   /** False only with KAFKA_SSL_INSECURE=true: accepts any broker certificate (tests only). */
@@ -32,6 +34,14 @@ export interface KafkaSettings {
   /** TLS for Kafka; undefined means plaintext. */
   readonly tls: KafkaTls | undefined;
   readonly sasl: KafkaSasl | undefined;
+  /** KAFKA_EXACTLY_ONCE: transactions and a progress record (kafka-transactional-sink.ts). */
+  readonly exactlyOnce: ExactlyOnceSettings | undefined;
+}
+
+export interface ExactlyOnceSettings {
+  readonly transactionalId: string;
+  readonly progressTopic: string;
+  readonly slot: string;
 }
 
 export interface KafkaSpec {
@@ -68,6 +78,21 @@ const env = {
   KAFKA_AUTO_CREATE_TOPICS: {
     doc: 'ask the broker to create a missing topic (if its `auto.create.topics.enable` allows); `false`: an event for a missing topic is dead-lettered',
     schema: boolean.default(true),
+  },
+  KAFKA_EXACTLY_ONCE: {
+    doc: '`true`: publish in Kafka transactions with a progress record, so read_committed consumers see each event once, across crashes, restarts and failovers (see docs/operations.md)',
+    schema: boolean.default(false),
+  },
+  KAFKA_PROGRESS_TOPIC: {
+    doc: 'with `KAFKA_EXACTLY_ONCE`: the compacted topic of progress records (created when missing)',
+    schema: z
+      .string()
+      .regex(KAFKA_TOPIC, 'expected a Kafka topic name: letters, digits, ".", "_" and "-", at most 249')
+      .default('outbox-relay.progress'),
+  },
+  KAFKA_TRANSACTIONAL_ID: {
+    doc: "with `KAFKA_EXACTLY_ONCE`: the producer's transactional id and progress key; default `outbox-relay.<database>.<slot>`. Unique per database and slot; every instance of one slot must share it",
+    schema: z.string().min(1, 'expected a non-empty transactional id').optional(),
   },
   KAFKA_SSL: {
     doc: '`true` for TLS to the brokers (implied by any `KAFKA_SSL_*_FILE`)',
@@ -122,6 +147,7 @@ export const kafka = defineSink({
       autoCreateTopics: e.KAFKA_AUTO_CREATE_TOPICS,
       tls,
       sasl,
+      exactlyOnce: e.KAFKA_EXACTLY_ONCE ? exactlyOnceSettings(e, values) : undefined,
     };
   },
   synopsis: 'topic',
@@ -138,16 +164,22 @@ export const kafka = defineSink({
     };
   },
   describe: (destination: KafkaDestination) => `kafka:${destination.topic}`,
-  async create(settings: KafkaSettings, { logger, metrics, onPublishError, onReadyChange }) {
-    const [{ KafkaSink }, { installRecordEncoder }] = await Promise.all([
-      import('./kafka-sink.js'),
-      import('./kafkajs-record.js'),
-    ]);
-    // Before kafkajs' first produce, which loads the record encoder it then keeps (kafkajs-record.ts).
+  async create(settings: KafkaSettings, context) {
+    const { logger, metrics, onPublishError, onReadyChange } = context;
+    const { installBatchHelpers, installRecordEncoder } = await import('./kafkajs-internals.js');
+    // Before kafkajs loads (it takes the batch grouping then) and before its first produce (which
+    // takes the record encoder and the checksum): kafkajs-internals.ts.
+    const batchHelpers = installBatchHelpers();
+    const { KafkaSink } = await import('./kafka-sink.js');
+    if (!batchHelpers)
+      logger.warn(
+        { sink: 'kafka' },
+        "kafka: batch grouping and checksum not installed (kafkajs was loaded first, or its files moved): kafkajs' own, slower ones are used",
+      );
     const active = installRecordEncoder();
     metrics.setFlag(
       'outbox_relay_kafka_record_encoder_active',
-      "1 when kafkajs writes records with the relay's own encoder (kafkajs-record.ts), 0 with its own (same bytes, slower).",
+      "1 when kafkajs writes records with the relay's own encoder (kafkajs-internals.ts), 0 with its own (same bytes, slower).",
       active,
     );
     if (active) logger.info({ sink: 'kafka' }, 'kafka: record encoder installed');
@@ -156,7 +188,7 @@ export const kafka = defineSink({
         { sink: 'kafka' },
         "kafka: record encoder not installed (kafkajs' files moved): kafkajs' own, slower one is used",
       );
-    return new KafkaSink({
+    const connection = {
       brokers: settings.brokers,
       clientId: settings.clientId,
       ssl: settings.tls && {
@@ -164,6 +196,11 @@ export const kafka = defineSink({
         rejectUnauthorized: settings.tls.rejectUnauthorized,
       },
       sasl: settings.sasl,
+    };
+    if (settings.exactlyOnce)
+      return createTransactionalSink(settings, settings.exactlyOnce, connection, context);
+    return new KafkaSink({
+      ...connection,
       maxMessageBytes: settings.maxMessageBytes,
       maxBatchMessages: settings.batchSize,
       autoCreateTopics: settings.autoCreateTopics,
@@ -174,6 +211,52 @@ export const kafka = defineSink({
     });
   },
 });
+
+async function createTransactionalSink(
+  settings: KafkaSettings,
+  exactlyOnce: ExactlyOnceSettings,
+  connection: Pick<KafkaTransactionalSinkOptions, 'brokers' | 'clientId' | 'ssl' | 'sasl'>,
+  { logger, metrics, onPublishError, onReadyChange, onFatal }: SinkContext,
+): Promise<Sink> {
+  const [{ KafkaTransactionalSink }, { createTransactionMetrics }] = await Promise.all([
+    import('./kafka-transactional-sink.js'),
+    import('../observability/transaction-metrics.js'),
+  ]);
+  const sink = new KafkaTransactionalSink({
+    ...connection,
+    ...exactlyOnce,
+    maxMessageBytes: settings.maxMessageBytes,
+    maxBatchMessages: settings.batchSize,
+    autoCreateTopics: settings.autoCreateTopics,
+    logger,
+    metrics: createTransactionMetrics(metrics.registry),
+    onPublishError,
+    onReadyChange,
+    onFatal,
+  });
+  await sink.transactions.check();
+  return sink;
+}
+
+function exactlyOnceSettings(e: Env, values: Readonly<Record<string, unknown>>): ExactlyOnceSettings {
+  const slot = String(values['OUTBOX_SLOT']);
+  return {
+    slot,
+    progressTopic: e.KAFKA_PROGRESS_TOPIC,
+    transactionalId:
+      e.KAFKA_TRANSACTIONAL_ID ?? `outbox-relay.${databaseName(String(values['DATABASE_URL']))}.${slot}`,
+  };
+}
+
+/** DATABASE_URL's database; PostgreSQL's default, the user's name, when the URL names none. */
+function databaseName(url: string): string {
+  try {
+    const { pathname, username } = new URL(url);
+    return decodeURIComponent(pathname.slice(1)) || decodeURIComponent(username) || 'postgres';
+  } catch {
+    return 'postgres';
+  }
+}
 
 function kafkaTls(e: Env): KafkaTls | undefined {
   const files = {

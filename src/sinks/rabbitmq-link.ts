@@ -7,7 +7,7 @@ import type { MessageFormat } from '../formats/format.js';
 import type { TlsMaterial } from '../tls.js';
 import type { OutboxEvent } from '../wal/event.js';
 import type { ExchangeType } from './rabbitmq-destination.js';
-import type { UndeliverableError } from './sink.js';
+import type { ResolvedDestination, UndeliverableError } from './sink.js';
 import { closeConnection } from './rabbitmq-amqp.js';
 import { UnconfirmedMessages } from './rabbitmq-queues.js';
 import type { ReturnedMessage } from './rabbitmq-queues.js';
@@ -23,6 +23,8 @@ export interface Pending {
   readonly event: OutboxEvent;
   /** The format of the event's route, applied when the message is sent. */
   readonly format: MessageFormat;
+  /** Where the event goes (registry mode names the schema's subject after it). */
+  readonly destination: ResolvedDestination;
   readonly bodyBytes: number;
   readonly resolve: () => void;
   readonly reject: (error: UndeliverableError) => void;

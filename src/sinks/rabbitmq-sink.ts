@@ -67,7 +67,7 @@ export class RabbitMqSink implements Sink {
       throw new Error(`rabbitmq sink got a ${message.destination.sink} destination`);
     const destination = message.destination as RabbitMqDestination & FormattedDestination;
     const { format } = message.destination;
-    const bodyBytes = Buffer.byteLength(format.body(event), 'utf8');
+    const bodyBytes = Buffer.byteLength(format.body(event, destination), 'utf8');
     const limit = Math.min(this.options.maxMessageBytes, this.brokerMaxBytes);
     if (bodyBytes > limit) return Promise.reject(tooLarge(bodyBytes, limit, destination.exchange));
     const { exchange, routingKey, assertExchange } = destination;
@@ -81,6 +81,7 @@ export class RabbitMqSink implements Sink {
         assertExchange,
         event,
         format,
+        destination,
         bodyBytes,
         resolve,
         reject,
@@ -190,7 +191,7 @@ export class RabbitMqSink implements Sink {
   private send(link: Link, pending: Pending): void {
     let writable: boolean;
     try {
-      const message = pending.format.encode(pending.event);
+      const message = pending.format.encode(pending.event, pending.destination);
       writable = link.channel.publish(
         pending.exchange,
         pending.routingKey,

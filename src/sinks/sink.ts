@@ -7,7 +7,8 @@ import type { MessageFormat } from '../formats/format.js';
 import type { PrometheusMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { TemplateField } from '../routing/template.js';
-import type { OutboxEvent } from '../wal/event.js';
+import type { OutboxEvent, WalPosition } from '../wal/event.js';
+import type { Lsn } from '../wal/lsn.js';
 
 /** A broker's name: its key in the routes file, its metric label, its descriptor's name. */
 export type SinkName = string;
@@ -27,6 +28,8 @@ export interface FormattedDestination extends ResolvedDestination {
 export interface SinkMessage {
   readonly event: OutboxEvent;
   readonly destination: FormattedDestination;
+  /** Where the event sits in the WAL; undefined for rows a slot sweep read (and the publisher API). */
+  readonly position?: WalPosition | undefined;
 }
 
 /**
@@ -60,6 +63,12 @@ export interface Sink {
    * yet confirmed stay unsettled (they are published again by the next start).
    */
   close(): Promise<void>;
+  /**
+   * The slot was (re)created with its consistent point at `consistentLsn`: what the sink recorded of
+   * the old slot's WAL no longer applies (after a PostgreSQL failover, LSNs can even go back). Called
+   * after the sweep, before streaming; optional.
+   */
+  slotCreated?(consistentLsn: Lsn): Promise<void>;
 }
 
 /** A routes-file destination, compiled once: what it needs of an event, and how to fill it in. */
@@ -77,6 +86,11 @@ export interface SinkContext {
   readonly onPublishError: () => void;
   /** Logs the broker becoming reachable or unreachable ('broker connected' / 'broker connection lost'). */
   readonly onReadyChange: (ready: boolean) => void;
+  /**
+   * The sink cannot go on and the relay must stop (a Kafka producer fenced by another instance that
+   * took over the slot). Absent outside the relay (the publisher API).
+   */
+  readonly onFatal?: ((error: Error) => void) | undefined;
 }
 
 /**

@@ -23,6 +23,15 @@ export interface OutboxEvent {
   readonly xid?: number;
 }
 
+/**
+ * Where an event sits in the WAL: its transaction's commit LSN and its index among that
+ * transaction's outbox inserts. The same WAL always decodes to the same positions.
+ */
+export interface WalPosition {
+  readonly commitLsn: Lsn;
+  readonly index: number;
+}
+
 /** What the WAL hands the relay, in commit order: whole transactions, framed by begin and commit. */
 export type WalChange =
   | { readonly kind: 'begin'; readonly commitLsn: Lsn; readonly commitTimeMs: number }

@@ -13,7 +13,14 @@ import { outboxCount } from '../support/outbox.js';
 import { outboxBinding, QueueReader, withChannel } from '../support/rabbitmq.js';
 import { assertNoProcessLeft, relayEnv, startRelayProcess, startScript } from '../kit/relay.js';
 import type { RelayProcess } from '../kit/relay.js';
-import { createTestDatabase, KAFKA_BROKER, RABBITMQ_URL, ROOT, uniqueName } from '../kit/services.js';
+import {
+  createTestDatabase,
+  KAFKA_BROKER,
+  RABBITMQ_URL,
+  ROOT,
+  SCHEMA_REGISTRY_URL,
+  uniqueName,
+} from '../kit/services.js';
 import type { TestDatabase } from '../kit/services.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -206,4 +213,103 @@ describe('examples', () => {
       await withChannel((channel) => channel.deleteQueue(queue)).catch(() => undefined);
     }
   });
+
+  for (const format of ['avro', 'protobuf', 'json-schema']) {
+    test(`orders app -> relay (${format}) -> ${format} consumer: each event decoded from examples/schemas`, async () => {
+      const topic = uniqueName(format.replace('-', ''));
+      const routes = join(dir, `${format}-routes.yaml`);
+      writeFileSync(
+        routes,
+        `routes:\n  - aggregateType: order\n    destinations:\n      - kafka: { topic: ${topic} }\n`,
+      );
+      await createTopics([topic], 1);
+      const consumer = start(`examples/consumers/${format}-consumer.ts`, {
+        KAFKA_BROKERS: KAFKA_BROKER,
+        EXAMPLE_TOPIC: topic,
+        EXAMPLE_GROUP_ID: uniqueName(format),
+      });
+      // Rows are marked, not deleted: their payloads are what the consumer must print.
+      const relay = start(
+        'relay',
+        relayEnv(db, {
+          OUTBOX_ROUTES: routes,
+          OUTBOX_FORMAT: format,
+          OUTBOX_SCHEMAS_DIR: join(ROOT, 'examples/schemas'),
+          OUTBOX_COMPLETION: 'mark',
+        }),
+      );
+      try {
+        await consumer.waitForLine(/^consuming /);
+        await relay.waitForLog('streaming');
+        const events = await runOrdersApp(db);
+        const printed = (id: string): string | undefined =>
+          consumer.output.find((line) =>
+            line.startsWith(`${events.find((e) => e.id === id)!.eventType} ${id} v1: `),
+          );
+        await waitFor('every event printed', () => events.every((event) => printed(event.id)));
+        const { rows } = await db.pool.query<{ id: string; payload: unknown }>(
+          'select id, payload from outbox where id = any($1)',
+          [events.map((event) => event.id)],
+        );
+        assert.equal(rows.length, events.length);
+        for (const { id, payload } of rows) {
+          const line = printed(id)!;
+          assert.deepEqual(JSON.parse(line.slice(line.indexOf(': ') + 2)), payload, line);
+        }
+        assert.equal(await consumer.stop('SIGTERM'), 0);
+      } finally {
+        await relay.stop('SIGTERM');
+      }
+    });
+  }
+
+  for (const format of ['avro', 'json-schema']) {
+    test(`orders app -> relay (${format}, registry mode) -> registry consumer: Confluent's deserializer reads each event`, async () => {
+      const topic = uniqueName(`registry_${format.replace('-', '')}`);
+      const routes = join(dir, `registry-${format}-routes.yaml`);
+      writeFileSync(
+        routes,
+        `routes:\n  - aggregateType: order\n    destinations:\n      - kafka: { topic: ${topic} }\n`,
+      );
+      await createTopics([topic], 1);
+      const consumer = start('examples/consumers/registry-consumer.ts', {
+        KAFKA_BROKERS: KAFKA_BROKER,
+        SCHEMA_REGISTRY_URL,
+        EXAMPLE_TOPIC: topic,
+        EXAMPLE_GROUP_ID: uniqueName('registry'),
+      });
+      const relay = start(
+        'relay',
+        relayEnv(db, {
+          OUTBOX_ROUTES: routes,
+          OUTBOX_FORMAT: format,
+          OUTBOX_SCHEMAS_DIR: join(ROOT, 'examples/schemas'),
+          OUTBOX_COMPLETION: 'mark',
+          SCHEMA_REGISTRY_URL,
+        }),
+      );
+      try {
+        await consumer.waitForLine(/^consuming /);
+        await relay.waitForLog('streaming');
+        const events = await runOrdersApp(db);
+        const printed = (id: string): string | undefined =>
+          consumer.output.find((line) =>
+            new RegExp(`^${events.find((e) => e.id === id)!.eventType} ${id} schema id \\d+: `).test(line),
+          );
+        await waitFor('every event printed', () => events.every((event) => printed(event.id)));
+        const { rows } = await db.pool.query<{ id: string; payload: unknown }>(
+          'select id, payload from outbox where id = any($1)',
+          [events.map((event) => event.id)],
+        );
+        assert.equal(rows.length, events.length);
+        for (const { id, payload } of rows) {
+          const line = printed(id)!;
+          assert.deepEqual(JSON.parse(line.slice(line.indexOf(': ') + 2)), payload, line);
+        }
+        assert.equal(await consumer.stop('SIGTERM'), 0);
+      } finally {
+        await relay.stop('SIGTERM');
+      }
+    });
+  }
 });

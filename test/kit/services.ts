@@ -16,6 +16,7 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const PG_PORT = Number(process.env.OUTBOX_PG_PORT ?? 15432);
 export const KAFKA_BROKER = `127.0.0.1:${process.env.OUTBOX_KAFKA_PORT ?? 19092}`;
 export const RABBITMQ_URL = `amqp://guest:guest@127.0.0.1:${process.env.OUTBOX_RABBITMQ_PORT ?? 16672}`;
+export const SCHEMA_REGISTRY_URL = `http://127.0.0.1:${process.env.OUTBOX_SCHEMA_REGISTRY_PORT ?? 18081}/apis/ccompat/v6`;
 export const ADMIN_URL = `postgres://postgres@127.0.0.1:${PG_PORT}/postgres`;
 
 let servicesUp: Promise<void> | undefined;

@@ -21,6 +21,8 @@ export interface Delivery {
   readonly key: string;
   /** The payload as JSON text. */
   readonly value: string;
+  /** The body's bytes as sent (Avro, Protobuf). */
+  readonly bytes: Buffer;
   readonly headers: Record<string, string>;
 }
 
@@ -89,6 +91,7 @@ export const kafka: BrokerFixture<ReceivedMessage> = {
     id: message.headers['id'] ?? '',
     key: message.key,
     value: message.value,
+    bytes: message.valueBytes,
     headers: message.headers,
   }),
   cloudEvent(message) {
@@ -120,6 +123,7 @@ export const rabbitmq: BrokerFixture<AmqpMessage> = {
     id: message.messageId ?? '',
     key: message.headers['aggregate_id'] ?? '',
     value: message.body,
+    bytes: message.content,
     headers: message.headers,
   }),
   cloudEvent(message) {

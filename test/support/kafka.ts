@@ -17,6 +17,8 @@ export interface ReceivedMessage {
   readonly offset: string;
   readonly key: string;
   readonly value: string;
+  /** The value's bytes as sent (Avro, Protobuf). */
+  readonly valueBytes: Buffer;
   readonly headers: Record<string, string>;
 }
 
@@ -103,13 +105,21 @@ export class KafkaFollower {
   }
 
   private async connect(): Promise<void> {
-    const consumer = kafka.consumer({ groupId: uniqueName('test'), maxWaitTimeInMs: 100 });
-    this.consumer = consumer;
-    this.crashed = undefined;
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (!payload.restart) this.crashed = `consumer crashed: ${payload.error.message}`;
+    // No restart by kafkajs itself: a disconnect() while its own restart is connecting leaves that
+    // restart's connection open (kafkajs 2.2.4); this class replaces a crashed consumer instead.
+    const consumer = kafka.consumer({
+      groupId: uniqueName('test'),
+      maxWaitTimeInMs: 100,
+      retry: { retries: 5, restartOnFailure: () => Promise.resolve(false) },
     });
+    this.consumer = consumer;
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.crashed = `consumer crashed: ${payload.error.message}`;
+    });
+    // Until it has connected, count it as crashed: a failed connect is replaced on the next check.
+    this.crashed = 'consumer not connected';
     await consumer.connect();
+    this.crashed = undefined;
     await consumer.subscribe({ topics: this.topics, fromBeginning: true });
     await consumer.run({
       eachMessage: ({ topic, partition, message }) => {
@@ -132,6 +142,7 @@ export class KafkaFollower {
       offset: message.offset,
       key: message.key?.toString() ?? '',
       value: message.value?.toString() ?? '',
+      valueBytes: message.value ?? Buffer.alloc(0),
       headers,
     });
   }

@@ -18,6 +18,8 @@ export interface AmqpMessage {
   readonly deliveryMode: number | undefined;
   readonly headers: Record<string, string>;
   readonly body: string;
+  /** The body's bytes as sent (Avro, Protobuf). */
+  readonly content: Buffer;
   /** The broker delivered it before (to this reader, whose connection then closed). */
   readonly redelivered: boolean;
 }
@@ -142,6 +144,7 @@ export class QueueReader {
       deliveryMode: properties.deliveryMode as number | undefined,
       headers,
       body: message.content.toString('utf8'),
+      content: message.content,
       redelivered: fields.redelivered,
     };
     if (this.keep) this.messages.push(received);

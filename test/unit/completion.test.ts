@@ -36,7 +36,7 @@ class ScriptedDatabase {
   }
 
   private answer(text: string, values: unknown[]): { rowCount: number } {
-    if (text.includes('pg_snapshot_xip')) {
+    if (text.includes('pg_visible_in_snapshot')) {
       this.statements.push('check');
       this.checks += 1;
       return { rowCount: (values[0] as number[]).filter((xid) => this.running(xid)).length };

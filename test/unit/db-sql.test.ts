@@ -139,13 +139,6 @@ describe('db builders', () => {
     assert.equal(slotSql.alterSlotFailover('s', false).text, 'ALTER_REPLICATION_SLOT "s" (FAILOVER false)');
   });
 
-  test('a transaction is not visible yet while in the xip list of the snapshot, or at or after its xmax', () => {
-    const { text } = completionSql.runningXids([7]);
-    assert.match(text, /pg_snapshot_xip\(s\)/);
-    // The newest transaction, committing while no later one ended, is in no xip list.
-    assert.match(text, /xid\(pg_snapshot_xmax\(s\)\)/);
-  });
-
   test('the slot is read on every version: columns of newer servers through to_jsonb', () => {
     const { text } = slotSql.readSlot('s');
     assert.match(text, /\(to_jsonb\(s\) ->> 'failover'\)::boolean as failover/);

@@ -69,7 +69,7 @@ function delivery(route: RouteResult, sinks: Sink[], maxAttempts = 3) {
 
 /** One delivery's outcome. */
 function deliverOnce(subject: Delivery): Promise<DeliveryOutcome> {
-  return new Promise((resolve) => subject.deliver(event, Date.now(), resolve));
+  return new Promise((resolve) => subject.deliver(event, Date.now(), undefined, resolve));
 }
 
 describe('Delivery', () => {
@@ -91,6 +91,63 @@ describe('Delivery', () => {
     });
     assert.deepEqual(kafka.calls, []);
     assert.deepEqual(published, []);
+  });
+
+  test('a format that prepares (registry mode): nothing is sent before it settles, then in event order', async () => {
+    const turns: (() => void)[] = [];
+    const preparing = {
+      ...nativeFormat,
+      // Like SchemaIds: promises that settle in call order, when the test says so.
+      prepare: () => new Promise<undefined>((resolve) => turns.push(() => resolve(undefined))),
+    };
+    const sent: string[] = [];
+    const recording = new ScriptedSink('kafka', () => 'ok');
+    const publish = recording.publish.bind(recording);
+    recording.publish = (message) => {
+      sent.push(message.event.id);
+      return publish(message);
+    };
+    const { subject } = delivery(
+      { destinations: [{ ...topicA, format: preparing }], onUndeliverable: 'deadLetter' },
+      [recording],
+    );
+    const outcomes = ['e1', 'e2'].map(
+      (id) =>
+        new Promise<DeliveryOutcome>((resolve) =>
+          subject.deliver(outboxEvent({ id }), Date.now(), undefined, resolve),
+        ),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(sent, [], 'waiting for prepare');
+    for (const turn of turns) turn();
+    assert.deepEqual(await Promise.all(outcomes), [{ kind: 'delivered' }, { kind: 'delivered' }]);
+    assert.deepEqual(sent, ['e1', 'e2']);
+  });
+
+  test('a refusal from prepare (the registry refused the schema) is dead-lettered at once, nothing sent', async () => {
+    const rejected = {
+      ...nativeFormat,
+      prepare: () =>
+        Promise.resolve({
+          reason: 'schema_rejected',
+          message: 'schema registry, subject a-value: incompatible',
+        }),
+    };
+    const kafka = new ScriptedSink('kafka', () => 'ok');
+    const { subject } = delivery(
+      { destinations: [{ ...topicA, format: rejected }], onUndeliverable: 'retry' },
+      [kafka],
+    );
+    assert.deepEqual(await deliverOnce(subject), {
+      kind: 'deadLetter',
+      deadLetter: {
+        error: 'schema registry, subject a-value: incompatible',
+        destination: 'kafka:a',
+        attempts: 0,
+      },
+      reason: 'schema_rejected',
+    });
+    assert.deepEqual(kafka.calls, []);
   });
 
   test('fan-out: delivered once every destination confirmed', async () => {
@@ -174,7 +231,7 @@ describe('Delivery', () => {
   test('a route naming a sink that is not configured throws at once', () => {
     const { subject } = delivery({ destinations: [exchange], onUndeliverable: 'deadLetter' }, []);
     assert.throws(
-      () => subject.deliver(event, Date.now(), () => undefined),
+      () => subject.deliver(event, Date.now(), undefined, () => undefined),
       /no rabbitmq sink configured for x/,
     );
   });

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { encodedBytes } from '../../src/formats/format.js';
 import { messageHeaders, nativeFormat } from '../../src/formats/native.js';
 import { DEFAULT_FORMAT, FORMAT_NAMES, formatDescriptorNamed, Formats } from '../../src/formats/registry.js';
-import { kafkajsRecordEncoder } from '../../src/sinks/kafkajs-record.js';
+import { kafkajsRecordEncoder } from '../../src/sinks/kafkajs-internals.js';
 import { publishProperties } from '../../src/sinks/rabbitmq-amqp.js';
 import type { OutboxEvent } from '../../src/wal/event.js';
 

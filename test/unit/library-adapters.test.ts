@@ -1,6 +1,6 @@
 // The relay reaches into pg-logical-replication and amqplib in one adapter file each. These tests
 // build the libraries' own objects (no server) and fail when an upgrade moves what the adapters use.
-// kafkajs' adapter has its own tests (kafkajs-record.test.ts).
+// kafkajs' adapter has its own tests (kafkajs-internals.test.ts).
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

@@ -232,7 +232,7 @@ describe('Session with the dispatcher', () => {
     const dispatcher = new Dispatcher({
       window,
       delivery: {
-        deliver: (event, _sinceMs, settled) =>
+        deliver: (event, _sinceMs, _position, settled) =>
           queueMicrotask(() => settled(outcomes.get(event.id) ?? { kind: 'delivered' })),
       },
       completion: {

@@ -8,8 +8,8 @@ import {
   installRecordEncoder,
   kafkajsRecordEncoder,
   RECORD_MODULE,
-} from '../../src/sinks/kafkajs-record.js';
-import type { RecordEncoder, RecordInput } from '../../src/sinks/kafkajs-record.js';
+} from '../../src/sinks/kafkajs-internals.js';
+import type { RecordEncoder, RecordInput } from '../../src/sinks/kafkajs-internals.js';
 
 const theirs = kafkajsRecordEncoder()!;
 const ours = createRecordEncoder()!;

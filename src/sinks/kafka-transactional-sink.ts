@@ -1,0 +1,303 @@
+// Kafka sink, exactly-once (KAFKA_EXACTLY_ONCE=true): one transactional kafkajs producer.
+//
+// Messages queue in publish order (WAL order) and leave in Kafka transactions, one at a time. Each
+// transaction holds whole PostgreSQL transactions where it can (kafka-progress.ts decides the cut)
+// and one progress record, keyed by the transactional id, saying how far the WAL is now in Kafka.
+// Read_committed consumers see a transaction's events and its progress record together or not at all.
+//
+// Connecting initialises the producer, which fences any older producer of the same transactional
+// id (a leader that lost the slot) and ends its open transaction, then reads the progress record
+// back. A message the committed progress covers resolves without being sent: after a crash, a
+// restart or a takeover, the WAL the slot streams again is skipped as far as Kafka already has it.
+// Any failure inside a transaction aborts it and starts over the same way (a new producer, the
+// progress read again), so a commit whose answer was lost is never sent twice. A fenced producer
+// cannot recover: the relay is told to stop (onFatal), and another instance leads.
+//
+// A batch the broker refuses for a message's sake is sent again one message per transaction to find
+// that message, which is rejected (and dead-lettered by the relay). Rows of a slot sweep carry no
+// position: they are sent in transactions too, without moving the progress.
+import { ConfigError } from '../config-fields.js';
+import { backoffDelay } from '../pipeline/backoff.js';
+import { sleep } from '../pipeline/sleep.js';
+import { formatLsn } from '../wal/lsn.js';
+import type { Lsn } from '../wal/lsn.js';
+import type { WalPosition } from '../wal/event.js';
+import type { KafkaDestination } from './kafka-destination.js';
+import { isFenced, messageRefusal } from './kafka-errors.js';
+import { kafkaRecordBytes } from './kafka-message.js';
+import { covers, transactionSize } from './kafka-progress.js';
+import { TransactionalProducer } from './kafka-transactions.js';
+import type { TransactionalProducerOptions } from './kafka-transactions.js';
+import { UndeliverableError } from './sink.js';
+import type { FormattedDestination, Sink, SinkMessage } from './sink.js';
+
+export interface KafkaTransactionalSinkOptions extends TransactionalProducerOptions {
+  readonly maxMessageBytes: number;
+  /** Most messages per Kafka transaction. */
+  readonly maxBatchMessages: number;
+  readonly onPublishError?: (error: unknown) => void;
+  readonly onReadyChange?: (ready: boolean) => void;
+  readonly onFatal?: ((error: Error) => void) | undefined;
+}
+
+interface Pending {
+  readonly message: SinkMessage;
+  readonly resolve: () => void;
+  readonly reject: (error: UndeliverableError) => void;
+}
+
+const IDLE_PROBE_MS = 5_000;
+
+export class KafkaTransactionalSink implements Sink {
+  readonly name = 'kafka';
+  /** The producer, and the progress committed last (read back at connect, moved by each commit). */
+  readonly transactions: TransactionalProducer;
+  private readonly queue: Pending[] = [];
+  /** Positions the broker refused: their retries are sent even when the progress passed them. */
+  private readonly refused = new Set<string>();
+  /** Messages at the head of the queue to send one per transaction (finding a refused one). */
+  private singles = 0;
+  /** Serialises transactions and reconnections. */
+  private exclusive: Promise<unknown> = Promise.resolve();
+  private pumping = false;
+  /** A transaction or a reconnection is under way: its outcome says whether Kafka is reachable. */
+  private busy = false;
+  private idleProbe: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private connected = false;
+  private closing = false;
+  private readonly closed = new AbortController();
+
+  constructor(private readonly options: KafkaTransactionalSinkOptions) {
+    this.transactions = new TransactionalProducer(options);
+  }
+
+  get ready(): boolean {
+    return this.connected;
+  }
+
+  /** Initialises the producer (fencing older ones) and reads the progress back; retries until done. */
+  async connect(): Promise<void> {
+    await this.serially(() => this.reconnect());
+    if (!this.pumping) {
+      this.pumping = true;
+      void this.pump();
+      this.startIdleProbe();
+    }
+  }
+
+  publish(message: SinkMessage): Promise<void> {
+    if (message.destination.sink !== 'kafka')
+      throw new Error(`kafka sink got a ${message.destination.sink} destination`);
+    const { event } = message;
+    const destination = message.destination as KafkaDestination & FormattedDestination;
+    const { format } = destination;
+    const { maxMessageBytes } = this.options;
+    const size =
+      format.sizeBound(event, destination) <= maxMessageBytes
+        ? 0
+        : kafkaRecordBytes(format.encode(event, destination));
+    if (size > maxMessageBytes) {
+      return Promise.reject(
+        new UndeliverableError(
+          `message of ${size} bytes exceeds the ${maxMessageBytes}-byte limit for topic ${destination.topic}`,
+          'too_large',
+        ),
+      );
+    }
+    if (this.alreadyCommitted(message)) {
+      this.options.metrics.skipped(1);
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ message, resolve, reject });
+      this.wakeUp();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.closed.abort();
+    clearInterval(this.idleProbe);
+    this.wakeUp();
+    await this.transactions.close();
+  }
+
+  /**
+   * A new slot: the progress record is replaced by one at its consistent point, which covers the
+   * WAL before it (all in the table, swept) and nothing after. Without this, a record from before a
+   * PostgreSQL failover, whose LSNs the new primary reuses, would skip new events.
+   */
+  async slotCreated(consistentLsn: Lsn): Promise<void> {
+    await this.serially(async () => {
+      while (!this.closing) {
+        try {
+          await this.transactions.replaceProgress({ commitLsn: consistentLsn, events: 0 });
+          return;
+        } catch (error) {
+          await this.failed(error, []);
+        }
+      }
+    });
+  }
+
+  private alreadyCommitted({ position, destination }: SinkMessage): boolean {
+    return (
+      position !== undefined &&
+      covers(this.transactions.committed, position) &&
+      !this.refused.has(refusalKey(position, destination))
+    );
+  }
+
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    // After the current tick: the rest of the socket read joins the same transaction.
+    if (wake) setImmediate(wake);
+  }
+
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.exclusive.then(async () => {
+      this.busy = true;
+      try {
+        return await work();
+      } finally {
+        this.busy = false;
+      }
+    });
+    this.exclusive = result.catch(() => undefined);
+    return result;
+  }
+
+  private async pump(): Promise<void> {
+    while (!this.closing) {
+      if (this.queue.length === 0) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        continue;
+      }
+      await this.serially(() => this.sendNext());
+    }
+  }
+
+  /** While nothing is sent, a metadata request every few seconds tells /readyz whether Kafka is there. */
+  private startIdleProbe(): void {
+    let probing = false;
+    this.idleProbe = setInterval(() => {
+      if (probing || this.busy || this.queue.length > 0 || this.closing) return;
+      probing = true;
+      void this.transactions
+        .reachable()
+        .then((reachable) => {
+          if (!this.busy && !this.closing) this.setConnected(reachable);
+        })
+        .finally(() => (probing = false));
+    }, IDLE_PROBE_MS);
+    this.idleProbe.unref();
+  }
+
+  /** One transaction from the head of the queue; on failure, what to do about it. */
+  private async sendNext(): Promise<void> {
+    if (this.closing || this.queue.length === 0) return;
+    const max = this.options.maxBatchMessages;
+    const head = this.queue.slice(0, max + 1).map((pending) => pending.message.position);
+    const count = this.singles > 0 ? 1 : transactionSize(head, max);
+    const batch = this.queue.slice(0, count);
+    try {
+      await this.transactions.commit(batch.map((pending) => pending.message));
+      this.queue.splice(0, count);
+      if (this.singles > 0) this.singles -= 1;
+      this.setConnected(true);
+      if (this.refused.size > 0) this.forgetRefusals(batch);
+      for (const pending of batch) pending.resolve();
+    } catch (error) {
+      await this.failed(error, batch);
+    }
+  }
+
+  private async failed(error: unknown, batch: readonly Pending[]): Promise<void> {
+    const { logger, onPublishError } = this.options;
+    onPublishError?.(error);
+    if (isFenced(error)) {
+      // Another instance initialised our transactional id: it leads now. Nothing here may be sent.
+      logger.error({ err: error }, 'kafka: producer fenced: another instance took over the slot');
+      return this.stopFor(
+        new Error('kafka: producer fenced by another instance of this slot', { cause: error }),
+      );
+    }
+    const refusal = messageRefusal(error);
+    if (refusal && batch.length === 1) {
+      const pending = batch[0]!;
+      const { position, destination } = pending.message;
+      if (position) this.refused.add(refusalKey(position, destination));
+      this.queue.splice(0, 1);
+      if (this.singles > 0) this.singles -= 1;
+      pending.reject(new UndeliverableError(refusal.message, refusal.reason, { cause: error }));
+    } else if (refusal) {
+      // Find the refused message(s): one per transaction, still in order.
+      this.singles = batch.length;
+    } else {
+      this.setConnected(false);
+      logger.warn({ err: error, messages: batch.length }, 'kafka: transaction failed, retrying');
+    }
+    // Whatever state the failure left the producer in, a new one starts from a known point.
+    await this.reconnect();
+  }
+
+  /** A new producer (ending any transaction of an older one), then the progress read back. */
+  private async reconnect(): Promise<void> {
+    const { logger, onPublishError, transactionalId } = this.options;
+    for (let attempt = 1; !this.closing; attempt++) {
+      try {
+        const progress = await this.transactions.start();
+        this.dropCommitted();
+        this.setConnected(true);
+        logger.info(
+          { transactionalId, progress: progress && `${formatLsn(progress.commitLsn)}#${progress.events}` },
+          'kafka: transactional producer ready',
+        );
+        return;
+      } catch (error) {
+        if (error instanceof ConfigError) return this.stopFor(error);
+        if (this.closing) return;
+        onPublishError?.(error);
+        this.setConnected(false);
+        logger.warn({ err: error, attempt }, 'kafka: transactional producer not ready, retrying');
+        await sleep(backoffDelay(attempt, 250, 10_000), this.closed.signal);
+      }
+    }
+  }
+
+  /** Refused messages that are in Kafka now (a later attempt succeeded) need no exception any more. */
+  private forgetRefusals(batch: readonly Pending[]): void {
+    for (const { message } of batch)
+      if (message.position) this.refused.delete(refusalKey(message.position, message.destination));
+  }
+
+  /** Nothing more can be sent: the relay stops (the messages queued stay unsettled). */
+  private stopFor(error: Error): void {
+    this.closing = true;
+    this.setConnected(false);
+    this.options.onFatal?.(error);
+  }
+
+  /** Resolves the queued messages the committed progress covers (a commit whose answer was lost). */
+  private dropCommitted(): void {
+    const left = this.queue.filter((pending) => !this.alreadyCommitted(pending.message));
+    const dropped = this.queue.length - left.length;
+    if (dropped === 0) return;
+    for (const pending of this.queue) if (this.alreadyCommitted(pending.message)) pending.resolve();
+    this.queue.splice(0, this.queue.length, ...left);
+    this.singles = 0;
+    this.options.metrics.skipped(dropped);
+  }
+
+  private setConnected(connected: boolean): void {
+    if (this.connected === connected) return;
+    this.connected = connected;
+    this.options.onReadyChange?.(connected);
+  }
+}
+
+function refusalKey(position: WalPosition, destination: FormattedDestination): string {
+  return `${position.commitLsn}/${position.index}/${(destination as KafkaDestination & FormattedDestination).topic}`;
+}
