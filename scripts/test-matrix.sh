@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
 # Runs the integration tests against one or more PostgreSQL versions (the system's, or the packaged
 # 16, 17, 18 deploy/local/postgres.sh runs), one version after the other: by default the core
-# scenarios (the server's version, end to end, relay crash, slot loss, idle slot, HA), with --full
-# every integration file.
+# scenarios (the server's version, end to end, relay crash, slot loss, idle slot, HA,
+# OUTBOX_SLOT_FAILOVER, idle_replication_slot_timeout), with --full every integration file. On 17 and later each run adds the failover scenarios (test/failover: a
+# primary and a standby of their own, PostgreSQL 17+ failover slots), which older versions cannot
+# run; --failover runs those alone.
 # Each version's cluster listens on its own port, OUTBOX_PG_PORT + (version - 15), so that the
 # clusters of several versions never fight over one port; Kafka, RabbitMQ and (for --full, whose
 # files include the registry scenarios) the schema registry are shared.
-# Usage: test-matrix.sh [--full] VERSION...
+# Usage: test-matrix.sh [--full | --failover] VERSION...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/local/env.sh
 
-core=(postgres-version relay reliability-crash reliability-slot-loss reliability-idle-slot reliability-ha)
+core=(postgres-version relay reliability-crash reliability-slot-loss reliability-idle-slot reliability-ha slot-failover slot-invalidation)
 arguments=("$@")
 full=false
+only_failover=false
 if [ "${1:-}" = --full ]; then
   full=true
   shift
+elif [ "${1:-}" = --failover ]; then
+  only_failover=true
+  shift
 fi
 if [ $# = 0 ]; then
-  echo "usage: $0 [--full] VERSION..." >&2
+  echo "usage: $0 [--full | --failover] VERSION..." >&2
   exit 2
 fi
 for version in "$@"; do
@@ -47,9 +53,17 @@ fi
 base_port=$OUTBOX_PG_PORT
 for version in "$@"; do
   started=$SECONDS
-  echo "[matrix] PostgreSQL $version on port $((base_port + version - 15)): ${#files[@]} files" >&2
+  version_files=()
+  $only_failover || version_files=("${files[@]}")
+  if ((version >= 17)); then
+    version_files+=(test/failover/*.test.ts)
+  elif $only_failover; then
+    echo "$0: the failover scenarios need PostgreSQL 17 or later, not $version" >&2
+    exit 2
+  fi
+  echo "[matrix] PostgreSQL $version on port $((base_port + version - 15)): ${#version_files[@]} files" >&2
   OUTBOX_PG_VERSION=$version OUTBOX_PG_PORT=$((base_port + version - 15)) OUTBOX_SERVICES=postgres \
     bash deploy/local/with-services.sh \
-    node --import tsx --test --test-force-exit --test-concurrency=1 --test-timeout=600000 "${files[@]}"
+    node --import tsx --test --test-force-exit --test-concurrency=1 --test-timeout=600000 "${version_files[@]}"
   echo "[matrix] PostgreSQL $version: passed in $((SECONDS - started)) s" >&2
 done

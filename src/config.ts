@@ -9,6 +9,7 @@ import type { EnvSetting, EnvSettings, EnvValues } from './config-fields.js';
 import { sourceSchema } from './formats/cloudevents.js';
 import { FORMAT_NAMES } from './formats/registry.js';
 import { COMPATIBILITY_MODES } from './schemas/compatibility.js';
+import { SLOT_SETTINGS } from './config-slot.js';
 import { SCHEMA_REGISTRY_SETTINGS, schemaRegistrySettings } from './formats/schema-registry.js';
 import type { SchemaRegistrySettings } from './formats/schema-registry.js';
 import { LOG_LEVELS } from './observability/logger.js';
@@ -20,7 +21,6 @@ export { ConfigError } from './config-fields.js';
 export type { TlsFiles } from './config-fields.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
-const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
 
 /** A core variable, and the Config field it fills (none: it is folded into another field). */
 interface CoreSetting extends EnvSetting {
@@ -58,14 +58,7 @@ const CORE_SETTINGS = defineSettings({
         return { schema: schema!, name: name! } as const;
       }),
   },
-  OUTBOX_SLOT: {
-    field: 'slot',
-    doc: 'logical replication slot (pgoutput); created when missing. Lower-case letters, digits, underscores. Instances with the same slot elect one leader',
-    schema: z
-      .string()
-      .regex(SLOT_NAME, 'expected a slot name of lower-case letters, digits and underscores (at most 63)')
-      .default('outbox_relay'),
-  },
+  ...SLOT_SETTINGS,
   OUTBOX_PUBLICATION: {
     field: 'publication',
     doc: 'publication, created insert-only for the outbox table when missing',

@@ -32,7 +32,9 @@ import { createSinks, routesOf } from './publisher.js';
 import type { Sink, SinkName } from './sinks/sink.js';
 import { ensureSlot } from './sweep.js';
 import { startHeartbeat } from './wal/heartbeat.js';
-import { preflight, readSlot } from './wal/slot.js';
+import { RecreationBudget } from './wal/invalidation.js';
+import { checkFailover, identifyServer, preflight, readSlot } from './wal/slot.js';
+import type { ServerIdentity } from './wal/timeline.js';
 
 export interface RelayDependencies {
   readonly config: Config;
@@ -55,6 +57,10 @@ export class Relay {
     lastError: undefined,
   };
   private leading = false;
+  /** Kept across leadership terms and sessions: a slot invalidated again and again stops the relay. */
+  private readonly recreations: RecreationBudget;
+  /** The cluster and timeline last streamed from: a former primary on an older timeline is refused. */
+  private readonly server: { known: ServerIdentity | undefined } = { known: undefined };
   private waitingForSlot = false;
   private running: Promise<void> | undefined;
   /** Why the relay must stop at once (a sink that cannot go on); run() rejects with it. */
@@ -64,6 +70,7 @@ export class Relay {
 
   constructor(private readonly deps: RelayDependencies) {
     const { config, logger, metrics, router, sinks, completion } = deps;
+    this.recreations = new RecreationBudget(config.slotMaxRecreationsPerHour);
     this.window = new InFlightWindow(config.maxInFlightEvents, config.maxInFlightBytes);
     const delivery = new Delivery({
       route: (event) => router.route(event),
@@ -160,10 +167,13 @@ export class Relay {
         [...sinks.values()].map((sink) => sink.slotCreated?.(consistentLsn) ?? Promise.resolve()),
       );
     };
-    const sweep = { config, logger, db, window, dispatcher, drain, signal, onSlotCreated };
+    const { recreations, server } = this;
     const state = this.replication;
+    const shared = { config, logger, signal, window, dispatcher, drain, state };
+    const sweep = { ...shared, metrics, recreations, db, onSlotCreated };
     const keepColumnText = this.deps.router.readsColumnText();
-    const sessions = { config, logger, signal, window, dispatcher, catchUp, drain, state, keepColumnText };
+    const identify = () => identifyServer(db);
+    const sessions = { ...shared, catchUp, keepColumnText, server, identifyServer: identify };
     try {
       await leadUntilStopped({
         config,
@@ -231,6 +241,8 @@ export async function createRelay(
     // A database that is not set up for the relay is a configuration problem: fail before starting.
     // A slot of another database or plugin is a configuration problem too (slot names are cluster-wide).
     await preflight(db, config.table, config.publication);
+    for (const warning of await checkFailover(db, config.slotFailover))
+      logger.warn({ slot: config.slot }, `OUTBOX_SLOT_FAILOVER: ${warning}`);
     await readSlot(db, config.slot);
     const started = new Relay({
       config,

@@ -15,6 +15,9 @@ import { Session } from './pipeline/session.js';
 import { sleep } from './pipeline/sleep.js';
 import type { InFlightWindow } from './pipeline/window.js';
 import { OutboxDecoder } from './wal/decode.js';
+import { SlotRecreationLimitError } from './wal/invalidation.js';
+import { FormerPrimaryError, judgeServer } from './wal/timeline.js';
+import type { ServerIdentity } from './wal/timeline.js';
 import { formatLsn } from './wal/lsn.js';
 import type { Lsn } from './wal/lsn.js';
 import { ReplicationStream } from './wal/stream.js';
@@ -39,6 +42,10 @@ export interface ReplicationOptions {
   readonly dispatcher: Pick<Dispatcher, 'dispatch'>;
   readonly catchUp: CatchUpTracker;
   readonly state: ReplicationState;
+  /** Which cluster and timeline the database URL leads to now (wal/timeline.ts). */
+  readonly identifyServer: () => Promise<ServerIdentity>;
+  /** The server this relay last streamed from; written here only. */
+  readonly server: { known: ServerIdentity | undefined };
   /** The slot's confirmed LSN, once the slot exists and is swept (sweep.ts). */
   readonly ensureSlot: () => Promise<Lsn>;
   /** Resolves when nothing is in flight (or the stop deadline passed). */
@@ -56,7 +63,10 @@ export async function streamWhileLeading(options: ReplicationOptions, lost: Abor
     } catch (error) {
       if (signal.aborted) break;
       state.lastError = errorMessage(error);
-      if (replicationErrorKind(error) === 'slot_busy')
+      // No reconnect helps: the relay stops with this error (see wal/invalidation.ts).
+      if (error instanceof SlotRecreationLimitError) throw error;
+      if (error instanceof FormerPrimaryError) logger.error({ attempt }, error.message);
+      else if (replicationErrorKind(error) === 'slot_busy')
         logger.info({ attempt }, 'the previous walsender still holds the slot, retrying');
       else logger.warn({ err: error, attempt }, 'replication stream lost, reconnecting');
       // The next session resends everything unconfirmed: let this one's events finish first.
@@ -73,6 +83,11 @@ async function streamOnce(
   onStart: () => void,
 ): Promise<void> {
   const { config, logger, signal, state, catchUp } = options;
+  const identity = await options.identifyServer();
+  const verdict = judgeServer(options.server.known, identity);
+  if (verdict.kind === 'former_primary') throw new FormerPrimaryError(verdict.message);
+  if (verdict.message) logger.warn({ slot: config.slot, ...identity }, verdict.message);
+  options.server.known = identity;
   const confirmed = await options.ensureSlot();
   const stream = new ReplicationStream({
     connectionString: config.databaseUrl,

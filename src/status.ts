@@ -18,6 +18,8 @@ export interface RelayStatus {
   /** WAL not yet confirmed: current LSN minus confirmed_flush_lsn (what `status` judges lag by). */
   readonly replicationLagBytes: number | null;
   readonly walStatus: string | null;
+  /** Why PostgreSQL invalidated the slot (17+: wal_removed, rows_removed, idle_timeout, ...). */
+  readonly invalidationReason: string | null;
   readonly pendingRows: number;
   readonly pendingRowsEstimated: boolean;
   readonly deadLetters: number;
@@ -40,11 +42,14 @@ export interface SlotFacts {
   readonly exists: boolean;
   readonly walStatus: string | null;
   readonly lagBytes: number | null;
+  readonly invalidationReason?: string | null;
 }
 
 /** Why `status` exits 1, or undefined when healthy. Pure. */
 export function assessSlot(facts: SlotFacts, laggingBytes = LAGGING_BYTES): string | undefined {
   if (!facts.exists) return `replication slot ${facts.slot} does not exist`;
+  if (facts.invalidationReason)
+    return `replication slot ${facts.slot} was invalidated (${facts.invalidationReason}): the relay recreates it and sweeps the table`;
   if (facts.walStatus === 'lost')
     return `replication slot ${facts.slot} lost its WAL (max_slot_wal_keep_size)`;
   if (facts.lagBytes !== null && facts.lagBytes > laggingBytes)
@@ -80,6 +85,7 @@ export async function readStatus(
     exists: row !== undefined,
     walStatus: row?.wal_status ?? null,
     lagBytes: lag,
+    invalidationReason: row?.invalidation_reason ?? null,
   });
   return {
     slot,
@@ -90,6 +96,7 @@ export async function readStatus(
     retainedWalBytes: row?.retained == null ? null : Number(row.retained),
     replicationLagBytes: lag,
     walStatus: row?.wal_status ?? null,
+    invalidationReason: row?.invalidation_reason ?? null,
     pendingRows: pending.count,
     pendingRowsEstimated: pending.estimated,
     deadLetters: Number(dead[0]?.count ?? 0),
@@ -121,6 +128,7 @@ export function formatStatus(status: RelayStatus): string {
     `retained WAL bytes   ${status.retainedWalBytes ?? '-'}`,
     `replication lag      ${status.replicationLagBytes ?? '-'} bytes`,
     `WAL status           ${status.walStatus ?? '-'}`,
+    `invalidated          ${status.invalidationReason ?? '-'}`,
     `pending rows         ${status.pendingRowsEstimated ? '~' : ''}${status.pendingRows}`,
     `dead letters         ${status.deadLetters}`,
     `relay                ${status.relayRunning ? 'running' : 'not running'}`,

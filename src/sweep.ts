@@ -6,17 +6,35 @@
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { Logger } from './observability/logger.js';
+import type { RelayMetrics } from './observability/metrics.js';
 import type { Dispatcher, TransactionOwner } from './pipeline/dispatcher.js';
 import { Watermark } from './pipeline/watermark.js';
 import type { InFlightWindow } from './pipeline/window.js';
 import { rowToEvent } from './wal/decode.js';
+import { SlotRecreationLimitError } from './wal/invalidation.js';
+import type { RecreationBudget } from './wal/invalidation.js';
 import { formatLsn } from './wal/lsn.js';
 import type { Lsn } from './wal/lsn.js';
-import { createSlotWithSnapshot, dropSlot, markSlotSwept, readSlot, slotSwept } from './wal/slot.js';
+import {
+  createSlotWithSnapshot,
+  dropSlot,
+  markSlotSwept,
+  readSlot,
+  setSlotFailover,
+  slotSwept,
+} from './wal/slot.js';
 
 export interface SweepOptions {
-  readonly config: Pick<Config, 'slot' | 'table' | 'completion'>;
+  readonly config: Pick<
+    Config,
+    'slot' | 'slotFailover' | 'slotMaxRecreationsPerHour' | 'table' | 'completion'
+  >;
   readonly logger: Logger;
+  readonly metrics: Pick<RelayMetrics, 'slotRecreated'>;
+  /** Recreations of invalidated slots this hour (the relay's, kept across sessions). */
+  readonly recreations: RecreationBudget;
+  /** Readiness (/readyz) says why the slot is being recreated, until the stream starts again. */
+  readonly state?: { lastError: string | undefined };
   readonly db: Pick<Database, 'query' | 'connectReplication' | 'reserveTextConnection'>;
   readonly window: InFlightWindow;
   readonly dispatcher: Pick<Dispatcher, 'dispatch'>;
@@ -33,8 +51,15 @@ export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
   const { config, logger, db } = options;
   let slot = await readSlot(db, config.slot);
   if (slot?.lost) {
-    // Its WAL is gone, and so are the events in it: only the table still has them (see slot.ts).
-    logger.warn({ slot: config.slot }, 'replication slot lost its WAL: dropping and recreating it');
+    // Its WAL (or what decoding it needs) is gone, and so are the events in it: only the table still
+    // has them (see slot.ts).
+    const reason = slot.invalidation ?? 'unconfirmed';
+    if (!options.recreations.take(Date.now()))
+      throw new SlotRecreationLimitError(config.slot, reason, config.slotMaxRecreationsPerHour);
+    logger.warn({ slot: config.slot, reason }, 'replication slot invalidated: dropping and recreating it');
+    options.metrics.slotRecreated(reason);
+    if (options.state)
+      options.state.lastError = `replication slot invalidated (${reason}): recreating it and sweeping the table`;
     await dropSlot(db, config.slot);
     slot = undefined;
   }
@@ -43,18 +68,34 @@ export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
     await dropSlot(db, config.slot);
     slot = undefined;
   }
-  if (slot) return slot.confirmedLsn;
+  if (slot) {
+    // null: a server without failover slots, where OUTBOX_SLOT_FAILOVER=false is the only choice.
+    if (slot.failover !== null && slot.failover !== config.slotFailover) {
+      await setSlotFailover(db, config.slot, config.slotFailover);
+      logger.info({ slot: config.slot, failover: config.slotFailover }, 'slot failover flag changed');
+    }
+    return slot.confirmedLsn;
+  }
   logger.warn(
     { slot: config.slot },
     'replication slot missing: creating it and publishing the rows it cannot see',
   );
-  const created = await createSlotWithSnapshot(db, config.slot, config.table, config.completion === 'mark');
+  const created = await createSlotWithSnapshot(
+    db,
+    config.slot,
+    config.table,
+    config.completion === 'mark',
+    config.slotFailover,
+  );
   const swept = await publishRows(created.rows, options);
   await options.drain();
   // Before the slot counts as swept: a crash here sweeps again and tells the sinks again.
   await options.onSlotCreated?.(created.consistentLsn);
   await markSlotSwept(db, config.slot);
-  logger.info({ slot: config.slot, events: swept, at: formatLsn(created.consistentLsn) }, 'slot created');
+  logger.info(
+    { slot: config.slot, events: swept, at: formatLsn(created.consistentLsn), failover: config.slotFailover },
+    'slot created',
+  );
   return created.consistentLsn;
 }
 

@@ -12,13 +12,20 @@ export interface SlotRow {
   confirmed_flush_lsn: string | null;
   active_pid: number | null;
   wal_status: string | null;
+  /** null before PostgreSQL 17, which has no failover slots. */
+  failover: boolean | null;
+  /** Why PostgreSQL invalidated the slot (17+: wal_removed, rows_removed, wal_level_insufficient,
+   * 18+: idle_timeout); null while it is valid, and always before 17. */
+  invalidation_reason: string | null;
 }
 
+// Columns newer servers add are read through to_jsonb, so one statement runs on every version.
 export function readSlot(slot: string): Statement<SlotRow> {
   return statement(
     `select plugin, database, current_database() as current_db, confirmed_flush_lsn::text,
-            active_pid, wal_status
-       from pg_replication_slots where slot_name = $1`,
+            active_pid, wal_status, (to_jsonb(s) ->> 'failover')::boolean as failover,
+            to_jsonb(s) ->> 'invalidation_reason' as invalidation_reason
+       from pg_replication_slots s where slot_name = $1`,
     [slot],
   );
 }
@@ -49,11 +56,26 @@ export function registerSlot(slot: string): Statement {
   );
 }
 
-/** A walsender command: runs on a replication connection only. */
+/**
+ * A walsender command: runs on a replication connection only. `failover` (PostgreSQL 17+) needs the
+ * option list of PostgreSQL 15+; without it the older keyword form keeps 13 and 14 working.
+ */
 export function createSlotExportingSnapshot(
   slot: string,
+  failover = false,
 ): Statement<{ consistent_point: string; snapshot_name: string }> {
-  return statement(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`);
+  const options = failover ? `(SNAPSHOT 'export', FAILOVER true)` : 'EXPORT_SNAPSHOT';
+  return statement(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput ${options}`);
+}
+
+/** A walsender command: the cluster's system identifier and the server's current timeline. */
+export function identifySystem(): Statement<{ systemid: string; timeline: number | string }> {
+  return statement('IDENTIFY_SYSTEM');
+}
+
+/** A walsender command (PostgreSQL 17+): turns the slot's failover flag on or off; not while in use. */
+export function alterSlotFailover(slot: string, failover: boolean): Statement {
+  return statement(`ALTER_REPLICATION_SLOT ${quoteIdent(slot)} (FAILOVER ${failover})`);
 }
 
 export function beginSnapshotRead(): Statement {

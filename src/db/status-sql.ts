@@ -11,14 +11,17 @@ export interface SlotStatusRow {
   retained: string | null;
   lag: string | null;
   wal_status: string | null;
+  /** 17+; null while valid, and before 17. */
+  invalidation_reason: string | null;
 }
 
 export function slotStatus(slot: string): Statement<SlotStatusRow> {
   return statement(
     `select active, active_pid, confirmed_flush_lsn::text,
             (pg_current_wal_lsn() - restart_lsn)::bigint::text as retained,
-            (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text as lag, wal_status
-       from pg_replication_slots where slot_name = $1`,
+            (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text as lag, wal_status,
+            to_jsonb(s) ->> 'invalidation_reason' as invalidation_reason
+       from pg_replication_slots s where slot_name = $1`,
     [slot],
   );
 }

@@ -10,6 +10,8 @@ export interface RelayMetrics {
   endToEnd(seconds: number): void;
   setLeader(leader: boolean): void;
   setReplicationLagBytes(bytes: number): void;
+  /** The slot was invalidated (`reason`: wal_removed, rows_removed, idle_timeout, ...) and recreated. */
+  slotRecreated(reason: string): void;
 }
 
 export interface PrometheusMetrics extends RelayMetrics {
@@ -50,6 +52,12 @@ export function createMetrics({ lagSeconds, inFlightEvents, sinks }: MetricSourc
   const deadLettered = new Counter({
     name: 'outbox_relay_events_dead_lettered_total',
     help: 'Events parked in the dead-letter table.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const slotInvalidations = new Counter({
+    name: 'outbox_relay_slot_invalidations_total',
+    help: 'Replication slots found invalidated and recreated (the table swept).',
     labelNames: ['reason'] as const,
     registers: [registry],
   });
@@ -106,6 +114,7 @@ export function createMetrics({ lagSeconds, inFlightEvents, sinks }: MetricSourc
     endToEnd: (seconds) => endToEnd.observe(seconds),
     setLeader: (isLeader) => leader.set(isLeader ? 1 : 0),
     setReplicationLagBytes: (bytes) => replicationLag.set(bytes),
+    slotRecreated: (reason) => slotInvalidations.inc({ reason }),
     setFlag(name, help, value) {
       const gauge =
         (registry.getSingleMetric(name) as Gauge | undefined) ??

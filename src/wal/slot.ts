@@ -6,11 +6,15 @@
 // snapshot and publishing exactly the rows that snapshot sees closes that gap with no overlap.
 // The slot's row in outbox_relay_slot records whether that sweep finished: a crash mid-sweep leaves
 // it unfinished, and the next start drops the slot and sweeps again.
+import { ConfigError } from '../config-fields.js';
 import { run } from '../db/database.js';
 import type { Connection, Database, Queryable } from '../db/database.js';
 import * as preflightSql from '../db/preflight-sql.js';
 import * as slotSql from '../db/slot-sql.js';
 import type { TableName } from './decode.js';
+import { assessFailover } from './failover.js';
+import { invalidationOf } from './invalidation.js';
+import type { ServerIdentity } from './timeline.js';
 import { parseLsn } from './lsn.js';
 import type { Lsn } from './lsn.js';
 
@@ -26,6 +30,10 @@ export interface SlotInfo {
    * max_slot_wal_keep_size) or it has no confirmed position. It still holds its name: drop it first.
    */
   readonly lost: boolean;
+  /** Why it cannot stream (wal_removed, rows_removed, idle_timeout, ...): see wal/invalidation.ts. */
+  readonly invalidation: string | undefined;
+  /** Whether the slot is a failover slot; null before PostgreSQL 17. */
+  readonly failover: boolean | null;
 }
 
 /** Checks wal_level, the table and the publication; creates the publication when it is missing. */
@@ -66,10 +74,64 @@ export async function readSlot(db: Queryable, slot: string): Promise<SlotInfo | 
         `choose another OUTBOX_SLOT or drop that slot`,
     );
   }
-  if (row.wal_status === 'lost' || row.confirmed_flush_lsn === null) {
-    return { confirmedLsn: 0n, activePid: row.active_pid, lost: true };
+  const { active_pid: activePid, failover } = row;
+  const invalidation = invalidationOf({
+    invalidationReason: row.invalidation_reason,
+    walStatus: row.wal_status,
+    confirmedFlushLsn: row.confirmed_flush_lsn,
+  });
+  if (invalidation !== undefined || row.confirmed_flush_lsn === null) {
+    return { confirmedLsn: 0n, activePid, lost: true, invalidation, failover };
   }
-  return { confirmedLsn: parseLsn(row.confirmed_flush_lsn), activePid: row.active_pid, lost: false };
+  return {
+    confirmedLsn: parseLsn(row.confirmed_flush_lsn),
+    activePid,
+    lost: false,
+    invalidation,
+    failover,
+  };
+}
+
+/**
+ * OUTBOX_SLOT_FAILOVER's checks on the primary (wal/failover.ts): throws ConfigError (exit 2) when
+ * the server cannot keep the slot across a failover, returns what is worth a warning.
+ */
+export async function checkFailover(db: Queryable, wanted: boolean): Promise<readonly string[]> {
+  if (!wanted) return [];
+  const { rows } = await run(db, preflightSql.failoverSettings());
+  const facts = rows[0]!;
+  const verdict = assessFailover(wanted, {
+    version: facts.version,
+    synchronizedStandbySlots: facts.synchronized_standby_slots,
+    physicalSlots: facts.physical_slots,
+  });
+  if (verdict.refusal) throw new ConfigError('OUTBOX_SLOT_FAILOVER', verdict.refusal);
+  return verdict.warnings;
+}
+
+/** IDENTIFY_SYSTEM on a replication connection: which cluster, and which timeline of it. */
+export async function identifyServer(db: Pick<Database, 'connectReplication'>): Promise<ServerIdentity> {
+  const replication = await db.connectReplication();
+  try {
+    const { rows } = await run(replication, slotSql.identifySystem());
+    return { systemId: String(rows[0]!.systemid), timeline: Number(rows[0]!.timeline) };
+  } finally {
+    await replication.release();
+  }
+}
+
+/** Sets an existing slot's failover flag (PostgreSQL 17+) on a replication connection. */
+export async function setSlotFailover(
+  db: Pick<Database, 'connectReplication'>,
+  slot: string,
+  failover: boolean,
+): Promise<void> {
+  const replication = await db.connectReplication();
+  try {
+    await run(replication, slotSql.alterSlotFailover(slot, failover));
+  } finally {
+    await replication.release();
+  }
 }
 
 /** True when the slot's creation sweep finished (or the slot predates this bookkeeping). */
@@ -101,13 +163,14 @@ export async function createSlotWithSnapshot(
   slot: string,
   table: TableName,
   pendingOnly: boolean,
+  failover = false,
 ): Promise<NewSlot> {
   await run(db, slotSql.registerSlot(slot));
   const replication = await db.connectReplication();
   try {
     const reader = await db.reserveTextConnection();
     try {
-      const { rows } = await run(replication, slotSql.createSlotExportingSnapshot(slot));
+      const { rows } = await run(replication, slotSql.createSlotExportingSnapshot(slot, failover));
       const consistentLsn = parseLsn(rows[0]!.consistent_point);
       await run(reader, slotSql.beginSnapshotRead());
       // The snapshot stays importable only while the replication connection is idle and open.

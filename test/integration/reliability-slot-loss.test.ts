@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTopics, TopicReader } from '../support/kafka.js';
+import { probeUrl, sampleValue, scrape } from '../kit/metrics.js';
 import { commitEvents, outboxCount } from '../support/outbox.js';
 import type { TestEvent } from '../support/outbox.js';
 import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
@@ -70,6 +71,32 @@ async function slotState(db: TestDatabase): Promise<{ wal_status: string | null 
     [db.slot],
   );
   return rows[0];
+}
+
+/** Our own cluster only: lets slots keep almost no WAL, writes past it and checkpoints until the slot is lost. */
+async function loseSlot(db: TestDatabase): Promise<void> {
+  await adminQuery(`alter system set max_slot_wal_keep_size = '1MB'`);
+  await adminQuery(`select pg_reload_conf()`);
+  try {
+    await db.pool.query(`create table if not exists filler (id bigserial primary key, data text)`);
+    await db.pool.query(`alter table filler alter column data set storage external`);
+    await waitFor(
+      'the slot to be lost',
+      async () => {
+        await db.pool.query(
+          `insert into filler (data) select repeat(md5(g::text), 320) from generate_series(1, 2000) g`,
+        );
+        await adminQuery('checkpoint');
+        return (await slotState(db))?.wal_status === 'lost';
+      },
+      { timeoutMs: 120_000, intervalMs: 10 },
+    );
+  } finally {
+    await adminQuery(`alter system reset max_slot_wal_keep_size`);
+    await adminQuery(`select pg_reload_conf()`);
+  }
+  const { rows } = await adminQuery(`show max_slot_wal_keep_size`);
+  assert.equal((rows[0] as { max_slot_wal_keep_size: string }).max_slot_wal_keep_size, '-1');
 }
 
 describe('slot loss', () => {
@@ -146,32 +173,14 @@ describe('slot loss', () => {
 
     const pending: string[] = [];
     for (let t = 0; t < 5; t++) pending.push(...(await commitEvents(db.pool, events(type, 20, 'pending'))));
-    // Our own cluster only: let slots keep almost no WAL, write past it, and checkpoint.
-    await adminQuery(`alter system set max_slot_wal_keep_size = '1MB'`);
-    await adminQuery(`select pg_reload_conf()`);
-    try {
-      await db.pool.query(`create table if not exists filler (id bigserial primary key, data text)`);
-      await db.pool.query(`alter table filler alter column data set storage external`);
-      await waitFor(
-        'the slot to be lost',
-        async () => {
-          await db.pool.query(
-            `insert into filler (data) select repeat(md5(g::text), 320) from generate_series(1, 2000) g`,
-          );
-          await adminQuery('checkpoint');
-          return (await slotState(db))?.wal_status === 'lost';
-        },
-        { timeoutMs: 120_000, intervalMs: 10 },
-      );
-    } finally {
-      await adminQuery(`alter system reset max_slot_wal_keep_size`);
-      await adminQuery(`select pg_reload_conf()`);
-    }
-    const { rows } = await adminQuery(`show max_slot_wal_keep_size`);
-    assert.equal((rows[0] as { max_slot_wal_keep_size: string }).max_slot_wal_keep_size, '-1');
+    await loseSlot(db);
 
     relay = startRelayProcess(slotLossEnv(db));
-    await relay.waitForLog('replication slot lost its WAL: dropping and recreating it');
+    const invalidated = await relay.waitForLog('replication slot invalidated: dropping and recreating it');
+    // PostgreSQL 17+ names the reason; before, wal_status 'lost' means the same.
+    assert.equal(invalidated['reason'], 'wal_removed');
+    const { samples } = await scrape(await probeUrl(relay));
+    assert.equal(sampleValue(samples, 'outbox_relay_slot_invalidations_total', { reason: 'wal_removed' }), 1);
     const created = await relay.waitForLog('slot created');
     await relay.waitForLog('streaming');
     assert.equal(Number(created['events']), pending.length);
@@ -179,6 +188,26 @@ describe('slot loss', () => {
     await waitForEverything(db, reader, type, [...delivered, ...pending, ...later]);
     assert.equal((await slotState(db))?.wal_status, 'reserved');
     assert.equal(await relay.stop('SIGTERM'), 0);
+    relay = undefined;
+  });
+
+  test('a slot invalidated once more than OUTBOX_SLOT_MAX_RECREATIONS_PER_HOUR allows stops the relay, naming the reason', async () => {
+    const type = uniqueName('limit');
+    relay = startRelayProcess(slotLossEnv(db));
+    await relay.waitForLog('streaming');
+    assert.equal(await relay.stop('SIGTERM'), 0);
+    const pending = await commitEvents(db.pool, events(type, 5, 'pending'));
+    await loseSlot(db);
+    relay = startRelayProcess({ ...slotLossEnv(db), OUTBOX_SLOT_MAX_RECREATIONS_PER_HOUR: '0' });
+    assert.equal(await relay.exited, 1);
+    const failed = await relay.waitForLog('relay failed');
+    assert.match(
+      String((failed['err'] as { message?: string }).message),
+      /^replication slot \S+ was invalidated \(wal_removed\) more than OUTBOX_SLOT_MAX_RECREATIONS_PER_HOUR=0 times in an hour/,
+    );
+    // Nothing dropped, nothing swept: the rows wait for the operator.
+    assert.equal((await slotState(db))?.wal_status, 'lost');
+    assert.equal(await outboxCount(db.pool, `id = any('{${pending.join(',')}}'::uuid[])`), pending.length);
     relay = undefined;
   });
 });

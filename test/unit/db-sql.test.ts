@@ -37,6 +37,9 @@ function everyStatement(): Record<string, Statement> {
     dropSlot: slotSql.dropSlot(HOSTILE),
     registerSlot: slotSql.registerSlot(HOSTILE),
     createSlotExportingSnapshot: slotSql.createSlotExportingSnapshot('slot'),
+    createFailoverSlot: slotSql.createSlotExportingSnapshot('slot', true),
+    alterSlotFailover: slotSql.alterSlotFailover('slot', true),
+    failoverSettings: preflightSql.failoverSettings(),
     beginSnapshotRead: slotSql.beginSnapshotRead(),
     useSnapshot: slotSql.useSnapshot('00000003-00000002-1'),
     declareSweepCursor: slotSql.declareSweepCursor(TABLE, false),
@@ -118,6 +121,32 @@ describe('db builders', () => {
       'CREATE_REPLICATION_SLOT "my""slot" LOGICAL pgoutput EXPORT_SNAPSHOT',
     );
     assert.equal(slotSql.useSnapshot(`a'b`).text, `set transaction snapshot 'a''b'`);
+  });
+
+  test('a failover slot is created with the option list (17+), and its flag altered by name', () => {
+    assert.equal(
+      slotSql.createSlotExportingSnapshot('my"slot', true).text,
+      `CREATE_REPLICATION_SLOT "my""slot" LOGICAL pgoutput (SNAPSHOT 'export', FAILOVER true)`,
+    );
+    assert.equal(
+      slotSql.createSlotExportingSnapshot('s', false).text,
+      'CREATE_REPLICATION_SLOT "s" LOGICAL pgoutput EXPORT_SNAPSHOT',
+    );
+    assert.equal(
+      slotSql.alterSlotFailover('my"slot', true).text,
+      'ALTER_REPLICATION_SLOT "my""slot" (FAILOVER true)',
+    );
+    assert.equal(slotSql.alterSlotFailover('s', false).text, 'ALTER_REPLICATION_SLOT "s" (FAILOVER false)');
+  });
+
+  test('the slot is read on every version: columns of newer servers through to_jsonb', () => {
+    const { text } = slotSql.readSlot('s');
+    assert.match(text, /\(to_jsonb\(s\) ->> 'failover'\)::boolean as failover/);
+    assert.match(text, /to_jsonb\(s\) ->> 'invalidation_reason' as invalidation_reason/);
+    assert.match(
+      preflightSql.failoverSettings().text,
+      /current_setting\('synchronized_standby_slots', true\)/,
+    );
   });
 
   test('the sweep reads every row, or only the unprocessed ones in mark mode, oldest first', () => {

@@ -132,6 +132,11 @@ describe('status assessSlot / relayApplicationNames / formatStatus', () => {
   test('healthy slot', () => assert.equal(assessSlot(healthy), undefined));
   test('missing slot', () => assert.match(assessSlot({ ...healthy, exists: false }) ?? '', /does not exist/));
   test('lost WAL', () => assert.match(assessSlot({ ...healthy, walStatus: 'lost' }) ?? '', /lost its WAL/));
+  test('invalidated, with the reason PostgreSQL 17+ gives', () =>
+    assert.match(
+      assessSlot({ ...healthy, walStatus: 'lost', invalidationReason: 'idle_timeout' }) ?? '',
+      /^replication slot s was invalidated \(idle_timeout\)/,
+    ));
   test('lagging beyond the threshold', () => {
     assert.equal(assessSlot({ ...healthy, lagBytes: LAGGING_BYTES }), undefined);
     assert.match(assessSlot({ ...healthy, lagBytes: LAGGING_BYTES + 1 }) ?? '', /bytes behind/);
@@ -151,6 +156,7 @@ describe('status assessSlot / relayApplicationNames / formatStatus', () => {
       retainedWalBytes: 10,
       replicationLagBytes: 5,
       walStatus: 'reserved',
+      invalidationReason: null,
       pendingRows: 3,
       pendingRowsEstimated: false,
       deadLetters: 1,
@@ -164,5 +170,7 @@ describe('status assessSlot / relayApplicationNames / formatStatus', () => {
     assert.match(formatStatus(status), /active +yes \(pid 42\)/);
     const failing = formatStatus({ ...status, lastError: 'kafka down', lastErrorAt: 'T' });
     assert.match(failing, /last error +T kafka down/);
+    assert.match(formatStatus(status), /invalidated +-/);
+    assert.match(formatStatus({ ...status, invalidationReason: 'wal_removed' }), /invalidated +wal_removed/);
   });
 });
