@@ -226,6 +226,9 @@ async function deadLetters(
   }
 }
 
+/** How long after OUTBOX_SHUTDOWN_TIMEOUT_MS a stop that still hangs ends the process anyway. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 async function run(config: ReturnType<typeof loadConfig>): Promise<number> {
   const logger = createLogger(config.logLevel);
   const running = await createRelay(config, logger);
@@ -237,6 +240,15 @@ async function run(config: ReturnType<typeof loadConfig>): Promise<number> {
       process.exit(EXIT_FAILURE);
     }
     logger.info({ signal }, 'signal received: draining');
+    // The stop waits for in-flight events up to the timeout; should anything else hang (a database
+    // connection that never answers), the process still ends a little after it.
+    setTimeout(() => {
+      logger.error(
+        { shutdownTimeoutMs: config.shutdownTimeoutMs },
+        'shutdown did not finish after OUTBOX_SHUTDOWN_TIMEOUT_MS: exiting',
+      );
+      process.exit(EXIT_FAILURE);
+    }, config.shutdownTimeoutMs + SHUTDOWN_GRACE_MS).unref();
     void running.stop();
   };
   process.on('SIGTERM', onSignal);

@@ -93,8 +93,14 @@ export class Dispatcher {
   /** Waits until nothing is in flight or `deadline()` passed, then for the batch under way. */
   async drain(deadline: () => number): Promise<void> {
     await this.options.window.untilEmpty(deadline);
-    // A completion batch under way finishes (it is short): its rows are gone, so confirm after it.
-    await this.completions.idle();
+    // A completion batch under way usually finishes at once (then its rows are gone, so confirm after
+    // it); one that cannot (the database gone, the table locked) retries forever, so only until the
+    // deadline: what it held stays unconfirmed and is delivered again after the restart.
+    const at = deadline();
+    if (!Number.isFinite(at)) return this.completions.idle();
+    const timer = new AbortController();
+    await Promise.race([this.completions.idle(), sleep(Math.max(0, at - Date.now()), timer.signal)]);
+    timer.abort();
   }
 
   private async completeBatch(batch: InFlight[]): Promise<void> {

@@ -167,4 +167,64 @@ describe('graceful shutdown', () => {
       for (const db of dbs) await db.drop();
     }
   });
+
+  test('with a completion that cannot finish (its delete waits on a lock): the stop still ends (exit 1 at the timeout + 10 s), nothing of it confirmed', async (t) => {
+    const db = await createTestDatabase('sd_locked');
+    const type = uniqueName('sd_locked');
+    const topic = `outbox.${type}`;
+    await createTopics([topic]);
+    const reader = await EventCounter.start(topic);
+    const lock = await db.pool.connect();
+    let relay: RelayProcess | undefined;
+    try {
+      const env = relayEnv(db, { OUTBOX_SHUTDOWN_TIMEOUT_MS: '3000' });
+      relay = await startStreaming(env);
+      // The relay publishes, but its deletes wait for an advisory lock this test holds (a trigger).
+      await db.pool.query(`
+        create function wait_for_the_test() returns trigger language plpgsql as $$
+          begin perform pg_advisory_lock_shared(4242); perform pg_advisory_unlock_shared(4242); return null; end $$;
+        create trigger wait_for_the_test before delete on outbox
+          for each statement execute function wait_for_the_test()`);
+      await lock.query('select pg_advisory_lock(4242)');
+      const confirmed = await confirmedLsn(db.pool, db.slot);
+      const ids = await commitEvents(
+        db.pool,
+        Array.from({ length: 50 }, (_, i) => ({
+          aggregateType: type,
+          aggregateId: `a${i % 5}`,
+          eventType: 'E',
+          payload: { i },
+        })),
+      );
+      await waitFor('the events delivered', () => reader.delivered >= ids.length, { timeoutMs: 60_000 });
+
+      const stopping = Date.now();
+      const code = await relay.stop('SIGTERM');
+      const seconds = (Date.now() - stopping) / 1000;
+      t.diagnostic(`stopped in ${seconds.toFixed(1)} s with exit status ${code}`);
+      // The relay stops waiting at the timeout (3 s); its database pool cannot close while the delete
+      // waits, so the process ends at the hard bound (10 s later) with exit 1 and says why.
+      assert.ok(seconds < 13 + 5, `the stop took ${seconds} s`);
+      assert.equal(code, 1, 'a stop that could not release the database is not a clean one');
+      assert.ok(
+        relay.output.some((line) =>
+          line.includes('shutdown did not finish after OUTBOX_SHUTDOWN_TIMEOUT_MS'),
+        ),
+      );
+      assert.equal(await confirmedLsn(db.pool, db.slot), confirmed, 'nothing uncompleted was confirmed');
+      assert.equal(await outboxCount(db.pool), ids.length, 'the rows are still there for the next start');
+      await lock.query('select pg_advisory_unlock(4242)');
+
+      relay = await startStreaming(env);
+      await waitForOutboxEmpty(db, relay, 60_000);
+      assert.deepEqual([...new Set(reader.deliveredIds())].sort(), [...ids].sort());
+      assert.equal(await relay.stop('SIGTERM'), 0);
+    } finally {
+      await lock.query('select pg_advisory_unlock_all()').catch(() => undefined);
+      lock.release();
+      await relay?.stop('SIGKILL');
+      await reader.stop();
+      await db.drop();
+    }
+  });
 });
