@@ -163,7 +163,21 @@ export class Relay {
     const sweep = { config, logger, db, window, dispatcher, drain, signal, onSlotCreated };
     const state = this.replication;
     const keepColumnText = this.deps.router.readsColumnText();
-    const sessions = { config, logger, signal, window, dispatcher, catchUp, drain, state, keepColumnText };
+    const onConfirm = (lsn: bigint): void => {
+      for (const sink of sinks.values()) sink.walConfirmed?.(lsn);
+    };
+    const sessions = {
+      config,
+      logger,
+      signal,
+      window,
+      dispatcher,
+      catchUp,
+      drain,
+      state,
+      keepColumnText,
+      onConfirm,
+    };
     try {
       await leadUntilStopped({
         config,

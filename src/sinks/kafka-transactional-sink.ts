@@ -15,7 +15,9 @@
 //
 // A batch the broker refuses for a message's sake is sent again one message per transaction to find
 // that message, which is rejected (and dead-lettered by the relay). Rows of a slot sweep carry no
-// position: they are sent in transactions too, without moving the progress.
+// position: they are sent in transactions too, without moving the progress, unless the progress
+// lists their transaction as in Kafka and not yet confirmed (kafka-unconfirmed.ts): then they are
+// skipped like covered WAL.
 import { ConfigError } from '../config-fields.js';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { sleep } from '../pipeline/sleep.js';
@@ -26,6 +28,7 @@ import type { KafkaDestination } from './kafka-destination.js';
 import { isFenced, messageRefusal } from './kafka-errors.js';
 import { kafkaRecordBytes } from './kafka-message.js';
 import { covers, transactionSize } from './kafka-progress.js';
+import { coversSweptRow } from './kafka-unconfirmed.js';
 import { TransactionalProducer } from './kafka-transactions.js';
 import type { TransactionalProducerOptions } from './kafka-transactions.js';
 import { UndeliverableError } from './sink.js';
@@ -57,6 +60,8 @@ export class KafkaTransactionalSink implements Sink {
   private readonly refused = new Set<string>();
   /** Messages at the head of the queue to send one per transaction (finding a refused one). */
   private singles = 0;
+  /** Swept rows skipped since the last slot was created: Kafka had them already. */
+  private sweptSkipped = 0;
   /** Serialises transactions and reconnections. */
   private exclusive: Promise<unknown> = Promise.resolve();
   private pumping = false;
@@ -126,6 +131,11 @@ export class KafkaTransactionalSink implements Sink {
    * PostgreSQL failover, whose LSNs the new primary reuses, would skip new events.
    */
   async slotCreated(consistentLsn: Lsn): Promise<void> {
+    if (this.sweptSkipped > 0)
+      this.options.logger.info(
+        `kafka: the table sweep skipped ${this.sweptSkipped} rows the committed progress covers`,
+      );
+    this.sweptSkipped = 0;
     await this.serially(async () => {
       while (!this.closing) {
         try {
@@ -138,12 +148,19 @@ export class KafkaTransactionalSink implements Sink {
     });
   }
 
-  private alreadyCommitted({ position, destination }: SinkMessage): boolean {
-    return (
-      position !== undefined &&
-      covers(this.transactions.committed, position) &&
-      !this.refused.has(refusalKey(position, destination))
-    );
+  /** The slot confirmed `lsn` (its transactions are completed). */
+  walConfirmed(lsn: Lsn): void {
+    this.transactions.walConfirmed(lsn);
+  }
+
+  private alreadyCommitted({ position, destination, event }: SinkMessage): boolean {
+    const committed = this.transactions.committed;
+    if (position === undefined) {
+      if (!coversSweptRow(committed?.unconfirmed, event)) return false;
+      this.sweptSkipped += 1;
+      return true;
+    }
+    return covers(committed, position) && !this.refused.has(refusalKey(position, destination));
   }
 
   private wakeUp(): void {

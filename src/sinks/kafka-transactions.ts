@@ -10,8 +10,11 @@ import { logKafkajs } from './kafka-errors.js';
 import { recordsByTopic } from './kafka-message.js';
 import { encodeProgress, progressAfter } from './kafka-progress.js';
 import type { Progress } from './kafka-progress.js';
+import { withoutConfirmed, withPublished } from './kafka-unconfirmed.js';
+import type { UnconfirmedTransaction } from './kafka-unconfirmed.js';
 import { checkExactlyOnce, readProgress } from './kafka-progress-topic.js';
 import type { SinkMessage } from './sink.js';
+import type { Lsn } from '../wal/lsn.js';
 
 // A transaction that starts right after the previous commit is often answered CONCURRENT_TRANSACTIONS
 // (the coordinator is still writing the commit markers) and retried by kafkajs: a short first pause
@@ -129,7 +132,15 @@ export class TransactionalProducer {
     if (!producer) throw new Error('kafka: producer not connected');
     const started = Date.now();
     let progress = this.progress;
-    for (const { position } of messages) if (position) progress = progressAfter(progress, position);
+    const published: UnconfirmedTransaction[] = [];
+    for (const { position, event } of messages) {
+      if (!position) continue;
+      progress = progressAfter(progress, position);
+      if (event.xid !== undefined && event.seq !== undefined)
+        published.push({ xid: event.xid, commitLsn: position.commitLsn, seq: event.seq });
+    }
+    if (progress && published.length > 0)
+      progress = { ...progress, unconfirmed: withPublished(progress.unconfirmed ?? [], published) };
     const topicMessages = recordsByTopic(messages);
     // Swept rows alone move no progress: their transaction writes no record.
     if (progress && progress !== this.progress) {
@@ -151,6 +162,17 @@ export class TransactionalProducer {
     }
     this.progress = progress;
     this.options.metrics.committed(messages.length, (Date.now() - started) / 1000);
+  }
+
+  /**
+   * The slot confirmed `lsn`: transactions before it are completed, and leave the list the next
+   * progress record carries (a sweep can no longer see their rows).
+   */
+  walConfirmed(lsn: Lsn): void {
+    const { progress } = this;
+    if (!progress?.unconfirmed) return;
+    const unconfirmed = withoutConfirmed(progress.unconfirmed, lsn);
+    if (unconfirmed !== progress.unconfirmed) this.progress = { ...progress, unconfirmed };
   }
 
   /** Replaces the progress record (a new slot: positions of the old WAL mean nothing now). */

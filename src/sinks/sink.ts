@@ -69,6 +69,8 @@ export interface Sink {
    * after the sweep, before streaming; optional.
    */
   slotCreated?(consistentLsn: Lsn): Promise<void>;
+  /** The slot confirmed `lsn`: every transaction before it is completed. Optional. */
+  walConfirmed?(lsn: Lsn): void;
 }
 
 /** A routes-file destination, compiled once: what it needs of an event, and how to fill it in. */
