@@ -49,8 +49,6 @@ interface Pending {
   readonly reject: (error: UndeliverableError) => void;
 }
 
-const IDLE_PROBE_MS = 5_000;
-
 export class KafkaTransactionalSink implements Sink {
   readonly name = 'kafka';
   /** The producer, and the progress committed last (read back at connect, moved by each commit). */
@@ -67,7 +65,7 @@ export class KafkaTransactionalSink implements Sink {
   private pumping = false;
   /** A transaction or a reconnection is under way: its outcome says whether Kafka is reachable. */
   private busy = false;
-  private idleProbe: NodeJS.Timeout | undefined;
+  private stopIdleProbe: (() => void) | undefined;
   private wake: (() => void) | undefined;
   private connected = false;
   private closing = false;
@@ -87,7 +85,11 @@ export class KafkaTransactionalSink implements Sink {
     if (!this.pumping) {
       this.pumping = true;
       void this.pump();
-      this.startIdleProbe();
+      // While nothing is sent, a metadata request every few seconds tells /readyz whether Kafka is there.
+      this.stopIdleProbe = this.transactions.probeWhileIdle(
+        () => !this.busy && this.queue.length === 0 && !this.closing,
+        (reachable) => this.setConnected(reachable),
+      );
     }
   }
 
@@ -120,7 +122,7 @@ export class KafkaTransactionalSink implements Sink {
   async close(): Promise<void> {
     this.closing = true;
     this.closed.abort();
-    clearInterval(this.idleProbe);
+    this.stopIdleProbe?.();
     this.wakeUp();
     await this.transactions.close();
   }
@@ -191,22 +193,6 @@ export class KafkaTransactionalSink implements Sink {
       }
       await this.serially(() => this.sendNext());
     }
-  }
-
-  /** While nothing is sent, a metadata request every few seconds tells /readyz whether Kafka is there. */
-  private startIdleProbe(): void {
-    let probing = false;
-    this.idleProbe = setInterval(() => {
-      if (probing || this.busy || this.queue.length > 0 || this.closing) return;
-      probing = true;
-      void this.transactions
-        .reachable()
-        .then((reachable) => {
-          if (!this.busy && !this.closing) this.setConnected(reachable);
-        })
-        .finally(() => (probing = false));
-    }, IDLE_PROBE_MS);
-    this.idleProbe.unref();
   }
 
   /** One transaction from the head of the queue; on failure, what to do about it. */

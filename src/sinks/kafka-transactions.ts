@@ -21,6 +21,8 @@ import type { Lsn } from '../wal/lsn.js';
 // keeps that from adding 200 ms to every transaction at low load. Longer failures are the sink's.
 const TRANSACTION_RETRY = { retries: 8, initialRetryTime: 20, maxRetryTime: 5_000 };
 
+const IDLE_PROBE_MS = 5_000;
+
 export interface TransactionalProducerOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
@@ -72,6 +74,23 @@ export class TransactionalProducer {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Every few seconds while `idle()`, asks whether the cluster answers and tells `onResult` (unless
+   * work began meanwhile). Returns the stop.
+   */
+  probeWhileIdle(idle: () => boolean, onResult: (reachable: boolean) => void): () => void {
+    let probing = false;
+    const timer = setInterval(() => {
+      if (probing || !idle()) return;
+      probing = true;
+      void this.reachable()
+        .then((reachable) => idle() && onResult(reachable))
+        .finally(() => (probing = false));
+    }, IDLE_PROBE_MS);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /** The progress committed last: read back at start, then moved by each commit. */
