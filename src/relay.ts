@@ -160,7 +160,10 @@ export class Relay {
         [...sinks.values()].map((sink) => sink.slotCreated?.(consistentLsn) ?? Promise.resolve()),
       );
     };
-    const sweep = { config, logger, db, window, dispatcher, drain, signal, onSlotCreated };
+    const onSweepStarting = (consistentLsn: bigint): void => {
+      for (const sink of sinks.values()) sink.sweepStarting?.(consistentLsn);
+    };
+    const sweep = { config, logger, db, window, dispatcher, drain, signal, onSlotCreated, onSweepStarting };
     const state = this.replication;
     const keepColumnText = this.deps.router.readsColumnText();
     const onConfirm = (lsn: bigint): void => {

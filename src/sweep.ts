@@ -24,6 +24,8 @@ export interface SweepOptions {
   readonly drain: () => Promise<void>;
   /** The relay's stop: an unfinished sweep leaves the slot unmarked, and the next start sweeps again. */
   readonly signal: AbortSignal;
+  /** A new slot's sweep begins, the slot's consistent point given. */
+  readonly onSweepStarting?: (consistentLsn: Lsn) => void;
   /** The slot was created at this consistent point (the sinks forget positions of the old WAL). */
   readonly onSlotCreated?: (consistentLsn: Lsn) => Promise<void>;
 }
@@ -49,6 +51,7 @@ export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
     'replication slot missing: creating it and publishing the rows it cannot see',
   );
   const created = await createSlotWithSnapshot(db, config.slot, config.table, config.completion === 'mark');
+  options.onSweepStarting?.(created.consistentLsn);
   const swept = await publishRows(created.rows, options);
   await options.drain();
   // Before the slot counts as swept: a crash here sweeps again and tells the sinks again.

@@ -28,7 +28,7 @@ import type { KafkaDestination } from './kafka-destination.js';
 import { isFenced, messageRefusal } from './kafka-errors.js';
 import { kafkaRecordBytes } from './kafka-message.js';
 import { covers, transactionSize } from './kafka-progress.js';
-import { coversSweptRow } from './kafka-unconfirmed.js';
+import { SweepFilter } from './kafka-unconfirmed.js';
 import { TransactionalProducer } from './kafka-transactions.js';
 import type { TransactionalProducerOptions } from './kafka-transactions.js';
 import { UndeliverableError } from './sink.js';
@@ -58,8 +58,8 @@ export class KafkaTransactionalSink implements Sink {
   private readonly refused = new Set<string>();
   /** Messages at the head of the queue to send one per transaction (finding a refused one). */
   private singles = 0;
-  /** Swept rows skipped since the last slot was created: Kafka had them already. */
-  private sweptSkipped = 0;
+  /** Rows of a slot sweep that Kafka has already. */
+  private readonly sweep = new SweepFilter();
   /** Serialises transactions and reconnections. */
   private exclusive: Promise<unknown> = Promise.resolve();
   private pumping = false;
@@ -133,11 +133,11 @@ export class KafkaTransactionalSink implements Sink {
    * PostgreSQL failover, whose LSNs the new primary reuses, would skip new events.
    */
   async slotCreated(consistentLsn: Lsn): Promise<void> {
-    if (this.sweptSkipped > 0)
+    const skipped = this.sweep.finish();
+    if (skipped > 0)
       this.options.logger.info(
-        `kafka: the table sweep skipped ${this.sweptSkipped} rows the committed progress covers`,
+        `kafka: the table sweep skipped ${skipped} rows the committed progress covers`,
       );
-    this.sweptSkipped = 0;
     await this.serially(async () => {
       while (!this.closing) {
         try {
@@ -150,6 +150,11 @@ export class KafkaTransactionalSink implements Sink {
     });
   }
 
+  sweepStarting(consistentLsn: Lsn): void {
+    const warning = this.sweep.start(this.transactions.committed, consistentLsn);
+    if (warning) this.options.logger.warn(`kafka: ${warning}`);
+  }
+
   /** The slot confirmed `lsn` (its transactions are completed). */
   walConfirmed(lsn: Lsn): void {
     this.transactions.walConfirmed(lsn);
@@ -158,9 +163,7 @@ export class KafkaTransactionalSink implements Sink {
   private alreadyCommitted({ position, destination, event }: SinkMessage): boolean {
     const committed = this.transactions.committed;
     if (position === undefined) {
-      if (!coversSweptRow(committed?.unconfirmed, event)) return false;
-      this.sweptSkipped += 1;
-      return true;
+      return this.sweep.skips(committed, event);
     }
     return covers(committed, position) && !this.refused.has(refusalKey(position, destination));
   }

@@ -11,6 +11,7 @@
 // and a transaction dropped from it is only published again by a sweep (a duplicate, never a loss).
 import { formatLsn, parseLsn } from '../wal/lsn.js';
 import type { Lsn } from '../wal/lsn.js';
+import type { Progress } from './kafka-progress.js';
 
 export interface UnconfirmedTransaction {
   /** The PostgreSQL transaction id (32 bits, as the WAL and xmin carry it). */
@@ -68,6 +69,39 @@ export function coversSweptRow(
   return (
     event.sweptXmin !== undefined && event.seq !== undefined && coversRow(list, event.sweptXmin, event.seq)
   );
+}
+
+/** Which rows of one slot sweep Kafka has already, and how many were skipped. */
+export class SweepFilter {
+  private trusted = true;
+  private skippedRows = 0;
+
+  /**
+   * A sweep begins. A progress record past the new slot's consistent point is about WAL this server
+   * does not have (a PostgreSQL failover that lost transactions): their xids may be reused here, so
+   * no row is skipped (at-least-once). Returns the warning to log then.
+   */
+  start(progress: Progress | undefined, consistentLsn: Lsn): string | undefined {
+    this.skippedRows = 0;
+    this.trusted = !progress || progress.commitLsn <= consistentLsn;
+    if (this.trusted) return undefined;
+    return `the progress record (${formatLsn(progress!.commitLsn)}) is past the new slot (${formatLsn(consistentLsn)}): the sweep skips no row`;
+  }
+
+  /** True (and counted) when the swept row `event` is in Kafka. */
+  skips(progress: Progress | undefined, event: Parameters<typeof coversSweptRow>[1]): boolean {
+    if (!this.trusted || !coversSweptRow(progress?.unconfirmed, event)) return false;
+    this.skippedRows += 1;
+    return true;
+  }
+
+  /** The sweep ended: how many rows it skipped. */
+  finish(): number {
+    const skipped = this.skippedRows;
+    this.skippedRows = 0;
+    this.trusted = true;
+    return skipped;
+  }
 }
 
 /** The list as the progress record holds it: [xid, seq, commit LSN] per transaction. */

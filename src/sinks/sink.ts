@@ -69,6 +69,8 @@ export interface Sink {
    * after the sweep, before streaming; optional.
    */
   slotCreated?(consistentLsn: Lsn): Promise<void>;
+  /** A new slot's sweep begins; the slot's consistent point is `consistentLsn`. Optional. */
+  sweepStarting?(consistentLsn: Lsn): void;
   /** The slot confirmed `lsn`: every transaction before it is completed. Optional. */
   walConfirmed?(lsn: Lsn): void;
 }

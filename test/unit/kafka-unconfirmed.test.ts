@@ -6,6 +6,7 @@ import {
   coversSweptRow,
   decodeUnconfirmed,
   encodeUnconfirmed,
+  SweepFilter,
   withoutConfirmed,
   withPublished,
 } from '../../src/sinks/kafka-unconfirmed.js';
@@ -94,5 +95,29 @@ describe('the list in the progress record', () => {
       progressAfter(progress, { commitLsn: 200n, index: 0 }).unconfirmed,
       progress.unconfirmed,
     );
+  });
+});
+
+describe('SweepFilter', () => {
+  const progress = { commitLsn: 500n, events: 1, unconfirmed: [tx(7, 400n, 20)] };
+  test('skips and counts the rows the list covers, and reports the count once', () => {
+    const filter = new SweepFilter();
+    assert.equal(filter.start(progress, 900n), undefined);
+    assert.equal(filter.skips(progress, { sweptXmin: 7, seq: 20 }), true);
+    assert.equal(filter.skips(progress, { sweptXmin: 7, seq: 21 }), false);
+    assert.equal(filter.skips(progress, { sweptXmin: 8, seq: 1 }), false);
+    assert.equal(filter.finish(), 1);
+    assert.equal(filter.finish(), 0);
+  });
+  test('a record past the new slot (a failover that lost WAL) skips nothing, with a warning', () => {
+    const filter = new SweepFilter();
+    assert.match(filter.start(progress, 300n) ?? '', /0\/1F4\) is past the new slot \(0\/12C\)/);
+    assert.equal(filter.skips(progress, { sweptXmin: 7, seq: 1 }), false);
+    assert.equal(filter.finish(), 0);
+  });
+  test('without a record nothing is skipped', () => {
+    const filter = new SweepFilter();
+    assert.equal(filter.start(undefined, 300n), undefined);
+    assert.equal(filter.skips(undefined, { sweptXmin: 7, seq: 1 }), false);
   });
 });
