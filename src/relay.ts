@@ -167,13 +167,19 @@ export class Relay {
         [...sinks.values()].map((sink) => sink.slotCreated?.(consistentLsn) ?? Promise.resolve()),
       );
     };
+    const onSweepStarting = (consistentLsn: bigint): void => {
+      for (const sink of sinks.values()) sink.sweepStarting?.(consistentLsn);
+    };
+    const onConfirm = (lsn: bigint): void => {
+      for (const sink of sinks.values()) sink.walConfirmed?.(lsn);
+    };
     const { recreations, server } = this;
     const state = this.replication;
     const shared = { config, logger, signal, window, dispatcher, drain, state };
-    const sweep = { ...shared, metrics, recreations, db, onSlotCreated };
+    const sweep = { ...shared, metrics, recreations, db, onSlotCreated, onSweepStarting };
     const keepColumnText = this.deps.router.readsColumnText();
     const identify = () => identifyServer(db);
-    const sessions = { ...shared, catchUp, keepColumnText, server, identifyServer: identify };
+    const sessions = { ...shared, catchUp, keepColumnText, server, identifyServer: identify, onConfirm };
     try {
       await leadUntilStopped({
         config,

@@ -52,6 +52,8 @@ export interface ReplicationOptions {
   readonly drain: () => Promise<void>;
   /** Whether events keep their columns' text as PostgreSQL printed it (Router.readsColumnText). */
   readonly keepColumnText: boolean;
+  /** The session confirmed `lsn` to the slot. */
+  readonly onConfirm?: (lsn: Lsn) => void;
 }
 
 /** Streams session after session; returns when the relay stops or `lost` is aborted. */
@@ -100,6 +102,7 @@ async function streamOnce(
     window: options.window,
     dispatch: (event, transaction, owner) => options.dispatcher.dispatch(event, transaction, owner),
     stopping: signal,
+    onConfirm: options.onConfirm,
     onIdle: (lsn) => {
       const caughtUp = catchUp.reachedServer();
       if (caughtUp) logger.info({ lsn: formatLsn(lsn), ...caughtUp }, 'caught up');

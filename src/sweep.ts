@@ -42,6 +42,8 @@ export interface SweepOptions {
   readonly drain: () => Promise<void>;
   /** The relay's stop: an unfinished sweep leaves the slot unmarked, and the next start sweeps again. */
   readonly signal: AbortSignal;
+  /** A new slot's sweep begins, the slot's consistent point given. */
+  readonly onSweepStarting?: (consistentLsn: Lsn) => void;
   /** The slot was created at this consistent point (the sinks forget positions of the old WAL). */
   readonly onSlotCreated?: (consistentLsn: Lsn) => Promise<void>;
 }
@@ -87,6 +89,7 @@ export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
     config.completion === 'mark',
     config.slotFailover,
   );
+  options.onSweepStarting?.(created.consistentLsn);
   const swept = await publishRows(created.rows, options);
   await options.drain();
   // Before the slot counts as swept: a crash here sweeps again and tells the sinks again.

@@ -2,6 +2,9 @@
 # A single-node Apache Kafka broker in KRaft mode (broker and controller in one process),
 # from the official jars resolved from Maven Central with mvn and cached outside git.
 # Usage: kafka.sh start|stop|kill|status|console-consumer [options]
+# OUTBOX_KAFKA_PROPERTIES: broker settings (space-separated key=value) appended to server.properties,
+# where they override the ones above them; e.g. a second broker of a test, in a run dir and on ports
+# of its own: OUTBOX_KAFKA_PROPERTIES='transaction.state.log.replication.factor=3'.
 # `console-consumer` runs Kafka's own console consumer (what the distribution's
 # kafka-console-consumer.sh runs) from the same jars, e.g.
 #   kafka.sh console-consumer --bootstrap-server 127.0.0.1:19092 --topic outbox.order --from-beginning
@@ -77,6 +80,9 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 PROPS
+  # The last occurrence of a key wins when Kafka reads the file.
+  local setting
+  for setting in ${OUTBOX_KAFKA_PROPERTIES:-}; do echo "$setting" >>"$KAFKA_DIR/server.properties"; done
   cat >"$KAFKA_DIR/log4j2.properties" <<LOG
 rootLogger.level=WARN
 rootLogger.appenderRef.stdout.ref=STDOUT

@@ -1,5 +1,6 @@
 // The replication slot (wal/slot.ts): reading and dropping it, its sweep bookkeeping in
 // outbox_relay_slot, and creating it with an exported snapshot whose rows are then read.
+import { SWEPT_XMIN_COLUMN } from '../wal/decode.js';
 import type { TableName } from '../wal/decode.js';
 import { statement } from './database.js';
 import type { Statement } from './database.js';
@@ -86,11 +87,14 @@ export function useSnapshot(snapshotName: string): Statement {
   return statement(`set transaction snapshot ${quoteLiteral(snapshotName)}`);
 }
 
-/** The outbox's rows, oldest first; `pendingOnly`: the unprocessed ones (mark mode). */
+/**
+ * The outbox's rows, oldest first, each with the id of the transaction that wrote it;
+ * `pendingOnly`: the unprocessed ones (mark mode).
+ */
 export function declareSweepCursor(table: TableName, pendingOnly: boolean): Statement {
   const where = pendingOnly ? 'where processed_at is null' : '';
   return statement(
-    `declare outbox_sweep no scroll cursor for select * from ${quoteTable(table)} ${where} order by seq`,
+    `declare outbox_sweep no scroll cursor for select *, xmin::text as ${SWEPT_XMIN_COLUMN} from ${quoteTable(table)} ${where} order by seq`,
   );
 }
 

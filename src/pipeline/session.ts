@@ -28,6 +28,8 @@ export interface SessionOptions {
   readonly stopping: AbortSignal;
   /** A keepalive found nothing in flight and nothing held back (the relay logs "caught up"). */
   readonly onIdle?: (lsn: Lsn) => void;
+  /** The session confirmed `lsn` to the slot. */
+  readonly onConfirm?: (lsn: Lsn) => void;
 }
 
 export class Session implements TransactionOwner {
@@ -110,7 +112,9 @@ export class Session implements TransactionOwner {
   }
 
   private confirm(): void {
-    if (!this.closed) this.options.source.confirm(this.watermark.lsn);
+    if (this.closed) return;
+    this.options.source.confirm(this.watermark.lsn);
+    this.options.onConfirm?.(this.watermark.lsn);
   }
 
   /** Dispatches held-back changes until the window is full again; true when none is left. */

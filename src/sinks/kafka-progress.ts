@@ -10,12 +10,16 @@
 import { formatLsn, parseLsn } from '../wal/lsn.js';
 import type { WalPosition } from '../wal/event.js';
 import type { Lsn } from '../wal/lsn.js';
+import { decodeUnconfirmed, encodeUnconfirmed } from './kafka-unconfirmed.js';
+import type { UnconfirmedTransaction } from './kafka-unconfirmed.js';
 
 export interface Progress {
   /** The commit LSN of the last PostgreSQL transaction with events in Kafka. */
   readonly commitLsn: Lsn;
   /** How many of that transaction's events are in Kafka (all of them unless it was split). */
   readonly events: number;
+  /** Transactions in Kafka the slot has not confirmed yet, for a sweep (kafka-unconfirmed.ts). */
+  readonly unconfirmed?: readonly UnconfirmedTransaction[];
 }
 
 /** True when the events up to `progress` include the one at `position`. */
@@ -28,7 +32,8 @@ export function covers(progress: Progress | undefined, position: WalPosition): b
 /** The progress once the event at `position` is in Kafka too (never moves back). */
 export function progressAfter(progress: Progress | undefined, position: WalPosition): Progress {
   if (covers(progress, position)) return progress!;
-  return { commitLsn: position.commitLsn, events: position.index + 1 };
+  const moved = { commitLsn: position.commitLsn, events: position.index + 1 };
+  return progress?.unconfirmed ? { ...moved, unconfirmed: progress.unconfirmed } : moved;
 }
 
 /**
@@ -58,6 +63,7 @@ export function encodeProgress(progress: Progress, slot: string): string {
     slot,
     commitLsn: formatLsn(progress.commitLsn),
     events: progress.events,
+    ...(progress.unconfirmed?.length ? { unconfirmed: encodeUnconfirmed(progress.unconfirmed) } : {}),
     at: new Date().toISOString(),
   });
 }
@@ -65,8 +71,11 @@ export function encodeProgress(progress: Progress, slot: string): string {
 /** Reads a progress record's value; undefined for anything that is not one (a tombstone). */
 export function decodeProgress(value: string | undefined | null): Progress | undefined {
   if (!value) return undefined;
-  const parsed = JSON.parse(value) as { commitLsn?: unknown; events?: unknown };
+  const parsed = JSON.parse(value) as { commitLsn?: unknown; events?: unknown; unconfirmed?: unknown };
   if (typeof parsed.commitLsn !== 'string' || typeof parsed.events !== 'number')
     throw new Error(`not a progress record: ${value}`);
-  return { commitLsn: parseLsn(parsed.commitLsn), events: parsed.events };
+  const progress = { commitLsn: parseLsn(parsed.commitLsn), events: parsed.events };
+  // A record from before the list existed has none.
+  if (parsed.unconfirmed === undefined) return progress;
+  return { ...progress, unconfirmed: decodeUnconfirmed(parsed.unconfirmed) };
 }

@@ -15,7 +15,9 @@
 //
 // A batch the broker refuses for a message's sake is sent again one message per transaction to find
 // that message, which is rejected (and dead-lettered by the relay). Rows of a slot sweep carry no
-// position: they are sent in transactions too, without moving the progress.
+// position: they are sent in transactions too, without moving the progress, unless the progress
+// lists their transaction as in Kafka and not yet confirmed (kafka-unconfirmed.ts): then they are
+// skipped like covered WAL.
 import { ConfigError } from '../config-fields.js';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { sleep } from '../pipeline/sleep.js';
@@ -26,6 +28,7 @@ import type { KafkaDestination } from './kafka-destination.js';
 import { isFenced, messageRefusal } from './kafka-errors.js';
 import { checkedKafkaMessage } from './kafka-message.js';
 import { covers, transactionSize } from './kafka-progress.js';
+import { SweepFilter } from './kafka-unconfirmed.js';
 import { TransactionalProducer } from './kafka-transactions.js';
 import type { TransactionalProducerOptions } from './kafka-transactions.js';
 import { UndeliverableError } from './sink.js';
@@ -46,8 +49,6 @@ interface Pending {
   readonly reject: (error: UndeliverableError) => void;
 }
 
-const IDLE_PROBE_MS = 5_000;
-
 export class KafkaTransactionalSink implements Sink {
   readonly name = 'kafka';
   /** The producer, and the progress committed last (read back at connect, moved by each commit). */
@@ -57,12 +58,14 @@ export class KafkaTransactionalSink implements Sink {
   private readonly refused = new Set<string>();
   /** Messages at the head of the queue to send one per transaction (finding a refused one). */
   private singles = 0;
+  /** Rows of a slot sweep that Kafka has already. */
+  private readonly sweep = new SweepFilter();
   /** Serialises transactions and reconnections. */
   private exclusive: Promise<unknown> = Promise.resolve();
   private pumping = false;
   /** A transaction or a reconnection is under way: its outcome says whether Kafka is reachable. */
   private busy = false;
-  private idleProbe: NodeJS.Timeout | undefined;
+  private stopIdleProbe: (() => void) | undefined;
   private wake: (() => void) | undefined;
   private connected = false;
   private closing = false;
@@ -82,7 +85,11 @@ export class KafkaTransactionalSink implements Sink {
     if (!this.pumping) {
       this.pumping = true;
       void this.pump();
-      this.startIdleProbe();
+      // While nothing is sent, a metadata request every few seconds tells /readyz whether Kafka is there.
+      this.stopIdleProbe = this.transactions.probeWhileIdle(
+        () => !this.busy && this.queue.length === 0 && !this.closing,
+        (reachable) => this.setConnected(reachable),
+      );
     }
   }
 
@@ -102,7 +109,7 @@ export class KafkaTransactionalSink implements Sink {
   async close(): Promise<void> {
     this.closing = true;
     this.closed.abort();
-    clearInterval(this.idleProbe);
+    this.stopIdleProbe?.();
     this.wakeUp();
     await this.transactions.close();
   }
@@ -113,6 +120,11 @@ export class KafkaTransactionalSink implements Sink {
    * PostgreSQL failover, whose LSNs the new primary reuses, would skip new events.
    */
   async slotCreated(consistentLsn: Lsn): Promise<void> {
+    const skipped = this.sweep.finish();
+    if (skipped > 0)
+      this.options.logger.info(
+        `kafka: the table sweep skipped ${skipped} rows the committed progress covers`,
+      );
     await this.serially(async () => {
       while (!this.closing) {
         try {
@@ -125,12 +137,22 @@ export class KafkaTransactionalSink implements Sink {
     });
   }
 
-  private alreadyCommitted({ position, destination }: SinkMessage): boolean {
-    return (
-      position !== undefined &&
-      covers(this.transactions.committed, position) &&
-      !this.refused.has(refusalKey(position, destination))
-    );
+  sweepStarting(consistentLsn: Lsn): void {
+    const warning = this.sweep.start(this.transactions.committed, consistentLsn);
+    if (warning) this.options.logger.warn(`kafka: ${warning}`);
+  }
+
+  /** The slot confirmed `lsn` (its transactions are completed). */
+  walConfirmed(lsn: Lsn): void {
+    this.transactions.walConfirmed(lsn);
+  }
+
+  private alreadyCommitted({ position, destination, event }: SinkMessage): boolean {
+    const committed = this.transactions.committed;
+    if (position === undefined) {
+      return this.sweep.skips(committed, event);
+    }
+    return covers(committed, position) && !this.refused.has(refusalKey(position, destination));
   }
 
   private wakeUp(): void {
@@ -161,22 +183,6 @@ export class KafkaTransactionalSink implements Sink {
       }
       await this.serially(() => this.sendNext());
     }
-  }
-
-  /** While nothing is sent, a metadata request every few seconds tells /readyz whether Kafka is there. */
-  private startIdleProbe(): void {
-    let probing = false;
-    this.idleProbe = setInterval(() => {
-      if (probing || this.busy || this.queue.length > 0 || this.closing) return;
-      probing = true;
-      void this.transactions
-        .reachable()
-        .then((reachable) => {
-          if (!this.busy && !this.closing) this.setConnected(reachable);
-        })
-        .finally(() => (probing = false));
-    }, IDLE_PROBE_MS);
-    this.idleProbe.unref();
   }
 
   /** One transaction from the head of the queue; on failure, what to do about it. */

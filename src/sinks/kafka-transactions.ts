@@ -10,13 +10,18 @@ import { logKafkajs } from './kafka-errors.js';
 import { recordsByTopic } from './kafka-message.js';
 import { encodeProgress, progressAfter } from './kafka-progress.js';
 import type { Progress } from './kafka-progress.js';
+import { withoutConfirmed, withPublished } from './kafka-unconfirmed.js';
+import type { UnconfirmedTransaction } from './kafka-unconfirmed.js';
 import { checkExactlyOnce, readProgress } from './kafka-progress-topic.js';
 import type { SinkMessage } from './sink.js';
+import type { Lsn } from '../wal/lsn.js';
 
 // A transaction that starts right after the previous commit is often answered CONCURRENT_TRANSACTIONS
 // (the coordinator is still writing the commit markers) and retried by kafkajs: a short first pause
 // keeps that from adding 200 ms to every transaction at low load. Longer failures are the sink's.
 const TRANSACTION_RETRY = { retries: 8, initialRetryTime: 20, maxRetryTime: 5_000 };
+
+const IDLE_PROBE_MS = 5_000;
 
 export interface TransactionalProducerOptions {
   readonly brokers: readonly string[];
@@ -69,6 +74,23 @@ export class TransactionalProducer {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Every few seconds while `idle()`, asks whether the cluster answers and tells `onResult` (unless
+   * work began meanwhile). Returns the stop.
+   */
+  probeWhileIdle(idle: () => boolean, onResult: (reachable: boolean) => void): () => void {
+    let probing = false;
+    const timer = setInterval(() => {
+      if (probing || !idle()) return;
+      probing = true;
+      void this.reachable()
+        .then((reachable) => idle() && onResult(reachable))
+        .finally(() => (probing = false));
+    }, IDLE_PROBE_MS);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /** The progress committed last: read back at start, then moved by each commit. */
@@ -129,7 +151,15 @@ export class TransactionalProducer {
     if (!producer) throw new Error('kafka: producer not connected');
     const started = Date.now();
     let progress = this.progress;
-    for (const { position } of messages) if (position) progress = progressAfter(progress, position);
+    const published: UnconfirmedTransaction[] = [];
+    for (const { position, event } of messages) {
+      if (!position) continue;
+      progress = progressAfter(progress, position);
+      if (event.xid !== undefined && event.seq !== undefined)
+        published.push({ xid: event.xid, commitLsn: position.commitLsn, seq: event.seq });
+    }
+    if (progress && published.length > 0)
+      progress = { ...progress, unconfirmed: withPublished(progress.unconfirmed ?? [], published) };
     const topicMessages = recordsByTopic(messages);
     // Swept rows alone move no progress: their transaction writes no record.
     if (progress && progress !== this.progress) {
@@ -151,6 +181,17 @@ export class TransactionalProducer {
     }
     this.progress = progress;
     this.options.metrics.committed(messages.length, (Date.now() - started) / 1000);
+  }
+
+  /**
+   * The slot confirmed `lsn`: transactions before it are completed, and leave the list the next
+   * progress record carries (a sweep can no longer see their rows).
+   */
+  walConfirmed(lsn: Lsn): void {
+    const { progress } = this;
+    if (!progress?.unconfirmed) return;
+    const unconfirmed = withoutConfirmed(progress.unconfirmed, lsn);
+    if (unconfirmed !== progress.unconfirmed) this.progress = { ...progress, unconfirmed };
   }
 
   /** Replaces the progress record (a new slot: positions of the old WAL mean nothing now). */

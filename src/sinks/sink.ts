@@ -69,6 +69,10 @@ export interface Sink {
    * after the sweep, before streaming; optional.
    */
   slotCreated?(consistentLsn: Lsn): Promise<void>;
+  /** A new slot's sweep begins; the slot's consistent point is `consistentLsn`. Optional. */
+  sweepStarting?(consistentLsn: Lsn): void;
+  /** The slot confirmed `lsn`: every transaction before it is completed. Optional. */
+  walConfirmed?(lsn: Lsn): void;
 }
 
 /** A routes-file destination, compiled once: what it needs of an event, and how to fill it in. */

@@ -72,6 +72,9 @@ export class OutboxDecoder {
   }
 }
 
+/** The column a sweep adds to each row it reads: the row's xmin (db/slot-sql.ts). */
+export const SWEPT_XMIN_COLUMN = 'outbox_relay_xmin';
+
 /**
  * An outbox row as an event. `keepColumnText`: also keep created_at and headers as PostgreSQL printed
  * them (event.columns), which only some formats read; otherwise that text is not held in flight.
@@ -79,8 +82,12 @@ export class OutboxDecoder {
 export function rowToEvent(row: Record<string, unknown>, xid?: number, keepColumnText = true): OutboxEvent {
   const createdAt = row['created_at'];
   const headers = row['headers'];
+  const seq = row['seq'];
+  const xmin = row[SWEPT_XMIN_COLUMN];
   return {
     xid,
+    seq: typeof seq === 'string' ? Number(seq) : undefined,
+    sweptXmin: typeof xmin === 'string' ? Number(xmin) : undefined,
     id: requireText(row, 'id'),
     aggregateType: requireText(row, 'aggregate_type'),
     aggregateId: requireText(row, 'aggregate_id'),

@@ -21,6 +21,13 @@ export interface OutboxEvent {
    * are visible by construction). Completion waits for it to be visible (completion.ts).
    */
   readonly xid?: number;
+  /** The row's outbox.seq (absent when the row did not carry it). */
+  readonly seq?: number | undefined;
+  /**
+   * The id of the transaction that wrote the row, for rows a sweep read (their xmin): exactly-once
+   * to Kafka skips the rows its progress covers (kafka-unconfirmed.ts). Completion ignores it.
+   */
+  readonly sweptXmin?: number | undefined;
 }
 
 /**

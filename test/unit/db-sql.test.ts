@@ -152,11 +152,11 @@ describe('db builders', () => {
   test('the sweep reads every row, or only the unprocessed ones in mark mode, oldest first', () => {
     assert.equal(
       slotSql.declareSweepCursor(TABLE, false).text,
-      'declare outbox_sweep no scroll cursor for select * from "public"."outbox"  order by seq',
+      'declare outbox_sweep no scroll cursor for select *, xmin::text as outbox_relay_xmin from "public"."outbox"  order by seq',
     );
     assert.equal(
       slotSql.declareSweepCursor(TABLE, true).text,
-      'declare outbox_sweep no scroll cursor for select * from "public"."outbox" where processed_at is null order by seq',
+      'declare outbox_sweep no scroll cursor for select *, xmin::text as outbox_relay_xmin from "public"."outbox" where processed_at is null order by seq',
     );
     assert.equal(slotSql.fetchSweepPage().text, 'fetch 1000 from outbox_sweep');
   });

@@ -2,7 +2,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PgoutputPlugin } from 'pg-logical-replication';
-import { OutboxDecoder, parseHeaders, timestamptzToIso } from '../../src/wal/decode.js';
+import {
+  OutboxDecoder,
+  parseHeaders,
+  rowToEvent,
+  SWEPT_XMIN_COLUMN,
+  timestamptzToIso,
+} from '../../src/wal/decode.js';
 import { parseLsn } from '../../src/wal/lsn.js';
 
 // https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html
@@ -150,6 +156,9 @@ describe('OutboxDecoder.decode', () => {
           },
           // Its transaction's id (from begin): completion waits for it to be visible.
           xid: 7,
+          // This fixture's outbox has no seq column; only a sweep reads xmin.
+          seq: undefined,
+          sweptXmin: undefined,
         },
       },
       { kind: 'commit', endLsn: 0x1a2b3c80n, commitTimeMs: committedAt },
@@ -222,5 +231,25 @@ describe('timestamptzToIso', () => {
 describe('parseLsn', () => {
   test('reads the two hexadecimal halves', () => {
     assert.equal(parseLsn('16/B374D848'), (0x16n << 32n) | 0xb374d848n);
+  });
+});
+
+describe('rowToEvent', () => {
+  test("reads the row's seq, and the xmin a sweep adds (exactly-once skips covered rows by them)", () => {
+    const row = {
+      id: 'e1',
+      aggregate_type: 'order',
+      aggregate_id: 'o-1',
+      event_type: 'E',
+      payload: '{}',
+      headers: '{}',
+      created_at: '2026-11-25 06:08:00.123456+00',
+      seq: '12345',
+      [SWEPT_XMIN_COLUMN]: '987',
+    };
+    const event = rowToEvent(row);
+    assert.equal(event.seq, 12_345);
+    assert.equal(event.sweptXmin, 987);
+    assert.equal(event.xid, undefined, 'completion does not wait on a swept row');
   });
 });
