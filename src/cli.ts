@@ -273,10 +273,10 @@ async function status(config: ReturnType<typeof loadConfig>, json: boolean): Pro
   }
 }
 
+// The process ends as soon as the command has: once the relay has stopped and released what it owns, a
+// library's own timers (kafkajs retrying a send that was under way at close) must not hold it open.
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (error: unknown) => {
     if (error instanceof ConfigError || error instanceof UsageError || error instanceof PreflightError) {
       const kind =
@@ -286,11 +286,10 @@ main(process.argv.slice(2)).then(
             ? 'database not ready: '
             : '';
       process.stderr.write(`outbox-relay: ${kind}${error.message}\n`);
-      process.exitCode = EXIT_USAGE;
-      return;
+      process.exit(EXIT_USAGE);
     }
     const message = errorMessage(error);
     process.stderr.write(`outbox-relay: ${redactUrl(message)}\n`);
-    process.exitCode = EXIT_FAILURE;
+    process.exit(EXIT_FAILURE);
   },
 );
