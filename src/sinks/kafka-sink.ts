@@ -63,7 +63,7 @@ export class KafkaSink implements Sink {
   /** Topic -> when the cluster last said it does not exist, with that refusal. */
   private readonly unknownTopics = new Map<string, { at: number; refusal: UndeliverableError }>();
 
-  // kafkajs-internals.ts's faster record encoder is installed by the factory (kafka.ts), not here.
+  // kafkajs-internals.ts's faster produce encoder is installed by the factory (kafka.ts), not here.
   constructor(private readonly options: KafkaSinkOptions) {
     const log = options.logger.child({ sink: 'kafka' });
     const connection: KafkaConfig = {

@@ -167,27 +167,27 @@ export const kafka = defineSink({
   describe: (destination: KafkaDestination) => `kafka:${destination.topic}`,
   async create(settings: KafkaSettings, context) {
     const { logger, metrics, onPublishError, onReadyChange } = context;
-    const { installBatchHelpers, installRecordEncoder } = await import('./kafkajs-internals.js');
-    // Before kafkajs loads (it takes the batch grouping then) and before its first produce (which
-    // takes the record encoder and the checksum): kafkajs-internals.ts.
+    const { installBatchHelpers, installProduceEncoder } = await import('./kafkajs-internals.js');
+    // Before kafkajs loads (it takes the batch grouping and the request frame then) and before its
+    // first produce (which takes the produce encoder and the checksum): kafkajs-internals.ts.
     const batchHelpers = installBatchHelpers();
     const { KafkaSink } = await import('./kafka-sink.js');
     if (!batchHelpers)
       logger.warn(
         { sink: 'kafka' },
-        "kafka: batch grouping and checksum not installed (kafkajs was loaded first, or its files moved): kafkajs' own, slower ones are used",
+        "kafka: batch grouping, checksum and request frame not installed (kafkajs was loaded first, or its files moved): kafkajs' own, slower ones are used",
       );
-    const active = installRecordEncoder();
+    const active = installProduceEncoder();
     metrics.setFlag(
       'outbox_relay_kafka_record_encoder_active',
-      "1 when kafkajs writes records with the relay's own encoder (kafkajs-internals.ts), 0 with its own (same bytes, slower).",
+      "1 when kafkajs writes produce requests with the relay's own encoder (kafkajs-internals.ts), 0 with its own (same bytes, slower).",
       active,
     );
-    if (active) logger.info({ sink: 'kafka' }, 'kafka: record encoder installed');
+    if (active) logger.info({ sink: 'kafka' }, 'kafka: produce encoder installed');
     else
       logger.warn(
         { sink: 'kafka' },
-        "kafka: record encoder not installed (kafkajs' files moved): kafkajs' own, slower one is used",
+        "kafka: produce encoder not installed (kafkajs' files moved): kafkajs' own, slower one is used",
       );
     const connection = {
       brokers: settings.brokers,

@@ -1,175 +1,143 @@
 // The one place the relay reaches into kafkajs' internals, for speed; the bytes on the wire stay
-// kafkajs' own. Three replacements, each installed in kafkajs' module cache before the module that
-// takes it loads:
-// - the record encoder (below): the same bytes in one buffer per record;
+// kafkajs' own. Each replacement is put in kafkajs' module cache before the module that takes it
+// loads:
+// - the produce request (requests/produce/v3/request.js, which versions 4 to 7 extend): kafkajs
+//   builds each record, batch, partition, topic and the request in buffers of their own, growing and
+//   copying every byte about seven times, a zero-filled buffer per record and header; kafka-wire.ts
+//   writes the same bytes in one pass into one buffer (uncompressed batches; a compressed one is left
+//   to kafkajs);
+// - the request frame (protocol/request.js, taken by kafkajs' connection when it loads): the header
+//   and the body in one buffer, one copy, instead of two growing encoders;
 // - the grouping of a batch's messages per partition (groupMessagesPerPartition.js), which copies
-//   each partition's array for every message it adds (quadratic in the batch: ~6 % of the relay's
-//   CPU with batches of thousands); replaced by a linear one with the same result;
-// - the batch checksum (recordBatch/crc32C), a byte-at-a-time CRC-32C over every batch; replaced by
-//   the maintained `crc-32` package's (same values, about four times faster here).
+//   each partition's array for every message it adds (quadratic in the batch); replaced by a linear
+//   one with the same result;
+// - the batch checksum (recordBatch/crc32C), byte at a time, for what kafkajs still encodes itself;
+//   replaced by the maintained `crc-32` package's (same values, about four times faster here).
 //
-// The record encoder:
-// kafkajs encodes each record's headers with a new Encoder apiece (a zero-filled 512-byte
-// Buffer.alloc each) and every varint through Buffer.from([...]): about fifteen Buffer allocations
-// per message, which made up most of the relay's CPU with the contract's six headers (see
-// bench/README.md, "Where the relay's CPU goes"). This module computes the record's size first, as
-// kafkajs does, then writes everything into one Encoder of that size.
-//
-// kafkajs loads its produce request (which takes the record encoder) on the first produce;
-// installRecordEncoder() puts this encoder in its place in the module cache before that. The Kafka
-// sink's factory (kafka.ts) calls it, logs the outcome and reports it as the gauge
-// outbox_relay_kafka_record_encoder_active. Installed later, or with a kafkajs whose files moved, it
-// changes nothing: kafkajs' own encoder, which writes the same bytes, stays in use.
-// test/unit/kafkajs-internals.test.ts compares the bytes of both, and fails when those files move.
+// The Kafka sink's factory (kafka.ts) installs them, logs the outcome and reports the produce encoder
+// as the gauge outbox_relay_kafka_record_encoder_active. Installed too late, or with a kafkajs whose
+// files moved, they change nothing: kafkajs' own code, which writes the same bytes, stays in use.
+// test/unit/kafkajs-internals.test.ts compares the bytes of both and fails when those files move.
 import { createRequire } from 'node:module';
+import { encodeProduceBody, frameRequest } from './kafka-wire.js';
+import type { WireMessage, WirePartition } from './kafka-wire.js';
 
 const require = createRequire(import.meta.url);
 const crc32c = require('crc-32/crc32c') as { buf(data: Uint8Array, seed?: number): number };
 
-/** What kafkajs' Encoder offers that this module uses (kafkajs/src/protocol/encoder.js). */
-interface KafkajsEncoder {
-  buf: Buffer;
-  offset: number;
-  ensureAvailable(length: number): void;
-  writeInt8(value: number): KafkajsEncoder;
-  writeVarLong(value: number): KafkajsEncoder;
-  readonly buffer: Buffer;
-}
-
-interface EncoderClass {
-  new (initialSize?: number): KafkajsEncoder;
-  sizeOfVarInt(value: number): number;
-  sizeOfVarLong(value: number): number;
-}
-
-type HeaderValue = string | Buffer | null | undefined;
-
-export interface RecordInput {
-  readonly offsetDelta?: number;
-  readonly timestampDelta?: number;
-  readonly key?: string | Buffer | null;
-  readonly value: string | Buffer | null;
-  readonly headers?: Readonly<Record<string, HeaderValue | readonly HeaderValue[]>>;
-}
-
-export type RecordEncoder = (record: RecordInput) => KafkajsEncoder;
-
-export const ENCODER_MODULE = 'kafkajs/src/protocol/encoder';
 export const RECORD_MODULE = 'kafkajs/src/protocol/recordBatch/record/v0';
+export const PRODUCE_MODULE = 'kafkajs/src/protocol/requests/produce/v3/request';
+export const REQUEST_MODULE = 'kafkajs/src/protocol/request';
 export const GROUPING_MODULE = 'kafkajs/src/producer/groupMessagesPerPartition';
 export const CRC_MODULE = 'kafkajs/src/protocol/recordBatch/crc32C';
 /** Loaded with kafkajs itself: it takes the grouping function when it loads. */
 export const SEND_MESSAGES_MODULE = 'kafkajs/src/producer/sendMessages';
+/** Loaded with kafkajs itself: it takes the request frame when it loads. */
+export const CONNECTION_MODULE = 'kafkajs/src/network/connection';
 /** Loaded on the first produce: it takes the checksum when it loads. */
 export const RECORD_BATCH_MODULE = 'kafkajs/src/protocol/recordBatch/v0';
 
-let installed = false;
+/** What kafkajs' connection hands the request frame, and what it reads back (`.buffer`). */
+interface KafkajsRequest {
+  readonly apiKey: number;
+  readonly apiVersion: number;
+  encode(): Promise<{ readonly buffer: Buffer }>;
+}
+export type RequestFramer = (args: {
+  correlationId: number;
+  clientId: string | null | undefined;
+  request: KafkajsRequest;
+}) => Promise<{ readonly buffer: Buffer }>;
 
-/** kafkajs' own record encoder, or undefined when its files are not where this module expects. */
-export function kafkajsRecordEncoder(): RecordEncoder | undefined {
-  try {
-    return require(RECORD_MODULE) as RecordEncoder;
-  } catch {
-    return undefined;
-  }
+/** The produce request's arguments, as kafkajs' producer passes them (producerId: a Long, -1 or text). */
+export interface ProduceArgs {
+  readonly acks: number;
+  readonly timeout: number;
+  readonly transactionalId?: string | null;
+  readonly producerId?: unknown;
+  readonly producerEpoch?: number;
+  readonly compression?: number;
+  readonly topicData: readonly {
+    readonly topic: string;
+    readonly partitions: readonly (WirePartition & { readonly messages: readonly WireMessage[] })[];
+  }[];
+}
+export type ProduceRequest = (args: ProduceArgs) => KafkajsRequest & {
+  readonly apiName: string;
+  expectResponse(): boolean;
+};
+
+/** A body kafkajs' own request frame can take too (it reads `buf` and `buffer`). */
+function asEncoder(buf: Buffer): { buf: Buffer; offset: number; readonly buffer: Buffer; size(): number } {
+  return { buf, offset: buf.length, buffer: buf, size: () => buf.length };
 }
 
-/** Creates this module's encoder on top of kafkajs' Encoder class. */
-export function createRecordEncoder(): RecordEncoder | undefined {
-  let Encoder: EncoderClass;
-  try {
-    Encoder = require(ENCODER_MODULE) as EncoderClass;
-  } catch {
-    return undefined;
-  }
-  return ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }) => {
-    const pairs: [string, HeaderValue][] = [];
-    for (const name of Object.keys(headers)) {
-      const entry = headers[name];
-      if (Array.isArray(entry)) for (const item of entry as HeaderValue[]) pairs.push([name, item]);
-      else pairs.push([name, entry as HeaderValue]);
-    }
-    let headersSize = Encoder.sizeOfVarInt(pairs.length);
-    for (const [name, item] of pairs) {
-      const nameSize = Buffer.byteLength(name);
-      headersSize += Encoder.sizeOfVarInt(nameSize) + nameSize + sizeOfBytes(Encoder, item);
-    }
-    const bodySize =
-      1 + // attributes
-      Encoder.sizeOfVarLong(timestampDelta) +
-      Encoder.sizeOfVarInt(offsetDelta) +
-      sizeOfBytes(Encoder, key) +
-      sizeOfBytes(Encoder, value) +
-      headersSize;
-    const encoder = new Encoder(bodySize + Encoder.sizeOfVarInt(bodySize));
-    writeVarInt(encoder, bodySize);
-    encoder.writeInt8(0);
-    if (Math.abs(timestampDelta) < 2 ** 30) writeVarInt(encoder, timestampDelta);
-    else encoder.writeVarLong(timestampDelta);
-    writeVarInt(encoder, offsetDelta);
-    writeBytes(encoder, key);
-    writeBytes(encoder, value);
-    writeVarInt(encoder, pairs.length);
-    for (const [name, item] of pairs) {
-      writeBytes(encoder, name);
-      writeBytes(encoder, item);
-    }
-    return encoder;
+function toBigInt(value: unknown): bigint {
+  if (value === undefined || value === null) return -1n;
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number' || typeof value === 'string') return BigInt(value);
+  // kafkajs' Long wraps a bigint.
+  const inner = (value as { value?: unknown }).value;
+  if (typeof inner === 'bigint') return inner;
+  throw new TypeError(`not a producer id: ${typeof value}`);
+}
+
+/** The produce request on kafka-wire.ts; compressed batches go to kafkajs' own (`theirs`). */
+export function createProduceRequest(theirs: ProduceRequest): ProduceRequest {
+  return (args) => {
+    if (args.compression !== undefined && args.compression !== 0) return theirs(args);
+    const { acks, timeout, transactionalId = null, producerEpoch = 0, topicData } = args;
+    return {
+      apiKey: 0,
+      apiVersion: 3,
+      apiName: 'Produce',
+      expectResponse: () => acks !== 0,
+      encode: () =>
+        Promise.resolve(
+          asEncoder(
+            encodeProduceBody({
+              acks,
+              timeout,
+              transactionalId,
+              producerId: toBigInt(args.producerId),
+              producerEpoch,
+              topicData: topicData.map(({ topic, partitions }) => ({ topic, partitions })),
+              now: Date.now(),
+            }),
+          ),
+        ),
+    };
   };
 }
 
+/** kafkajs' request frame, in one buffer. */
+export const frameKafkajsRequest: RequestFramer = async ({ correlationId, clientId, request }) => {
+  const body = await request.encode();
+  const { apiKey, apiVersion } = request;
+  return {
+    buffer: frameRequest({ apiKey, apiVersion, correlationId, clientId: clientId ?? null }, body.buffer),
+  };
+};
+
+let produceInstalled = false;
+
 /**
- * Makes kafkajs encode records with createRecordEncoder() from its next produce on. Idempotent;
- * returns whether this encoder is (now) the one kafkajs will load.
+ * Makes kafkajs encode produce requests with createProduceRequest() from its first produce on.
+ * Idempotent; returns whether it is (now) the one kafkajs will use.
  */
-export function installRecordEncoder(): boolean {
-  if (installed) return true;
-  const encode = createRecordEncoder();
-  if (!encode || !kafkajsRecordEncoder()) return false;
-  const cached = require.cache[require.resolve(RECORD_MODULE)];
-  if (!cached) return false;
-  cached.exports = encode;
-  installed = true;
+export function installProduceEncoder(): boolean {
+  if (produceInstalled) return true;
+  let theirs: ProduceRequest;
+  try {
+    theirs = require(PRODUCE_MODULE) as ProduceRequest;
+  } catch {
+    return false;
+  }
+  // kafkajs' versions 4 to 7 take version 3 when they load (on the first produce): too late once loaded.
+  if (isLoaded('kafkajs/src/protocol/requests/produce/v4/request')) return false;
+  require.cache[require.resolve(PRODUCE_MODULE)]!.exports = createProduceRequest(theirs);
+  produceInstalled = true;
   return true;
-}
-
-function sizeOfBytes(Encoder: EncoderClass, value: string | Buffer | null | undefined): number {
-  if (value === null || value === undefined) return Encoder.sizeOfVarInt(-1);
-  const size = Buffer.isBuffer(value) ? value.length : Buffer.byteLength(String(value));
-  return Encoder.sizeOfVarInt(size) + size;
-}
-
-// Zigzag, then LEB128: kafkajs' writeVarInt, written in place instead of through Buffer.from.
-function writeVarInt(encoder: KafkajsEncoder, value: number): void {
-  let rest = ((value << 1) ^ (value >> 31)) >>> 0;
-  encoder.ensureAvailable(5);
-  const { buf } = encoder;
-  while ((rest & 0xffffff80) !== 0) {
-    buf[encoder.offset++] = (rest & 0x7f) | 0x80;
-    rest >>>= 7;
-  }
-  buf[encoder.offset++] = rest;
-}
-
-// kafkajs' writeVarIntBytes (and writeVarIntString, the same bytes for a string).
-function writeBytes(encoder: KafkajsEncoder, value: string | Buffer | null | undefined): void {
-  if (value === null || value === undefined) {
-    writeVarInt(encoder, -1);
-    return;
-  }
-  if (Buffer.isBuffer(value)) {
-    writeVarInt(encoder, value.length);
-    encoder.ensureAvailable(value.length);
-    value.copy(encoder.buf, encoder.offset);
-    encoder.offset += value.length;
-    return;
-  }
-  const text = String(value);
-  const length = Buffer.byteLength(text, 'utf8');
-  writeVarInt(encoder, length);
-  encoder.ensureAvailable(length);
-  encoder.buf.write(text, encoder.offset, length, 'utf8');
-  encoder.offset += length;
 }
 
 type Partitioner = (args: { topic: string; partitionMetadata: unknown[]; message: unknown }) => number;
@@ -202,21 +170,23 @@ export function batchChecksum(buffer: Buffer): number {
 }
 
 /**
- * Puts the linear grouping and the faster checksum in kafkajs' module cache. Call it before kafkajs
- * is first imported (its producer takes the grouping when it loads); returns whether both are the
- * ones kafkajs will use. Idempotent.
+ * Puts the linear grouping, the faster checksum and the one-buffer request frame in kafkajs' module
+ * cache. Call it before kafkajs is first imported (its producer and connection take them when they
+ * load); returns whether all three are the ones kafkajs will use. Idempotent.
  */
 export function installBatchHelpers(): boolean {
   if (batchHelpersInstalled) return true;
   try {
-    if (isLoaded(SEND_MESSAGES_MODULE) || isLoaded(RECORD_BATCH_MODULE)) return false;
+    if ([SEND_MESSAGES_MODULE, CONNECTION_MODULE, RECORD_BATCH_MODULE].some(isLoaded)) return false;
     require(GROUPING_MODULE);
     require(CRC_MODULE);
+    require(REQUEST_MODULE);
   } catch {
     return false;
   }
   require.cache[require.resolve(GROUPING_MODULE)]!.exports = groupMessagesPerPartition;
   require.cache[require.resolve(CRC_MODULE)]!.exports = batchChecksum;
+  require.cache[require.resolve(REQUEST_MODULE)]!.exports = frameKafkajsRequest;
   batchHelpersInstalled = true;
   return true;
 }

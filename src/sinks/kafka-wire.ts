@@ -1,0 +1,290 @@
+// Kafka's wire format for what the relay produces, written in one pass into one buffer: a produce
+// request's body (topics, partitions, record batches of magic 2, their records) and the request
+// frame around it. Pure: no kafkajs here. kafkajs-internals.ts hands these to kafkajs in place of
+// its own encoders, which build the same bytes through a chain of growing buffers (every byte of a
+// batch copied about seven times, one buffer per record and header); the unit test compares bytes.
+//
+// Record batch layout (KIP-98): baseOffset int64, batchLength int32, partitionLeaderEpoch int32,
+// magic int8 = 2, crc uint32 (CRC-32C of everything after it), attributes int16, lastOffsetDelta
+// int32, baseTimestamp int64, maxTimestamp int64, producerId int64, producerEpoch int16,
+// baseSequence int32, records count int32, then the records (varint-framed).
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const crc32c = require('crc-32/crc32c') as { buf(data: Uint8Array, seed?: number): number };
+
+export type HeaderValue = string | Buffer | null | undefined;
+
+/** One message as kafkajs' producer hands it to the request encoder. */
+export interface WireMessage {
+  readonly key?: string | Buffer | null;
+  readonly value: string | Buffer | null;
+  readonly headers?: Readonly<Record<string, HeaderValue | readonly HeaderValue[]>>;
+  readonly timestamp?: number | string | null;
+}
+
+export interface WirePartition {
+  readonly partition: number;
+  readonly firstSequence?: number;
+  readonly messages: readonly WireMessage[];
+}
+
+export interface ProduceBody {
+  readonly transactionalId: string | null;
+  readonly acks: number;
+  readonly timeout: number;
+  readonly producerId: bigint;
+  readonly producerEpoch: number;
+  readonly topicData: readonly { readonly topic: string; readonly partitions: readonly WirePartition[] }[];
+  /** The time records without a timestamp of their own get (kafkajs: Date.now() per partition). */
+  readonly now: number;
+}
+
+/** A record batch's fixed part after baseOffset and batchLength, up to the records count. */
+const BATCH_HEADER_AFTER_LENGTH = 4 + 1 + 4 + 2 + 4 + 8 + 8 + 8 + 2 + 4 + 4;
+const TRANSACTIONAL_ATTRIBUTE = 16;
+
+/** A writer over one buffer of a size computed beforehand. */
+class Cursor {
+  offset = 0;
+  constructor(readonly buf: Buffer) {}
+
+  int8(value: number): void {
+    this.buf[this.offset++] = value & 0xff;
+  }
+
+  int16(value: number): void {
+    this.offset = this.buf.writeInt16BE(value, this.offset);
+  }
+
+  int32(value: number): void {
+    this.offset = this.buf.writeInt32BE(value, this.offset);
+  }
+
+  int64(value: bigint): void {
+    this.offset = this.buf.writeBigInt64BE(BigInt.asIntN(64, value), this.offset);
+  }
+
+  /** A string with an int16 length; null as -1. */
+  string(value: string | null): void {
+    if (value === null) return this.int16(-1);
+    const length = Buffer.byteLength(value);
+    this.int16(length);
+    this.offset += this.buf.write(value, this.offset, length, 'utf8');
+  }
+
+  /** Zigzag, then LEB128. */
+  varInt(value: number): void {
+    let rest = ((value << 1) ^ (value >> 31)) >>> 0;
+    const { buf } = this;
+    while ((rest & 0xffffff80) !== 0) {
+      buf[this.offset++] = (rest & 0x7f) | 0x80;
+      rest >>>= 7;
+    }
+    buf[this.offset++] = rest;
+  }
+
+  varLong(value: number): void {
+    if (Math.abs(value) < 2 ** 30) return this.varInt(value);
+    let rest = BigInt.asUintN(64, (BigInt(value) << 1n) ^ (BigInt(value) >> 63n));
+    while (rest >= 0x80n) {
+      this.buf[this.offset++] = Number(rest & 0x7fn) | 0x80;
+      rest >>= 7n;
+    }
+    this.buf[this.offset++] = Number(rest);
+  }
+
+  /** Bytes with a varint length (a record's key, value, header name or value); null as -1. */
+  varBytes(value: string | Buffer | null | undefined, length: number): void {
+    if (value === null || value === undefined) return this.varInt(-1);
+    this.varInt(length);
+    if (typeof value === 'string') this.offset += this.buf.write(value, this.offset, length, 'utf8');
+    else this.offset += value.copy(this.buf, this.offset);
+  }
+}
+
+export function sizeOfVarInt(value: number): number {
+  let rest = ((value << 1) ^ (value >> 31)) >>> 0;
+  let bytes = 1;
+  while ((rest & 0xffffff80) !== 0) {
+    bytes += 1;
+    rest >>>= 7;
+  }
+  return bytes;
+}
+
+function sizeOfVarLong(value: number): number {
+  if (Math.abs(value) < 2 ** 30) return sizeOfVarInt(value);
+  let rest = BigInt.asUintN(64, (BigInt(value) << 1n) ^ (BigInt(value) >> 63n));
+  let bytes = 1;
+  while (rest >= 0x80n) {
+    bytes += 1;
+    rest >>= 7n;
+  }
+  return bytes;
+}
+
+function byteLength(value: string | Buffer | null | undefined): number {
+  if (value === null || value === undefined) return -1;
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
+
+function sizeOfVarBytes(length: number): number {
+  return length < 0 ? 1 : sizeOfVarInt(length) + length;
+}
+
+/** A record measured once: its sizes are needed to size the buffer and again to write it. */
+interface MeasuredRecord {
+  readonly message: WireMessage;
+  readonly timestampDelta: number;
+  readonly keyLength: number;
+  readonly valueLength: number;
+  /** Header names and values flattened (an array value is one header per item), with lengths. */
+  readonly headers: readonly (string | HeaderValue | number)[];
+  /** The record's body size (what its leading varint says). */
+  readonly bodySize: number;
+}
+
+function measureRecord(message: WireMessage, offsetDelta: number, timestampDelta: number): MeasuredRecord {
+  const headers: (string | HeaderValue | number)[] = [];
+  let headersSize = 0;
+  const entries = message.headers ?? {};
+  for (const name of Object.keys(entries)) {
+    const entry = entries[name];
+    const items = Array.isArray(entry) ? (entry as HeaderValue[]) : [entry as HeaderValue];
+    for (const item of items) {
+      const nameLength = Buffer.byteLength(name);
+      const itemLength = byteLength(item);
+      headers.push(name, nameLength, item, itemLength);
+      headersSize += sizeOfVarBytes(nameLength) + sizeOfVarBytes(itemLength);
+    }
+  }
+  const keyLength = byteLength(message.key);
+  const valueLength = byteLength(message.value);
+  const bodySize =
+    1 + // attributes
+    sizeOfVarLong(timestampDelta) +
+    sizeOfVarInt(offsetDelta) +
+    sizeOfVarBytes(keyLength) +
+    sizeOfVarBytes(valueLength) +
+    sizeOfVarInt(headers.length / 4) +
+    headersSize;
+  return { message, timestampDelta, keyLength, valueLength, headers, bodySize };
+}
+
+function writeRecord(out: Cursor, record: MeasuredRecord, offsetDelta: number): void {
+  out.varInt(record.bodySize);
+  out.int8(0);
+  out.varLong(record.timestampDelta);
+  out.varInt(offsetDelta);
+  out.varBytes(record.message.key, record.keyLength);
+  out.varBytes(record.message.value, record.valueLength);
+  const { headers } = record;
+  out.varInt(headers.length / 4);
+  for (let i = 0; i < headers.length; i += 4) {
+    out.varBytes(headers[i] as string, headers[i + 1] as number);
+    out.varBytes(headers[i + 2] as HeaderValue, headers[i + 3] as number);
+  }
+}
+
+/** A partition's batch, measured: its records and timestamps. */
+interface MeasuredBatch {
+  readonly partition: WirePartition;
+  readonly records: readonly MeasuredRecord[];
+  readonly firstTimestamp: number;
+  readonly maxTimestamp: number;
+  /** From baseOffset to the last record. */
+  readonly size: number;
+}
+
+function measureBatch(partition: WirePartition, now: number): MeasuredBatch {
+  // As kafkajs: the messages' own timestamps sorted as JavaScript sorts (as text), else now.
+  const stamps = partition.messages
+    .map((message) => message.timestamp)
+    .filter((stamp) => stamp !== null && stamp !== undefined)
+    .sort();
+  const firstTimestamp = stamps.length === 0 ? now : Number(stamps[0]);
+  const maxTimestamp = stamps.length === 0 ? now : Number(stamps[stamps.length - 1]);
+  let size = 8 + 4 + BATCH_HEADER_AFTER_LENGTH;
+  const records = partition.messages.map((message, index) => {
+    const stamp = message.timestamp ? Number(message.timestamp) : now;
+    const record = measureRecord(message, index, stamp - firstTimestamp);
+    size += sizeOfVarInt(record.bodySize) + record.bodySize;
+    return record;
+  });
+  return { partition, records, firstTimestamp, maxTimestamp, size };
+}
+
+function writeBatch(out: Cursor, batch: MeasuredBatch, body: ProduceBody): void {
+  out.int64(0n);
+  out.int32(batch.size - 12);
+  out.int32(0); // partitionLeaderEpoch
+  out.int8(2); // magic
+  const crcAt = out.offset;
+  out.offset += 4;
+  out.int16(body.transactionalId === null ? 0 : TRANSACTIONAL_ATTRIBUTE);
+  out.int32(batch.records.length - 1);
+  out.int64(BigInt(batch.firstTimestamp));
+  out.int64(BigInt(batch.maxTimestamp));
+  out.int64(body.producerId);
+  out.int16(body.producerEpoch);
+  out.int32(batch.partition.firstSequence ?? 0);
+  out.int32(batch.records.length);
+  batch.records.forEach((record, index) => writeRecord(out, record, index));
+  const crc = crc32c.buf(out.buf.subarray(crcAt + 4, out.offset)) >>> 0;
+  out.buf.writeUInt32BE(crc, crcAt);
+}
+
+function sizeOfString(value: string | null): number {
+  return 2 + (value === null ? 0 : Buffer.byteLength(value));
+}
+
+/** A produce request's body (versions 3 to 7 share it), uncompressed. */
+export function encodeProduceBody(body: ProduceBody): Buffer {
+  let size = sizeOfString(body.transactionalId) + 2 + 4 + 4;
+  const topics = body.topicData.map(({ topic, partitions }) => {
+    size += sizeOfString(topic) + 4;
+    const batches = partitions.map((partition) => {
+      const batch = measureBatch(partition, body.now);
+      size += 4 + 4 + batch.size;
+      return batch;
+    });
+    return { topic, batches };
+  });
+  const out = new Cursor(Buffer.allocUnsafe(size));
+  out.string(body.transactionalId);
+  out.int16(body.acks);
+  out.int32(body.timeout);
+  out.int32(topics.length);
+  for (const { topic, batches } of topics) {
+    out.string(topic);
+    out.int32(batches.length);
+    for (const batch of batches) {
+      out.int32(batch.partition.partition);
+      out.int32(batch.size);
+      writeBatch(out, batch, body);
+    }
+  }
+  if (out.offset !== size) throw new Error(`produce request: wrote ${out.offset} bytes of ${size}`);
+  return out.buf;
+}
+
+export interface RequestFrame {
+  readonly apiKey: number;
+  readonly apiVersion: number;
+  readonly correlationId: number;
+  readonly clientId: string | null;
+}
+
+/** A request as sent: size, the header (v1: api key, version, correlation id, client id), the body. */
+export function frameRequest(frame: RequestFrame, body: Uint8Array): Buffer {
+  const size = 2 + 2 + 4 + sizeOfString(frame.clientId) + body.length;
+  const out = new Cursor(Buffer.allocUnsafe(4 + size));
+  out.int32(size);
+  out.int16(frame.apiKey);
+  out.int16(frame.apiVersion);
+  out.int32(frame.correlationId);
+  out.string(frame.clientId);
+  out.buf.set(body, out.offset);
+  return out.buf;
+}
