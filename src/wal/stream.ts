@@ -5,7 +5,6 @@
 // which tells PostgreSQL to discard WAL whose events were never published. Here `auto` is off and
 // the timer disabled; the relay confirms only its watermark (see pipeline/watermark.ts).
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
-import type { Pgoutput } from 'pg-logical-replication';
 import { quoteIdent } from '../db/identifiers.js';
 import { formatLsn, parseLsn } from './lsn.js';
 import { replicationSocket } from './replication-socket.js';
@@ -15,8 +14,8 @@ import { coerceError } from '../errors.js';
 export interface StreamHandlers {
   /** The server accepted START_REPLICATION: changes will follow. */
   onStart(): void;
-  /** Called synchronously, in WAL order, for every pgoutput message. */
-  onMessage(message: Pgoutput.Message): void;
+  /** Called synchronously, in WAL order, for every pgoutput message, as bytes (wal/decode.ts). */
+  onMessage(message: Buffer): void;
   /** A primary keepalive: the server's WAL position, and whether it wants an answer now. */
   onKeepalive(serverLsn: Lsn, replyRequested: boolean): void;
 }
@@ -25,6 +24,17 @@ export interface ReplicationStreamOptions {
   readonly connectionString: string;
   readonly slot: string;
   readonly publication: string;
+}
+
+/**
+ * pgoutput as the library starts it (START_REPLICATION with its options), its messages handed on as
+ * bytes: the relay decodes the few it needs itself (wal/decode.ts).
+ */
+class UnparsedPgoutput extends PgoutputPlugin {
+  override parse(buffer: Buffer): ReturnType<PgoutputPlugin['parse']> {
+    // The library passes on whatever parse returns ('data' events): here, the bytes themselves.
+    return buffer as unknown as ReturnType<PgoutputPlugin['parse']>;
+  }
 }
 
 export class ReplicationStream {
@@ -48,7 +58,7 @@ export class ReplicationStream {
         if (this.stopped) resolve();
         else reject(coerceError(error));
       };
-      this.service.on('data', (_lsn: string, message: Pgoutput.Message) => {
+      this.service.on('data', (_lsn: string, message: Buffer) => {
         try {
           handlers.onMessage(message);
         } catch (error) {
@@ -64,7 +74,7 @@ export class ReplicationStream {
       // The library pastes the names into START_REPLICATION's `publication_names '...'`, which
       // PostgreSQL splits as identifiers: unquoted, "OutboxPub" would be folded to outboxpub. The
       // name is validated by config.ts (no quotes of either kind) and double-quoted here.
-      const plugin = new PgoutputPlugin({
+      const plugin = new UnparsedPgoutput({
         protoVersion: 1,
         publicationNames: [quoteIdent(this.options.publication)],
       });

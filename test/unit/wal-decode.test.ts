@@ -1,4 +1,4 @@
-// wal/decode.ts on pgoutput byte fixtures, parsed by pg-logical-replication's own parser.
+// wal/decode.ts on pgoutput byte fixtures (PostgreSQL's documented message formats).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PgoutputPlugin } from 'pg-logical-replication';
@@ -122,9 +122,8 @@ const ROW = [
 ];
 
 function decodeAll(messages: Buffer[], keepColumnText = true) {
-  const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: ['p'] });
   const decoder = new OutboxDecoder({ schema: 'public', name: 'outbox' }, keepColumnText);
-  return messages.map((buffer) => decoder.decode(plugin.parse(buffer)));
+  return messages.map((buffer) => decoder.decode(buffer));
 }
 
 describe('OutboxDecoder.decode', () => {
@@ -187,6 +186,69 @@ describe('OutboxDecoder.decode', () => {
       () => decodeAll([relation(3, 'public', 'outbox', ['id', 'payload'])]),
       /lacks the outbox column\(s\) aggregate_type/,
     );
+  });
+});
+
+describe('OutboxDecoder.decode against another reading of the same bytes', () => {
+  test("reads begin, commit and the row as pg-logical-replication's parser does", () => {
+    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: ['p'] });
+    const committedAt = Date.UTC(2026, 10, 25, 6, 8, 1, 250);
+    const row = [...ROW];
+    row[4] = '{"name": "Zoë ✓ 🚀", "big": "' + 'x'.repeat(70_000) + '"}';
+    const messages = [
+      relation(16384, 'public', 'outbox'),
+      begin(0x7edc_ba98_7654_3210n, committedAt),
+      insert(16384, row),
+      commit(0x7edc_ba98_7654_3210n, 0x7edc_ba98_7654_3300n, committedAt),
+    ];
+    const theirs = messages.map((message) => plugin.parse(message));
+    const [, begun, inserted, committed] = decodeAll(messages);
+    assert.ok(theirs[1]!.tag === 'begin' && begun?.kind === 'begin');
+    assert.equal(begun.commitLsn, parseLsn(theirs[1].commitLsn!));
+    assert.equal(begun.commitTimeMs, Number((theirs[1].commitTime as unknown as bigint) / 1000n));
+    assert.ok(theirs[2]!.tag === 'insert' && inserted?.kind === 'event');
+    assert.equal(inserted.event.xid, theirs[1].xid);
+    assert.equal(inserted.event.payload, theirs[2].new['payload']);
+    assert.equal(inserted.event.id, theirs[2].new['id']);
+    assert.ok(theirs[3]!.tag === 'commit' && committed?.kind === 'commit');
+    assert.equal(committed.endLsn, parseLsn(theirs[3].commitEndLsn!));
+  });
+
+  test('reads the columns by name, in whatever order the relation lists them', () => {
+    const order = [7, 6, 5, 4, 3, 2, 1, 0];
+    const changes = decodeAll([
+      relation(
+        9,
+        'public',
+        'outbox',
+        order.map((i) => COLUMNS[i]!),
+      ),
+      insert(
+        9,
+        order.map((i) => ROW[i]!),
+      ),
+    ]);
+    assert.ok(changes[1]?.kind === 'event');
+    assert.equal(changes[1].event.aggregateId, 'o-42');
+    assert.equal(changes[1].event.payload, ROW[4]);
+  });
+
+  test('passes over messages it does not need: origin, type, update, delete, truncate', () => {
+    const other = [
+      new Bytes().byte(0x4f).int64(1n).string('upstream').build(),
+      new Bytes().byte(0x59).int32(16400).string('public').string('mood').build(),
+      new Bytes().byte(0x55).int32(16384).build(),
+      new Bytes().byte(0x44).int32(16384).build(),
+      new Bytes().byte(0x54).int32(1).byte(0).int32(16384).build(),
+    ];
+    assert.deepEqual(decodeAll([relation(16384, 'public', 'outbox'), ...other]), [
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+    ]);
   });
 });
 
