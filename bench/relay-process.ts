@@ -1,6 +1,8 @@
-// Our relay under test: `node dist/cli.js run` as a child process (built code, no tsx), watched
-// through its own /metrics.
-import { startNode } from '../test/kit/relay.js';
+// Our relay under test: `bin/outbox-relay run` as a child process (the command users run: built
+// code, no tsx, the launcher's V8 flags), watched through its own /metrics.
+import { readFileSync } from 'node:fs';
+import { startCommand, startNode } from '../test/kit/relay.js';
+import { ROOT } from '../test/kit/services.js';
 import type { RelayProcess } from '../test/kit/relay.js';
 import { probeUrl, scrape } from '../test/kit/metrics.js';
 import type { Sample } from '../test/kit/metrics.js';
@@ -12,7 +14,7 @@ export interface RelayOptions {
   readonly env: Record<string, string>;
   /** Write a V8 CPU profile (node --cpu-prof) into this directory when the relay exits. */
   readonly cpuProfileDir?: string;
-  /** The CLI to run: the working tree's dist/cli.js unless a baseline's build is measured. */
+  /** The CLI to run with node: the working tree's launcher unless a baseline's build is measured. */
   readonly entry?: string;
 }
 
@@ -39,17 +41,23 @@ export class BenchRelay {
 
   /** Spawns the relay; `streaming()` waits until it reads its slot. */
   constructor(options: RelayOptions) {
-    const cli = options.entry ?? 'dist/cli.js';
-    const entry = options.cpuProfileDir
-      ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, cli]
-      : [cli];
-    this.process = startNode([...entry, 'run'], {
+    const env = {
       DATABASE_URL: options.databaseUrl,
       OUTBOX_SLOT: options.slot,
       METRICS_HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       ...options.env,
-    });
+    };
+    if (options.entry) {
+      this.process = startNode([options.entry, 'run'], env);
+    } else if (options.cpuProfileDir) {
+      // --cpu-prof cannot go through the launcher (NODE_OPTIONS refuses it): its flags, then the CLI.
+      const launcherFlags = readFileSync(`${ROOT}/bin/node-flags`, 'utf8').trim().split(/\s+/);
+      const profile = ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
+      this.process = startNode([...launcherFlags, ...profile, 'dist/cli.js', 'run'], env);
+    } else {
+      this.process = startCommand(`${ROOT}/bin/outbox-relay`, ['run'], env);
+    }
     this.pid = this.process.child.pid!;
   }
 

@@ -49,7 +49,12 @@ export function startScript(script: string, args: string[], env: Record<string, 
 
 /** Runs node with `nodeArgs` the same way (the bench: dist/cli.js, after flags such as --cpu-prof). */
 export function startNode(nodeArgs: string[], env: Record<string, string>): RelayProcess {
-  const child = spawn(process.execPath, nodeArgs, {
+  return startCommand(process.execPath, nodeArgs, env);
+}
+
+/** Runs `command` the same way (the bench: bin/outbox-relay, the command users run). */
+export function startCommand(command: string, args: string[], env: Record<string, string>): RelayProcess {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -100,7 +105,7 @@ export function startNode(nodeArgs: string[], env: Record<string, string>): Rela
       return exited;
     },
   };
-  running.set(started, nodeArgs.join(' '));
+  running.set(started, [command, ...args].join(' '));
   return started;
 }
 
