@@ -6,8 +6,10 @@ import { after, test } from 'node:test';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
 import { deliveryContext, waitForOutboxEmpty } from '../support/probes.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
+import type { TcpProxy } from '../support/tcp-proxy.js';
 import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
-import { createTestDatabase, uniqueName } from '../kit/services.js';
+import { createTestDatabase, PG_PORT, uniqueName } from '../kit/services.js';
 import type { TestDatabase } from '../kit/services.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -15,14 +17,16 @@ after(assertNoProcessLeft);
 
 const TAKEOVER_MS = 5_000;
 
-async function twoRelays(prefix: string, extra: Record<string, string> = {}) {
+/** Two relays on one slot; the leader reaches PostgreSQL through `proxy` when given. */
+async function twoRelays(prefix: string, extra: Record<string, string> = {}, proxy?: TcpProxy) {
   const db = await createTestDatabase(prefix);
   const type = uniqueName(prefix);
   const topic = `outbox.${type}`;
   await createTopics([topic]);
   const counter = await EventCounter.start(topic);
   const env = relayEnv(db, { KAFKA_EXACTLY_ONCE: 'true', ...extra });
-  const leader = startRelayProcess(env);
+  const leaderUrl = proxy ? db.url.replace(`:${PG_PORT}/`, `:${proxy.port}/`) : db.url;
+  const leader = startRelayProcess({ ...env, DATABASE_URL: leaderUrl });
   await leader.waitForLog('streaming');
   const standby = startRelayProcess(env);
   await standby.waitForLog('standby: another instance holds the slot, waiting');
@@ -69,22 +73,24 @@ test('exactly-once: the standby takes over from a SIGKILLed leader within 5 s, n
 test('exactly-once: a frozen leader resumed after the takeover is fenced and stops', async (t) => {
   // Small Kafka transactions keep the leader's queue non-empty under this load: it has writes
   // pending at the moment it is frozen.
-  const { db, type, counter, leader, standby } = await twoRelays('eos_fence', { KAFKA_BATCH_SIZE: '20' });
+  const proxy = await startTcpProxy(0, PG_PORT);
+  const { db, type, counter, leader, standby } = await twoRelays(
+    'eos_fence',
+    { KAFKA_BATCH_SIZE: '20' },
+    proxy,
+  );
   let load: OutboxLoad | undefined;
   try {
     load = await OutboxLoad.start(db.url, { aggregateType: type, eventsPerSecond: 3_000 });
     await waitFor('delivery under way', () => counter.delivered > 2_000, { timeoutMs: 60_000 });
-    // Frozen, and cut off from PostgreSQL (its lock session and its walsender end), as in a
-    // network partition: the standby takes the slot while the old leader still believes it leads.
+    assert.equal((await oldLeaderSessions(db)).length, 2, 'the lock session and the walsender');
+    // Frozen, and cut off from PostgreSQL, as in a network partition: its connections (the lock
+    // session, the walsender) end on the server's side, and the standby takes the slot while the
+    // old leader still believes it leads. (Ending them with pg_terminate_backend instead can leave
+    // the walsender blocked for good writing its goodbye to a client that no longer reads.)
     leader.child.kill('SIGSTOP');
-    const { rows } = await db.pool.query<{ pid: number }>(
-      `select pid from pg_locks where locktype = 'advisory' and granted and database =
-         (select oid from pg_database where datname = current_database())
-       union all select active_pid from pg_replication_slots where slot_name = $1 and active_pid is not null`,
-      [db.slot],
-    );
-    assert.equal(rows.length, 2, 'the lock session and the walsender');
-    for (const { pid } of rows) await db.pool.query('select pg_terminate_backend($1)', [pid]);
+    proxy.retarget(PG_PORT);
+    await waitFor("the old leader's sessions ended", async () => (await oldLeaderSessions(db)).length === 0);
     await standby.waitForLog('kafka: transactional producer ready', 30_000);
     await standby.waitForLog('streaming', 30_000);
     const delivered = counter.delivered;
@@ -105,6 +111,18 @@ test('exactly-once: a frozen leader resumed after the takeover is fenced and sto
     await leader.stop('SIGKILL');
     await standby.stop('SIGKILL');
     await counter.stop();
+    await proxy.close();
     await db.drop();
   }
 });
+
+/** The backends holding the relay's advisory lock and its slot. */
+async function oldLeaderSessions(db: TestDatabase): Promise<number[]> {
+  const { rows } = await db.pool.query<{ pid: number }>(
+    `select pid from pg_locks where locktype = 'advisory' and granted and database =
+       (select oid from pg_database where datname = current_database())
+     union all select active_pid from pg_replication_slots where slot_name = $1 and active_pid is not null`,
+    [db.slot],
+  );
+  return rows.map(({ pid }) => pid);
+}

@@ -1,6 +1,7 @@
 // A TCP forwarder standing in for a name that moves (a DNS name, a virtual IP, a cloud endpoint):
 // clients connect to its port; retarget() closes every forwarded connection and sends new ones to
 // another port, as an HA tool moving the address to the new primary would.
+import type { AddressInfo } from 'node:net';
 import { createServer, connect } from 'node:net';
 import type { Server, Socket } from 'node:net';
 
@@ -32,7 +33,8 @@ export async function startTcpProxy(port: number, target: number): Promise<TcpPr
     server.listen(port, '127.0.0.1', resolve);
   });
   return {
-    port,
+    // Port 0: the one the system chose.
+    port: (server.address() as AddressInfo).port,
     retarget(next) {
       current = next;
       for (const socket of open) socket.destroy();
