@@ -6,30 +6,18 @@
 // same record naming this very server still skips what it covers.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
-import { createTopics } from '../support/kafka.js';
-import { EventCounter, OutboxLoad } from '../support/load.js';
+import type { EventCounter, OutboxLoad } from '../support/load.js';
 import { deliveryContext, probesOf, waitForOutboxEmpty } from '../support/probes.js';
-import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
+import { commitEvents, createSlot, forgeProgress, progressSetup } from '../support/progress.js';
+import { assertNoProcessLeft, startRelayProcess } from '../kit/relay.js';
 import type { RelayProcess } from '../kit/relay.js';
-import {
-  adminQuery,
-  createTestDatabase,
-  dropSlotIfExists,
-  KAFKA_BROKER,
-  uniqueName,
-} from '../kit/services.js';
+import { adminQuery, createTestDatabase, dropSlotIfExists } from '../kit/services.js';
 import type { TestDatabase } from '../kit/services.js';
 import { waitFor } from '../kit/wait.js';
 
 after(assertNoProcessLeft);
 
 const EVENTS = 600;
-const kafka = new Kafka({
-  clientId: 'outbox-relay-tests',
-  brokers: [KAFKA_BROKER],
-  logLevel: logLevel.NOTHING,
-});
 
 interface Identity {
   readonly systemId: string;
@@ -53,73 +41,6 @@ async function serverIdentity(): Promise<Identity> {
             (select timeline_id from pg_control_checkpoint()) as timeline`,
   );
   return { systemId: rows[0]!.system_id, timeline: Number(rows[0]!.timeline) };
-}
-
-/** The relay's settings, a progress topic of its own (compacted, as the relay creates it). */
-async function setup(prefix: string) {
-  const db = await createTestDatabase(prefix);
-  const type = uniqueName(prefix);
-  const topic = `outbox.${type}`;
-  const progressTopic = `${type}.progress`;
-  const transactionalId = `${type}.relay`;
-  await createTopics([topic]);
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    topics: [
-      {
-        topic: progressTopic,
-        numPartitions: 1,
-        configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-      },
-    ],
-    waitForLeaders: true,
-  });
-  await admin.disconnect();
-  const counter = await EventCounter.start(topic);
-  const env = relayEnv(db, {
-    KAFKA_EXACTLY_ONCE: 'true',
-    KAFKA_PROGRESS_TOPIC: progressTopic,
-    KAFKA_TRANSACTIONAL_ID: transactionalId,
-  });
-  return { db, type, counter, env, progressTopic, transactionalId };
-}
-
-/** Writes a progress record as a relay streaming `server` would have (visible to read_committed). */
-async function forgeProgress(
-  progressTopic: string,
-  transactionalId: string,
-  record: Record<string, unknown>,
-): Promise<void> {
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  try {
-    await producer.send({
-      topic: progressTopic,
-      acks: -1,
-      messages: [{ key: transactionalId, value: JSON.stringify({ slot: 'forged', ...record }) }],
-    });
-  } finally {
-    await producer.disconnect();
-  }
-}
-
-/** Starts the relay once, so its slot exists (no sweep at the next start), and stops it. */
-async function createSlot(env: Record<string, string>): Promise<void> {
-  const relay = startRelayProcess(env);
-  try {
-    await relay.waitForLog('streaming');
-    assert.equal(await relay.stop('SIGTERM'), 0);
-  } finally {
-    await relay.stop('SIGKILL');
-  }
-}
-
-async function commitEvents(db: TestDatabase, type: string): Promise<OutboxLoad> {
-  const load = await OutboxLoad.start(db.url, { aggregateType: type, maxEvents: EVENTS, maxBatch: 100 });
-  await load.waitForCommitted(EVENTS);
-  await load.stop();
-  return load;
 }
 
 /** Whether the relay delivered every event once, or skipped every one (rows completed, none sent). */
@@ -150,16 +71,18 @@ async function assertOutcome(
 describe('exactly-once: a progress record far ahead, streamed events', () => {
   for (const { name, forge, skips } of CASES)
     test(`written while streaming ${name}: ${skips ? 'covers the events' : 'skips no event'}`, async () => {
-      const { db, type, counter, env, progressTopic, transactionalId } = await setup('eos_server');
+      const db = await createTestDatabase('eos_server');
+      const setup = await progressSetup(db, 'eos_server');
+      const { type, counter, env } = setup;
       let relay: RelayProcess | undefined;
       try {
         await createSlot(env);
-        await forgeProgress(progressTopic, transactionalId, {
+        await forgeProgress(setup, {
           commitLsn: 'FFFFFF/0',
           events: 0,
           ...forge(await serverIdentity()),
         });
-        const load = await commitEvents(db, type);
+        const load = await commitEvents(db.url, type, EVENTS);
         relay = startRelayProcess(env);
         if (!skips)
           await relay.waitForLog(/^kafka: the progress record \(FFFFFF\/0#0\) was written .*: set aside/);
@@ -176,17 +99,19 @@ describe('exactly-once: a progress record far ahead, streamed events', () => {
 describe('exactly-once: a progress record listing the rows, a lost slot swept', () => {
   for (const { name, forge, skips } of CASES)
     test(`written while streaming ${name}: ${skips ? 'covers the rows' : 'skips no row'}`, async () => {
-      const { db, type, counter, env, progressTopic, transactionalId } = await setup('eos_server_sweep');
+      const db = await createTestDatabase('eos_server_sweep');
+      const setup = await progressSetup(db, 'eos_server_sweep');
+      const { type, counter, env } = setup;
       let relay: RelayProcess | undefined;
       try {
         await createSlot(env);
         await dropSlotIfExists(db.pool, db.slot);
-        const load = await commitEvents(db, type);
+        const load = await commitEvents(db.url, type, EVENTS);
         // Every row's transaction listed up to its highest seq, before any position of the new slot.
         const { rows } = await db.pool.query<{ xid: string; seq: string }>(
           'select xmin::text as xid, max(seq)::text as seq from outbox group by xmin',
         );
-        await forgeProgress(progressTopic, transactionalId, {
+        await forgeProgress(setup, {
           commitLsn: '0/1',
           events: 0,
           unconfirmed: rows.map((row) => [Number(row.xid), Number(row.seq), '0/1']),
