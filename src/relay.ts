@@ -33,7 +33,7 @@ import type { Sink, SinkName } from './sinks/sink.js';
 import { ensureSlot } from './sweep.js';
 import { startHeartbeat } from './wal/heartbeat.js';
 import { RecreationBudget } from './wal/invalidation.js';
-import { checkFailover, identifyServer, preflight, readSlot } from './wal/slot.js';
+import { checkFailover, identifyServer, preflight, readSlot, readTimelineHistory } from './wal/slot.js';
 import type { ServerIdentity } from './wal/timeline.js';
 
 export interface RelayDependencies {
@@ -173,13 +173,18 @@ export class Relay {
     const onConfirm = (lsn: bigint): void => {
       for (const sink of sinks.values()) sink.walConfirmed?.(lsn);
     };
+    const history = (timeline: number) => readTimelineHistory(db, timeline);
+    const onServer = async (identity: ServerIdentity): Promise<void> => {
+      const judged = [...sinks.values()].map((sink) => sink.serverIdentified?.(identity, history));
+      await Promise.all(judged.map((done) => done ?? Promise.resolve()));
+    };
     const { recreations, server } = this;
     const state = this.replication;
     const shared = { config, logger, signal, window, dispatcher, drain, state };
     const sweep = { ...shared, metrics, recreations, db, onSlotCreated, onSweepStarting };
     const keepColumnText = this.deps.router.readsColumnText();
     const identify = () => identifyServer(db);
-    const sessions = { ...shared, catchUp, keepColumnText, server, identifyServer: identify, onConfirm };
+    const sessions = { ...shared, catchUp, keepColumnText, server, identifyServer: identify, onServer };
     try {
       await leadUntilStopped({
         config,
@@ -190,7 +195,8 @@ export class Relay {
         signal,
         onStandby: (waiting) => (this.waitingForSlot = waiting),
         onLeader: (leading) => (this.leading = leading),
-        lead: (lost) => streamWhileLeading({ ...sessions, ensureSlot: () => ensureSlot(sweep) }, lost),
+        lead: (lost) =>
+          streamWhileLeading({ ...sessions, onConfirm, ensureSlot: () => ensureSlot(sweep) }, lost),
       });
       // Usually already drained by the session; this covers a stop during a reconnect.
       await drain();

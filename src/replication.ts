@@ -46,6 +46,8 @@ export interface ReplicationOptions {
   readonly identifyServer: () => Promise<ServerIdentity>;
   /** The server this relay last streamed from; written here only. */
   readonly server: { known: ServerIdentity | undefined };
+  /** A session identified its server, before its sweep or stream (the sinks judge their progress). */
+  readonly onServer?: (identity: ServerIdentity) => Promise<void>;
   /** The slot's confirmed LSN, once the slot exists and is swept (sweep.ts). */
   readonly ensureSlot: () => Promise<Lsn>;
   /** Resolves when nothing is in flight (or the stop deadline passed). */
@@ -90,6 +92,7 @@ async function streamOnce(
   if (verdict.kind === 'former_primary') throw new FormerPrimaryError(verdict.message);
   if (verdict.message) logger.warn({ slot: config.slot, ...identity }, verdict.message);
   options.server.known = identity;
+  await options.onServer?.(identity);
   const confirmed = await options.ensureSlot();
   const stream = new ReplicationStream({
     connectionString: config.databaseUrl,

@@ -74,6 +74,15 @@ export function identifySystem(): Statement<{ systemid: string; timeline: number
   return statement('IDENTIFY_SYSTEM');
 }
 
+/**
+ * A walsender command: the history file of `timeline` (its ancestors and their switch points). The
+ * walsender sends the file's bytes as they are, though the column is typed bytea.
+ */
+export function timelineHistory(timeline: number): Statement<{ filename: string; content: Buffer | string }> {
+  if (!Number.isInteger(timeline) || timeline < 1) throw new Error(`not a timeline: ${timeline}`);
+  return statement(`TIMELINE_HISTORY ${timeline}`);
+}
+
 /** A walsender command (PostgreSQL 17+): turns the slot's failover flag on or off; not while in use. */
 export function alterSlotFailover(slot: string, failover: boolean): Statement {
   return statement(`ALTER_REPLICATION_SLOT ${quoteIdent(slot)} (FAILOVER ${failover})`);

@@ -6,10 +6,12 @@
 // A Kafka transaction writes its events and one progress record, the position just past the last of
 // them: { commitLsn, events } says "every event of transactions committed before commitLsn, and the
 // first `events` events of the transaction committed at commitLsn, are in Kafka". Whatever the slot's
-// confirmed position, an event the committed progress covers is never sent again.
+// confirmed position, an event the committed progress covers is never sent again. Positions mean
+// something only on the server that produced them: the record names it (kafka-progress-server.ts).
 import { formatLsn, parseLsn } from '../wal/lsn.js';
 import type { WalPosition } from '../wal/event.js';
 import type { Lsn } from '../wal/lsn.js';
+import type { ServerIdentity } from '../wal/timeline.js';
 import { decodeUnconfirmed, encodeUnconfirmed } from './kafka-unconfirmed.js';
 import type { UnconfirmedTransaction } from './kafka-unconfirmed.js';
 
@@ -20,6 +22,8 @@ export interface Progress {
   readonly events: number;
   /** Transactions in Kafka the slot has not confirmed yet, for a sweep (kafka-unconfirmed.ts). */
   readonly unconfirmed?: readonly UnconfirmedTransaction[];
+  /** The server (system identifier, timeline) the WAL was streamed from; absent in older records. */
+  readonly server?: ServerIdentity;
 }
 
 /** True when the events up to `progress` include the one at `position`. */
@@ -33,7 +37,7 @@ export function covers(progress: Progress | undefined, position: WalPosition): b
 export function progressAfter(progress: Progress | undefined, position: WalPosition): Progress {
   if (covers(progress, position)) return progress!;
   const moved = { commitLsn: position.commitLsn, events: position.index + 1 };
-  return progress?.unconfirmed ? { ...moved, unconfirmed: progress.unconfirmed } : moved;
+  return progress ? { ...progress, ...moved } : moved;
 }
 
 /**
@@ -63,6 +67,7 @@ export function encodeProgress(progress: Progress, slot: string): string {
     slot,
     commitLsn: formatLsn(progress.commitLsn),
     events: progress.events,
+    ...(progress.server ? { systemId: progress.server.systemId, timeline: progress.server.timeline } : {}),
     ...(progress.unconfirmed?.length ? { unconfirmed: encodeUnconfirmed(progress.unconfirmed) } : {}),
     at: new Date().toISOString(),
   });
@@ -71,11 +76,24 @@ export function encodeProgress(progress: Progress, slot: string): string {
 /** Reads a progress record's value; undefined for anything that is not one (a tombstone). */
 export function decodeProgress(value: string | undefined | null): Progress | undefined {
   if (!value) return undefined;
-  const parsed = JSON.parse(value) as { commitLsn?: unknown; events?: unknown; unconfirmed?: unknown };
-  if (typeof parsed.commitLsn !== 'string' || typeof parsed.events !== 'number')
+  const parsed = JSON.parse(value) as Record<string, unknown>;
+  if (typeof parsed['commitLsn'] !== 'string' || typeof parsed['events'] !== 'number')
     throw new Error(`not a progress record: ${value}`);
-  const progress = { commitLsn: parseLsn(parsed.commitLsn), events: parsed.events };
-  // A record from before the list existed has none.
-  if (parsed.unconfirmed === undefined) return progress;
-  return { ...progress, unconfirmed: decodeUnconfirmed(parsed.unconfirmed) };
+  const progress = { commitLsn: parseLsn(parsed['commitLsn']), events: parsed['events'] };
+  // Records from before the server or the list existed have neither.
+  const server = decodeServer(parsed, value);
+  const unconfirmed = parsed['unconfirmed'];
+  return {
+    ...progress,
+    ...(server ? { server } : {}),
+    ...(unconfirmed === undefined ? {} : { unconfirmed: decodeUnconfirmed(unconfirmed) }),
+  };
+}
+
+function decodeServer(parsed: Record<string, unknown>, value: string): ServerIdentity | undefined {
+  const { systemId, timeline } = parsed;
+  if (systemId === undefined && timeline === undefined) return undefined;
+  if (typeof systemId !== 'string' || typeof timeline !== 'number' || !Number.isInteger(timeline))
+    throw new Error(`not a progress record (its server): ${value}`);
+  return { systemId, timeline };
 }

@@ -17,17 +17,20 @@
 // that message, which is rejected (and dead-lettered by the relay). Rows of a slot sweep carry no
 // position: they are sent in transactions too, without moving the progress, unless the progress
 // lists their transaction as in Kafka and not yet confirmed (kafka-unconfirmed.ts): then they are
-// skipped like covered WAL.
+// skipped like covered WAL. What the progress covers depends on the server streamed now: each
+// replication session tells the sink which one it is (kafka-progress-server.ts).
 import { ConfigError } from '../config-fields.js';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { sleep } from '../pipeline/sleep.js';
 import { formatLsn } from '../wal/lsn.js';
 import type { Lsn } from '../wal/lsn.js';
 import type { WalPosition } from '../wal/event.js';
+import type { ServerIdentity, TimelineHistory } from '../wal/timeline.js';
 import type { KafkaDestination } from './kafka-destination.js';
 import { isFenced, messageRefusal } from './kafka-errors.js';
 import { checkedKafkaMessage } from './kafka-message.js';
 import { covers, transactionSize } from './kafka-progress.js';
+import { needsHistory } from './kafka-progress-server.js';
 import { SweepFilter } from './kafka-unconfirmed.js';
 import { TransactionalProducer } from './kafka-transactions.js';
 import type { TransactionalProducerOptions } from './kafka-transactions.js';
@@ -135,6 +138,20 @@ export class KafkaTransactionalSink implements Sink {
         }
       }
     });
+  }
+
+  /**
+   * A replication session streams from `identity`: the progress covers only what holds there. Reads
+   * the timeline's history when the progress was written on an earlier timeline. Not serialised with
+   * transactions (a stop must not wait behind a reconnection): a commit under way is judged again.
+   */
+  async serverIdentified(
+    identity: ServerIdentity,
+    timelineHistory: (timeline: number) => Promise<TimelineHistory | undefined>,
+  ): Promise<void> {
+    const recorded = this.transactions.committed?.server;
+    const history = needsHistory(recorded, identity) ? await timelineHistory(identity.timeline) : undefined;
+    this.transactions.serverIdentified(identity, history);
   }
 
   sweepStarting(consistentLsn: Lsn): void {

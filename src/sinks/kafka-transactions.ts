@@ -1,6 +1,8 @@
 // The transactional kafkajs producer of the exactly-once Kafka sink, and the progress it committed:
 // starting it (a new producer, fencing older ones and ending their open transaction, then the
 // progress read back) and committing one Kafka transaction of messages plus a progress record.
+// The progress is judged against the server streamed now (kafka-progress-server.ts) whenever it is
+// read back and whenever a replication session identifies its server; records name that server.
 import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import type { Admin, KafkaConfig, LogEntry, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -10,11 +12,13 @@ import { logKafkajs } from './kafka-errors.js';
 import { recordsByTopic } from './kafka-message.js';
 import { encodeProgress, progressAfter } from './kafka-progress.js';
 import type { Progress } from './kafka-progress.js';
+import { progressOnServer } from './kafka-progress-server.js';
 import { withoutConfirmed, withPublished } from './kafka-unconfirmed.js';
 import type { UnconfirmedTransaction } from './kafka-unconfirmed.js';
 import { checkExactlyOnce, readProgress } from './kafka-progress-topic.js';
 import type { SinkMessage } from './sink.js';
 import type { Lsn } from '../wal/lsn.js';
+import type { ServerIdentity, TimelineHistory } from '../wal/timeline.js';
 
 // A transaction that starts right after the previous commit is often answered CONCURRENT_TRANSACTIONS
 // (the coordinator is still writing the commit markers) and retried by kafkajs: a short first pause
@@ -43,6 +47,10 @@ export class TransactionalProducer {
   private readonly probeAdmin: Admin;
   private producer: Producer | undefined;
   private progress: Progress | undefined;
+  /** The server streamed now, and its timeline's history when it was needed; unknown at first. */
+  private server: { identity: ServerIdentity; history: TimelineHistory | undefined } | undefined;
+  /** The last warning about a record set aside or cut: each is logged once. */
+  private lastWarning: string | undefined;
   private checked = false;
 
   constructor(private readonly options: TransactionalProducerOptions) {
@@ -99,6 +107,15 @@ export class TransactionalProducer {
   }
 
   /**
+   * A replication session streams from `identity` (`history`: its timeline's, if read): the
+   * progress is judged against it, and the records committed from now on name it.
+   */
+  serverIdentified(identity: ServerIdentity, history: TimelineHistory | undefined): void {
+    this.server = { identity, history };
+    this.progress = this.judged(this.progress);
+  }
+
+  /**
    * The start-up check of the cluster's transaction log and the progress topic (created when
    * missing); throws ConfigError. When Kafka cannot be reached yet, the first start() makes it.
    */
@@ -138,7 +155,7 @@ export class TransactionalProducer {
       this.producer = producer;
       const read = await readProgress(this.kafka, admin, progressTopic, transactionalId);
       // The last record committed under this id is the progress (a fenced producer commits none).
-      this.progress = read ?? this.progress;
+      this.progress = read === undefined ? this.progress : this.judged(read);
       return this.progress;
     } finally {
       await admin.disconnect().catch(() => undefined);
@@ -151,6 +168,7 @@ export class TransactionalProducer {
     if (!producer) throw new Error('kafka: producer not connected');
     const started = Date.now();
     let progress = this.progress;
+    const server = this.server?.identity;
     const published: UnconfirmedTransaction[] = [];
     for (const { position, event } of messages) {
       if (!position) continue;
@@ -160,6 +178,7 @@ export class TransactionalProducer {
     }
     if (progress && published.length > 0)
       progress = { ...progress, unconfirmed: withPublished(progress.unconfirmed ?? [], published) };
+    if (progress && progress !== this.progress && server) progress = { ...progress, server };
     const topicMessages = recordsByTopic(messages);
     // Swept rows alone move no progress: their transaction writes no record.
     if (progress && progress !== this.progress) {
@@ -179,7 +198,8 @@ export class TransactionalProducer {
       await transaction.abort().catch(() => undefined);
       throw error;
     }
-    this.progress = progress;
+    // Judged again: a session may have identified another server meanwhile.
+    this.progress = this.judged(progress);
     this.options.metrics.committed(messages.length, (Date.now() - started) / 1000);
   }
 
@@ -195,9 +215,11 @@ export class TransactionalProducer {
   }
 
   /** Replaces the progress record (a new slot: positions of the old WAL mean nothing now). */
-  async replaceProgress(progress: Progress): Promise<void> {
+  async replaceProgress(replacement: Progress): Promise<void> {
     const { producer } = this;
     if (!producer) throw new Error('kafka: producer not connected');
+    const server = this.server?.identity;
+    const progress = server ? { ...replacement, server } : replacement;
     const transaction = await producer.transaction();
     try {
       await transaction.send({
@@ -222,6 +244,16 @@ export class TransactionalProducer {
 
   async close(): Promise<void> {
     await Promise.all([this.disconnect(), this.probeAdmin.disconnect().catch(() => undefined)]);
+  }
+
+  /** `progress` as far as it holds on the server streamed now; warns once when set aside or cut. */
+  private judged(progress: Progress | undefined): Progress | undefined {
+    if (!this.server) return progress;
+    const judged = progressOnServer(progress, this.server.identity, this.server.history);
+    if (judged.warning && judged.warning !== this.lastWarning)
+      this.options.logger.warn({ server: this.server.identity }, `kafka: ${judged.warning}`);
+    this.lastWarning = judged.warning ?? this.lastWarning;
+    return judged.progress;
   }
 
   private async checkWith(admin: Admin): Promise<void> {

@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import type { TemplateField } from '../routing/template.js';
 import type { OutboxEvent, WalPosition } from '../wal/event.js';
 import type { Lsn } from '../wal/lsn.js';
+import type { ServerIdentity, TimelineHistory } from '../wal/timeline.js';
 
 /** A broker's name: its key in the routes file, its metric label, its descriptor's name. */
 export type SinkName = string;
@@ -71,6 +72,15 @@ export interface Sink {
   slotCreated?(consistentLsn: Lsn): Promise<void>;
   /** A new slot's sweep begins; the slot's consistent point is `consistentLsn`. Optional. */
   sweepStarting?(consistentLsn: Lsn): void;
+  /**
+   * A replication session streams from `identity` (before its sweep or stream): what the sink
+   * recorded of another server's WAL may not hold here. `timelineHistory` reads the history of a
+   * timeline of that server (undefined when the server has none). Optional.
+   */
+  serverIdentified?(
+    identity: ServerIdentity,
+    timelineHistory: (timeline: number) => Promise<TimelineHistory | undefined>,
+  ): Promise<void>;
   /** The slot confirmed `lsn`: every transaction before it is completed. Optional. */
   walConfirmed?(lsn: Lsn): void;
 }

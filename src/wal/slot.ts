@@ -14,7 +14,9 @@ import * as slotSql from '../db/slot-sql.js';
 import type { TableName } from './decode.js';
 import { assessFailover } from './failover.js';
 import { invalidationOf } from './invalidation.js';
-import type { ServerIdentity } from './timeline.js';
+import { sqlState } from '../errors.js';
+import { parseTimelineHistory } from './timeline.js';
+import type { ServerIdentity, TimelineHistory } from './timeline.js';
 import { parseLsn } from './lsn.js';
 import type { Lsn } from './lsn.js';
 
@@ -115,6 +117,28 @@ export async function identifyServer(db: Pick<Database, 'connectReplication'>): 
   try {
     const { rows } = await run(replication, slotSql.identifySystem());
     return { systemId: String(rows[0]!.systemid), timeline: Number(rows[0]!.timeline) };
+  } finally {
+    await replication.release();
+  }
+}
+
+/**
+ * TIMELINE_HISTORY on a replication connection: where each ancestor of `timeline` ended. Undefined
+ * when the server answers with an error (timeline 1 has no history; a removed file); a lost
+ * connection throws.
+ */
+export async function readTimelineHistory(
+  db: Pick<Database, 'connectReplication'>,
+  timeline: number,
+): Promise<TimelineHistory | undefined> {
+  const replication = await db.connectReplication();
+  try {
+    const { rows } = await run(replication, slotSql.timelineHistory(timeline));
+    const content = rows[0]?.content;
+    return content === undefined ? undefined : parseTimelineHistory(content.toString());
+  } catch (error) {
+    if (sqlState(error) === undefined) throw error;
+    return undefined;
   } finally {
     await replication.release();
   }

@@ -11,6 +11,8 @@
 //   retrying (not ready) until its address leads to the current primary again.
 // - Another cluster: DATABASE_URL now leads elsewhere (a restore, a migration). Its slot and its
 //   table agree with each other, so it is streamed (or created and swept) like any first start.
+import { parseLsn } from './lsn.js';
+import type { Lsn } from './lsn.js';
 
 export interface ServerIdentity {
   readonly systemId: string;
@@ -43,4 +45,25 @@ export function judgeServer(known: ServerIdentity | undefined, current: ServerId
 /** The server is a former primary (wal/timeline.ts): retried, logged as an error of its own. */
 export class FormerPrimaryError extends Error {
   override name = 'FormerPrimaryError';
+}
+
+/** Where each ancestor timeline of a server's timeline ended (its switch point), by timeline. */
+export type TimelineHistory = ReadonlyMap<number, Lsn>;
+
+/**
+ * Reads a timeline history file (TIMELINE_HISTORY's content): one line per ancestor timeline,
+ * "tli<TAB>switchpoint<TAB>reason"; blank lines and '#' comments are skipped.
+ * https://www.postgresql.org/docs/current/continuous-archiving.html#BACKUP-TIMELINES
+ */
+export function parseTimelineHistory(content: string): TimelineHistory {
+  const history = new Map<number, Lsn>();
+  for (const line of content.split('\n')) {
+    const text = line.trim();
+    if (text === '' || text.startsWith('#')) continue;
+    const [timeline, switchpoint] = text.split(/\s+/);
+    if (!timeline || !/^\d+$/.test(timeline) || !switchpoint)
+      throw new Error(`not a timeline history line: ${JSON.stringify(line)}`);
+    history.set(Number(timeline), parseLsn(switchpoint));
+  }
+  return history;
 }

@@ -36,6 +36,16 @@ describe('covers', () => {
 });
 
 describe('progressAfter', () => {
+  test('keeps the server and the list of the progress it moves', () => {
+    const server = { systemId: '7441', timeline: 2 };
+    const unconfirmed = [{ xid: 9, commitLsn: 100n, seq: 4 }];
+    assert.deepEqual(progressAfter({ commitLsn: 100n, events: 1, server, unconfirmed }, at(200n, 0)), {
+      commitLsn: 200n,
+      events: 1,
+      server,
+      unconfirmed,
+    });
+  });
   test('points just past the event sent', () => {
     assert.deepEqual(progressAfter(undefined, at(100n, 0)), { commitLsn: 100n, events: 1 });
     assert.deepEqual(progressAfter({ commitLsn: 100n, events: 1 }, at(200n, 4)), {
@@ -83,6 +93,23 @@ describe('progress record', () => {
     const value = encodeProgress({ commitLsn: 0x16b3748n, events: 12 }, 'outbox_relay');
     assert.match(value, /"commitLsn":"0\/16B3748"/);
     assert.deepEqual(decodeProgress(value), { commitLsn: 0x16b3748n, events: 12 });
+  });
+  test('round-trips the server it was streamed from, and reads a record without one', () => {
+    const progress = { commitLsn: 0x300n, events: 1, server: { systemId: '7441', timeline: 3 } };
+    const value = encodeProgress(progress, 'outbox_relay');
+    assert.match(value, /"systemId":"7441","timeline":3/);
+    assert.deepEqual(decodeProgress(value), progress);
+    assert.deepEqual(decodeProgress('{"commitLsn":"0/300","events":1}'), { commitLsn: 0x300n, events: 1 });
+  });
+  test('a malformed server is an error, not a record of no server', () => {
+    assert.throws(
+      () => decodeProgress('{"commitLsn":"0/300","events":1,"systemId":7441,"timeline":3}'),
+      /not a progress record \(its server\)/,
+    );
+    assert.throws(
+      () => decodeProgress('{"commitLsn":"0/300","events":1,"systemId":"7441"}'),
+      /not a progress record \(its server\)/,
+    );
   });
   test('a tombstone is no progress; anything else is an error', () => {
     assert.equal(decodeProgress(null), undefined);

@@ -1,7 +1,7 @@
 // wal/timeline.ts: whether the server the URL leads to now may be streamed from.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { judgeServer } from '../../src/wal/timeline.js';
+import { judgeServer, parseTimelineHistory } from '../../src/wal/timeline.js';
 
 const PRIMARY = { systemId: '7441', timeline: 2 };
 
@@ -30,5 +30,26 @@ describe('judgeServer', () => {
     const verdict = judgeServer(PRIMARY, { systemId: '9000', timeline: 1 });
     assert.equal(verdict.kind, 'other_cluster');
     assert.match(verdict.message!, /system identifier 9000, was 7441/);
+  });
+});
+
+describe('parseTimelineHistory', () => {
+  test('reads each ancestor timeline and where it ended, skipping blanks and comments', () => {
+    const content =
+      '1\t0/3000158\tno recovery target specified\n\n# a comment\n2\t1/A0000000\tbefore 2026-12-01\n';
+    assert.deepEqual(
+      parseTimelineHistory(content),
+      new Map([
+        [1, 0x3000158n],
+        [2, 0x1a0000000n],
+      ]),
+    );
+  });
+
+  test('an empty history has no ancestors; a line that is not one is an error', () => {
+    assert.deepEqual(parseTimelineHistory(''), new Map());
+    assert.throws(() => parseTimelineHistory('one\t0/1\n'), /not a timeline history line/);
+    assert.throws(() => parseTimelineHistory('1\n'), /not a timeline history line/);
+    assert.throws(() => parseTimelineHistory('1\tsoon\n'), /not an LSN/);
   });
 });
