@@ -198,7 +198,7 @@ export class Relay {
       await drain();
     } finally {
       stopHeartbeat();
-      await record.recorder.close();
+      record.recorder.close();
       await Promise.all([...sinks.values()].map((sink) => sink.close().catch(() => undefined)));
       logger.info('stopped');
     }

@@ -64,7 +64,7 @@ export interface ReplicationOptions {
   /** The record of the position last confirmed with every event before it completed (wal/resume.ts). */
   readonly readConfirmedPosition: () => Promise<ConfirmedPosition | undefined>;
   /** Writes that record as sessions confirm. */
-  readonly recorder: Pick<PositionRecorder, 'streamingFrom' | 'confirmed' | 'flush'>;
+  readonly recorder: Pick<PositionRecorder, 'streamingFrom' | 'confirmed' | 'flush' | 'sessionEnded'>;
 }
 
 /** Streams session after session; returns when the relay stops or `lost` is aborted. */
@@ -169,6 +169,7 @@ async function streamOnce(
     lost.removeEventListener('abort', stopSession);
     await stream.stop();
     session.close();
+    options.recorder.sessionEnded();
   }
 }
 

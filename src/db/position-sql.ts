@@ -18,7 +18,8 @@ export function readConfirmedPosition(slot: string): Statement<ConfirmedPosition
 }
 
 /**
- * Records a position. On the same cluster and timeline it only moves forward (a leader that lost
+ * Records a position, only on a server whose WAL reaches it (never on an older copy of the cluster
+ * that took the address in between: its history does not have the position). On the same cluster and timeline it only moves forward (a leader that lost
  * the slot may still write a late, older one). A slot without a row predates the sweep bookkeeping,
  * so it counts as swept (wal/slot.ts).
  */
@@ -30,7 +31,7 @@ export function recordConfirmedPosition(
 ): Statement {
   return statement(
     `insert into outbox_relay_slot (slot_name, swept_at, system_id, timeline, confirmed_lsn, confirmed_at)
-         values ($1, now(), $2, $3, $4::pg_lsn, now())
+         select $1, now(), $2, $3, $4::pg_lsn, now() where pg_current_wal_lsn() >= $4::pg_lsn
        on conflict (slot_name) do update
          set system_id = excluded.system_id, timeline = excluded.timeline,
              confirmed_lsn = excluded.confirmed_lsn, confirmed_at = excluded.confirmed_at

@@ -5,7 +5,9 @@
 // written once the interval has passed), one at a time, and never for a position reached without a
 // newly completed event (an idle slot moving with keepalives), so an idle relay writes nothing and its
 // own writes do not keep the slot moving. A graceful stop writes what is pending (flush). A failed
-// write is retried with the next one: any recorded position is true, the latest only saves more.
+// write is retried while its session lasts: any recorded position is true on the history it was
+// confirmed on, the latest only saves more. The statement itself checks that the server's WAL is past
+// the position (db/position-sql.ts).
 import { run } from '../db/database.js';
 import type { Queryable } from '../db/database.js';
 import * as positionSql from '../db/position-sql.js';
@@ -54,14 +56,21 @@ export class PositionRecorder {
 
   /** A session starts on `server`: what is confirmed from now on is recorded as its position. */
   streamingFrom(server: ServerIdentity): void {
-    if (!this.sameServer(server)) {
-      this.recorded = 0n;
-      // Confirmed on another server: not to be written as this one's.
-      this.pending = undefined;
-    }
+    if (!this.sameServer(server)) this.recorded = 0n;
     this.server = server;
     this.session += 1;
     this.eventsAtRecord = 0;
+    this.sessionEnded();
+  }
+
+  /**
+   * The session's connection ended: a position not written yet is dropped, not written later. The
+   * next connection may reach another server (a copy restored at the same address) whose history
+   * does not have that position: written there, it would skip that server's own transactions.
+   */
+  sessionEnded(): void {
+    this.cancelTimer();
+    this.pending = undefined;
   }
 
   /** The session confirmed `lsn`, having completed `completedEvents` events so far. */
@@ -79,11 +88,10 @@ export class PositionRecorder {
     if (this.pending) await this.write();
   }
 
-  /** No more writes; waits for the one under way. */
-  async close(): Promise<void> {
+  /** No more writes. The one under way is not waited for: a database that hangs must not hold the stop. */
+  close(): void {
     this.closed = true;
     this.cancelTimer();
-    await this.writing;
   }
 
   private schedule(): void {
@@ -115,8 +123,8 @@ export class PositionRecorder {
       })
       .catch((error: unknown) => {
         this.options.onError(error);
-        // Written with the next one, unless a newer position or another server replaced it.
-        if (this.sameServer(next.position)) this.pending ??= next;
+        // Written with the next one, unless a newer one replaced it or its session ended.
+        if (next.session === this.session) this.pending ??= next;
       })
       .finally(() => {
         this.lastWriteAt = Date.now();

@@ -48,7 +48,7 @@ describe('PositionRecorder', () => {
     assert.equal(db.writes.length, 1, 'the next one waits for the interval');
     await waitFor('the second write', () => db.writes.length === 2);
     assert.deepEqual(db.lsns, ['0/100', '0/300'], 'only the latest of the interval');
-    await positions.close();
+    positions.close();
   });
 
   test('a position reached without a newly completed event (keepalives, skipped transactions) is not written', async () => {
@@ -65,7 +65,7 @@ describe('PositionRecorder', () => {
     positions.confirmed(0x700n, 1);
     await positions.flush();
     assert.deepEqual(db.lsns, ['0/100', '0/700']);
-    await positions.close();
+    positions.close();
   });
 
   test('flush writes what waits for the interval now; close stops writing', async () => {
@@ -75,7 +75,7 @@ describe('PositionRecorder', () => {
     positions.confirmed(0x200n, 2);
     await positions.flush();
     assert.deepEqual(db.lsns, ['0/100', '0/200']);
-    await positions.close();
+    positions.close();
     positions.confirmed(0x300n, 3);
     await positions.flush();
     assert.deepEqual(db.lsns, ['0/100', '0/200']);
@@ -100,7 +100,24 @@ describe('PositionRecorder', () => {
     positions.confirmed(0x50n, 1);
     await positions.flush();
     assert.deepEqual(db.writes.at(-1), ['s', '7441', 3, '0/50'], 'a new timeline starts its own record');
-    await positions.close();
+    positions.close();
+  });
+
+  test('a position not written when its session ended is dropped, not written on the next connection', async () => {
+    const db = new FakeDatabase();
+    const { recorder: positions, errors } = recorder(db, 20);
+    db.failing = true;
+    positions.confirmed(0x100n, 1);
+    await waitFor('a failed write', () => errors.length > 0);
+    positions.sessionEnded();
+    db.failing = false;
+    await positions.flush();
+    assert.deepEqual(db.writes, []);
+    positions.streamingFrom(SERVER);
+    positions.confirmed(0x200n, 1);
+    await positions.flush();
+    assert.deepEqual(db.lsns, ['0/200']);
+    positions.close();
   });
 
   test('the record reads back as a position, or nothing when a column is empty', async () => {
