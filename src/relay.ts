@@ -31,6 +31,7 @@ import { Router } from './routing/router.js';
 import { createSinks, routesOf } from './publisher.js';
 import type { Sink, SinkName } from './sinks/sink.js';
 import { ensureSlot } from './sweep.js';
+import { checkPositionRecord, positionRecord } from './wal/confirmed-position.js';
 import { startHeartbeat } from './wal/heartbeat.js';
 import { RecreationBudget } from './wal/invalidation.js';
 import { checkFailover, identifyServer, preflight, readSlot, readTimelineHistory } from './wal/slot.js';
@@ -183,8 +184,9 @@ export class Relay {
     const shared = { config, logger, signal, window, dispatcher, drain, state };
     const sweep = { ...shared, metrics, recreations, db, onSlotCreated, onSweepStarting };
     const keepColumnText = this.deps.router.readsColumnText();
-    const identify = () => identifyServer(db);
-    const sessions = { ...shared, catchUp, keepColumnText, server, identifyServer: identify, onServer };
+    const identify = { identifyServer: () => identifyServer(db) };
+    const record = positionRecord(db, config.slot, logger);
+    const sessions = { ...shared, ...identify, ...record, catchUp, keepColumnText, server, onServer };
     try {
       await leadUntilStopped({
         config,
@@ -202,6 +204,7 @@ export class Relay {
       await drain();
     } finally {
       stopHeartbeat();
+      record.recorder.close();
       await Promise.all([...sinks.values()].map((sink) => sink.close().catch(() => undefined)));
       logger.info('stopped');
     }
@@ -256,6 +259,7 @@ export async function createRelay(
     for (const warning of await checkFailover(db, config.slotFailover))
       logger.warn({ slot: config.slot }, `OUTBOX_SLOT_FAILOVER: ${warning}`);
     await readSlot(db, config.slot);
+    await checkPositionRecord(db, config.slot);
     const started = new Relay({
       config,
       logger,

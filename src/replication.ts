@@ -16,11 +16,18 @@ import { sleep } from './pipeline/sleep.js';
 import type { InFlightWindow } from './pipeline/window.js';
 import { OutboxDecoder } from './wal/decode.js';
 import { SlotRecreationLimitError } from './wal/invalidation.js';
-import { FormerPrimaryError, judgeServer } from './wal/timeline.js';
+import type { PositionRecorder } from './wal/confirmed-position.js';
+import { planResume } from './wal/resume.js';
+import type { ConfirmedPosition } from './wal/resume.js';
+import { FormerPrimaryError } from './wal/timeline.js';
 import type { ServerIdentity } from './wal/timeline.js';
 import { formatLsn } from './wal/lsn.js';
 import type { Lsn } from './wal/lsn.js';
 import { ReplicationStream } from './wal/stream.js';
+
+// A graceful stop writes the confirmed-position record; a database that does not answer by then
+// leaves the last one (true, only older).
+const RECORD_FLUSH_TIMEOUT_MS = 2_000;
 
 // A paused stream still answers the walsender this often, so wal_sender_timeout (60 s by default)
 // does not end the connection during a long broker outage.
@@ -56,6 +63,10 @@ export interface ReplicationOptions {
   readonly keepColumnText: boolean;
   /** The session confirmed `lsn` to the slot. */
   readonly onConfirm?: (lsn: Lsn) => void;
+  /** The record of the position last confirmed with every event before it completed (wal/resume.ts). */
+  readonly readConfirmedPosition: () => Promise<ConfirmedPosition | undefined>;
+  /** Writes that record as sessions confirm. */
+  readonly recorder: Pick<PositionRecorder, 'streamingFrom' | 'confirmed' | 'flush' | 'sessionEnded'>;
 }
 
 /** Streams session after session; returns when the relay stops or `lost` is aborted. */
@@ -88,28 +99,42 @@ async function streamOnce(
 ): Promise<void> {
   const { config, logger, signal, state, catchUp } = options;
   const identity = await options.identifyServer();
-  const verdict = judgeServer(options.server.known, identity);
+  const plan = planResume(options.server.known, await options.readConfirmedPosition(), identity);
+  const { verdict } = plan;
   if (verdict.kind === 'former_primary') throw new FormerPrimaryError(verdict.message);
   if (verdict.message) logger.warn({ slot: config.slot, ...identity }, verdict.message);
+  if (plan.note) logger.info({ slot: config.slot, ...identity }, plan.note);
   options.server.known = identity;
   await options.onServer?.(identity);
   const confirmed = await options.ensureSlot();
+  // The slot is behind the record after PostgreSQL lost its in-memory position (a crash).
+  const skipBelow = plan.skipBelow !== undefined && plan.skipBelow > confirmed ? plan.skipBelow : undefined;
+  options.recorder.streamingFrom(identity);
   const stream = new ReplicationStream({
     connectionString: config.databaseUrl,
     slot: config.slot,
     publication: config.publication,
   });
-  const session = new Session({
+  const session: Session = new Session({
     source: stream,
     startLsn: confirmed,
     window: options.window,
     dispatch: (event, transaction, owner) => options.dispatcher.dispatch(event, transaction, owner),
     stopping: signal,
-    onConfirm: options.onConfirm,
+    onConfirm: (lsn) => {
+      options.onConfirm?.(lsn);
+      options.recorder.confirmed(lsn, session.completedEvents);
+    },
     onIdle: (lsn) => {
       const caughtUp = catchUp.reachedServer();
       if (caughtUp) logger.info({ lsn: formatLsn(lsn), ...caughtUp }, 'caught up');
     },
+    skipBelow,
+    onSkipped: (skipped) =>
+      logger.info(
+        { slot: config.slot, ...skipped, from: formatLsn(confirmed), below: formatLsn(skipBelow ?? 0n) },
+        'skipped transactions completed before the slot was rewound (PostgreSQL restarted before saving its position)',
+      ),
   });
   const decoder = new OutboxDecoder(config.table, options.keepColumnText);
   state.session = session;
@@ -117,8 +142,9 @@ async function streamOnce(
   const stopSession = (): void => void stream.stop();
   // Graceful stop: read no more, finish what is in flight, confirm it, then end the session.
   const finishSession = (): void =>
-    void options.drain().then(() => {
+    void options.drain().then(async () => {
       session.reportStatus();
+      await withinMs(RECORD_FLUSH_TIMEOUT_MS, options.recorder.flush());
       return stream.stop();
     });
   signal.addEventListener('abort', finishSession, { once: true });
@@ -146,5 +172,13 @@ async function streamOnce(
     lost.removeEventListener('abort', stopSession);
     await stream.stop();
     session.close();
+    options.recorder.sessionEnded();
   }
+}
+
+/** Waits for `work`, but no longer than `ms`. */
+async function withinMs(ms: number, work: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([work, gaveUp]).finally(() => clearTimeout(timer));
 }

@@ -1,7 +1,20 @@
 // The outbox tables. `drizzle-kit generate` turns this file into the SQL under migrations/,
 // so the application's schema and the relay's migrations cannot disagree.
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+/** PostgreSQL's WAL position type, kept as its text form (e.g. 0/16B3748). */
+const pgLsn = customType<{ data: string }>({ dataType: () => 'pg_lsn' });
 
 export const outbox = pgTable(
   'outbox',
@@ -48,8 +61,10 @@ export const outboxDeadLetter = pgTable('outbox_dead_letter', {
 
 /**
  * One row per replication slot the relay created: whether its creation sweep finished (wal/slot.ts),
- * and the leader's last warning or error, which `outbox-relay status` reads from another process
- * (observability/slot-monitor.ts).
+ * the leader's last warning or error, which `outbox-relay status` reads from another process
+ * (observability/slot-monitor.ts), and the position the relay last confirmed with every event before
+ * it completed, on which cluster and timeline (wal/confirmed-position.ts): PostgreSQL may rewind the
+ * slot to its last checkpoint after a crash, this record does not.
  */
 export const outboxRelaySlot = pgTable('outbox_relay_slot', {
   slotName: text('slot_name').primaryKey(),
@@ -57,4 +72,9 @@ export const outboxRelaySlot = pgTable('outbox_relay_slot', {
   sweptAt: timestamp('swept_at', { withTimezone: true, mode: 'date' }),
   lastError: text('last_error'),
   lastErrorAt: timestamp('last_error_at', { withTimezone: true, mode: 'date' }),
+  // IDENTIFY_SYSTEM's systemid: an unsigned 64-bit number, beyond bigint's range.
+  systemId: text('system_id'),
+  timeline: bigint('timeline', { mode: 'number' }),
+  confirmedLsn: pgLsn('confirmed_lsn'),
+  confirmedAt: timestamp('confirmed_at', { withTimezone: true, mode: 'date' }),
 });

@@ -7,6 +7,10 @@
 // - `backlog` holds the changes the socket had already read when the window filled (at most one
 //   read, 64 KiB) or the relay began to stop: they wait undispatched, so no more than the window is
 //   ever in flight, and are dispatched once the window is back at half.
+// - `skip` (optional) passes over transactions already completed before a PostgreSQL crash rewound
+//   the slot (wal/resume.ts): their events are neither dispatched nor counted as in flight, and the
+//   watermark moves past them as they commit. It ends at the first transaction at or past the
+//   recorded position, at a keepalive past it, or with the session.
 // The rule: a transaction's LSN is confirmed only once every one of its events is complete, and never
 // past a transaction still arriving. This class is the only caller of `confirm`.
 import type { OutboxEvent, WalChange } from '../wal/event.js';
@@ -30,6 +34,15 @@ export interface SessionOptions {
   readonly onIdle?: (lsn: Lsn) => void;
   /** The session confirmed `lsn` to the slot. */
   readonly onConfirm?: (lsn: Lsn) => void;
+  /** Transactions whose commit LSN is below this are complete already: skipped (wal/resume.ts). */
+  readonly skipBelow?: Lsn | undefined;
+  /** Once per session when `skipBelow` is set: how much was skipped. */
+  readonly onSkipped?: (skipped: SkippedChanges) => void;
+}
+
+export interface SkippedChanges {
+  readonly events: number;
+  readonly transactions: number;
 }
 
 export class Session implements TransactionOwner {
@@ -38,9 +51,15 @@ export class Session implements TransactionOwner {
   private readonly backlog: WalChange[] = [];
   private moved = false;
   private closed = false;
+  private completed = 0;
+  /** Still skipping (wal/resume.ts), and whether the transaction being received is skipped. */
+  private skipping: boolean;
+  private skippingTransaction = false;
+  private readonly skipped = { events: 0, transactions: 0 };
 
   constructor(private readonly options: SessionOptions) {
     this.watermark = new Watermark(options.startLsn);
+    this.skipping = options.skipBelow !== undefined && options.skipBelow > options.startLsn;
     // A new connection reads from the start, whatever the previous one was doing.
     options.window.resetPause();
   }
@@ -48,6 +67,11 @@ export class Session implements TransactionOwner {
   /** The highest LSN confirmed (or safe to confirm). */
   get lsn(): Lsn {
     return this.watermark.lsn;
+  }
+
+  /** Events completed in this session (the confirmed-position record waits for new ones). */
+  get completedEvents(): number {
+    return this.completed;
   }
 
   /** Commit time of the oldest transaction received and not finished, or undefined when idle. */
@@ -69,6 +93,10 @@ export class Session implements TransactionOwner {
    * the server's position is safe to confirm, so an idle outbox does not pin WAL.
    */
   keepalive(serverLsn: Lsn, replyRequested: boolean): void {
+    // Everything before the server's position was sent: no transaction left to skip.
+    if (this.skipping && serverLsn >= this.options.skipBelow! && this.backlog.length === 0) {
+      if (!this.skippingTransaction) this.endSkip();
+    }
     // The server's position covers the backlog too: it is idle only once the backlog is dispatched.
     const idle = this.backlog.length === 0 && this.watermark.idleAt(serverLsn);
     if (idle || replyRequested) this.confirm();
@@ -77,6 +105,7 @@ export class Session implements TransactionOwner {
 
   /** One event of `transaction` is complete; the confirm waits for the end of its batch. */
   complete(transaction: TransactionHandle): void {
+    this.completed += 1;
     if (this.watermark.complete(transaction)) this.moved = true;
   }
 
@@ -109,12 +138,28 @@ export class Session implements TransactionOwner {
   /** The connection ended: events still in flight finish, but nothing more is confirmed on it. */
   close(): void {
     this.closed = true;
+    if (this.skipping) this.endSkip();
   }
 
   private confirm(): void {
     if (this.closed) return;
     this.options.source.confirm(this.watermark.lsn);
     this.options.onConfirm?.(this.watermark.lsn);
+  }
+
+  /** Whether the transaction whose commit record starts at `commitLsn` was completed already. */
+  private skips(commitLsn: Lsn): boolean {
+    if (!this.skipping) return false;
+    if (commitLsn < this.options.skipBelow!) return true;
+    this.endSkip();
+    return false;
+  }
+
+  private endSkip(): void {
+    this.skipping = false;
+    this.options.onSkipped?.({ ...this.skipped });
+    // The slot moves past what was skipped now, not at the next keepalive.
+    this.confirm();
   }
 
   /** Dispatches held-back changes until the window is full again; true when none is left. */
@@ -128,11 +173,16 @@ export class Session implements TransactionOwner {
   private apply(change: WalChange): void {
     switch (change.kind) {
       case 'begin':
+        this.skippingTransaction = this.skips(change.commitLsn);
         this.transaction = this.watermark.begin(change.commitTimeMs, change.commitLsn);
         return;
       case 'event': {
         const transaction = this.transaction;
         if (!transaction) throw new Error('protocol error: insert outside a transaction');
+        if (this.skippingTransaction) {
+          this.skipped.events += 1;
+          return;
+        }
         this.watermark.addEvent(transaction);
         this.options.dispatch(change.event, transaction, this);
         if (this.options.window.pauseIfFull()) this.options.source.pause();
@@ -141,6 +191,13 @@ export class Session implements TransactionOwner {
       case 'commit': {
         const transaction = this.transaction;
         this.transaction = undefined;
+        if (this.skippingTransaction) {
+          // Finished with no event in flight; confirmed with the next confirm, not one by one.
+          this.skippingTransaction = false;
+          this.skipped.transactions += 1;
+          if (transaction) this.watermark.commit(transaction, change.endLsn);
+          return;
+        }
         if (transaction && this.watermark.commit(transaction, change.endLsn)) this.confirm();
         return;
       }

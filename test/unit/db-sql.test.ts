@@ -11,6 +11,7 @@ import * as heartbeatSql from '../../src/db/heartbeat-sql.js';
 import { quoteIdent, quoteLiteral, quoteTable } from '../../src/db/identifiers.js';
 import * as lockSql from '../../src/db/lock-sql.js';
 import * as monitorSql from '../../src/db/monitor-sql.js';
+import * as positionSql from '../../src/db/position-sql.js';
 import * as preflightSql from '../../src/db/preflight-sql.js';
 import * as slotSql from '../../src/db/slot-sql.js';
 import * as statusSql from '../../src/db/status-sql.js';
@@ -50,6 +51,8 @@ function everyStatement(): Record<string, Statement> {
     emitLogicalMessage: heartbeatSql.emitLogicalMessage(HOSTILE, HOSTILE),
     slotLag: monitorSql.slotLag(HOSTILE),
     recordLastError: monitorSql.recordLastError(HOSTILE, HOSTILE, at),
+    readConfirmedPosition: positionSql.readConfirmedPosition(HOSTILE),
+    recordConfirmedPosition: positionSql.recordConfirmedPosition(HOSTILE, HOSTILE, 2, '0/16B3748'),
     finishRowsDelete: completionSql.finishRows(TABLE, 'delete', [HOSTILE]),
     finishRowsMark: completionSql.finishRows(TABLE, 'mark', [HOSTILE]),
     runningXids: completionSql.runningXids([7]),
