@@ -2,7 +2,8 @@
 # Runs the integration tests against one or more PostgreSQL versions (the system's, or the packaged
 # 16, 17, 18 deploy/local/postgres.sh runs), one version after the other: by default the core
 # scenarios (the server's version, end to end, relay crash, slot loss, idle slot, HA,
-# OUTBOX_SLOT_FAILOVER, idle_replication_slot_timeout), with --full every integration file. On 17 and later each run adds the failover scenarios (test/failover: a
+# OUTBOX_SLOT_FAILOVER, idle_replication_slot_timeout, a PostgreSQL crash that rewinds the slot), with
+# --full every integration file. On 17 and later each run adds the failover scenarios (test/failover: a
 # primary and a standby of their own, PostgreSQL 17+ failover slots), which older versions cannot
 # run; --failover runs those alone.
 # Each version's cluster listens on its own port, OUTBOX_PG_PORT + (version - 15), so that the
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/local/env.sh
 
-core=(postgres-version relay reliability-crash reliability-slot-loss reliability-idle-slot reliability-ha slot-failover slot-invalidation)
+core=(postgres-version relay reliability-crash reliability-slot-loss reliability-idle-slot reliability-ha slot-failover slot-invalidation reliability-postgres-crash-position)
 arguments=("$@")
 full=false
 only_failover=false
