@@ -13,6 +13,7 @@ import type { Database } from './db/database.js';
 import { openDatabase } from './db/postgres.js';
 import * as preflightSql from './db/preflight-sql.js';
 import * as slotSql from './db/slot-sql.js';
+import { emitHeartbeat } from './wal/heartbeat.js';
 import { identifyServer } from './wal/slot.js';
 import { assessTopology } from './wal/standby.js';
 import type { ServerFacts } from './wal/standby.js';
@@ -76,7 +77,11 @@ export async function openDatabases(
       primaryUrl: config.primaryUrl,
       onStandby: true,
       async logStandbySnapshot() {
-        await run(primary, slotSql.logStandbySnapshot());
+        // pg_log_standby_snapshot() is a superuser's unless granted: without it, any WAL makes the
+        // primary log its running transactions on its own within 15 s, and a logical message is WAL.
+        await run(primary, slotSql.logStandbySnapshot()).catch(() =>
+          emitHeartbeat(primary, 'standby slot creation'),
+        );
       },
       async end() {
         await Promise.allSettled([source.end(), primary.end()]);

@@ -68,10 +68,17 @@ export interface ReplicatedPostgresOptions {
    * true. False leaves both settings out, as PostgreSQL 16 must (it has neither).
    */
   readonly slotSync?: boolean;
+  /**
+   * The servers' major version instead of OUTBOX_PG_VERSION (without slotSync): the system's
+   * PostgreSQL (15 here) too, for the refusal of a standby too old to decode.
+   */
+  readonly version?: number;
 }
 
-/** The server binaries deploy/local/postgres.sh unpacked for OUTBOX_PG_VERSION. */
+/** The server binaries deploy/local/postgres.sh unpacked for OUTBOX_PG_VERSION, or the system's. */
 function serverOf(version: number): { bin: string; lib: string } {
+  const system = `/usr/lib/postgresql/${version}`;
+  if (existsSync(join(system, 'bin/initdb'))) return { bin: join(system, 'bin'), lib: join(system, 'lib') };
   const versionDir = join(RUN_DIR, `postgres-${version}`);
   const server = existsSync(versionDir)
     ? readdirSync(versionDir).find((entry) => entry.startsWith('server-'))
@@ -98,7 +105,7 @@ export async function createReplicatedPostgres(
   options: ReplicatedPostgresOptions,
 ): Promise<ReplicatedPostgres> {
   const slotSync = options.slotSync ?? true;
-  const version = serverVersion(slotSync ? 17 : 16);
+  const version = options.version ?? serverVersion(slotSync ? 17 : 16);
   const { bin, lib } = serverOf(version);
   const root = join(RUN_DIR, `failover-${version}`);
   // A run that was interrupted (a test timeout) left its servers running: stop them first.
