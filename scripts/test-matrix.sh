@@ -3,9 +3,9 @@
 # 16, 17, 18 deploy/local/postgres.sh runs), one version after the other: by default the core
 # scenarios (the server's version, end to end, relay crash, slot loss, idle slot, HA,
 # OUTBOX_SLOT_FAILOVER, idle_replication_slot_timeout, a PostgreSQL crash that rewinds the slot), with
-# --full every integration file. On 17 and later each run adds the failover scenarios (test/failover: a
-# primary and a standby of their own, PostgreSQL 17+ failover slots), which older versions cannot
-# run; --failover runs those alone.
+# --full every integration file. On 16 and later each run adds the failover scenarios (test/failover: a
+# primary and a standby of their own): decoding on a standby from 16, the PostgreSQL 17+ failover
+# slots from 17; 15 cannot run them; --failover runs those alone.
 # Each version's cluster listens on its own port, OUTBOX_PG_PORT + (version - 15), so that the
 # clusters of several versions never fight over one port; Kafka, RabbitMQ and (for --full, whose
 # files include the registry scenarios) the schema registry are shared.
@@ -14,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/local/env.sh
 
+# The test/failover files that need no failover slots, so run on 16 too (the others need 17+).
+from_16=(test/failover/standby-decoding.test.ts)
 core=(postgres-version relay reliability-crash reliability-slot-loss reliability-idle-slot reliability-ha slot-failover slot-invalidation reliability-postgres-crash-position)
 arguments=("$@")
 full=false
@@ -58,8 +60,10 @@ for version in "$@"; do
   $only_failover || version_files=("${files[@]}")
   if ((version >= 17)); then
     version_files+=(test/failover/*.test.ts)
+  elif ((version >= 16)); then
+    version_files+=("${from_16[@]}")
   elif $only_failover; then
-    echo "$0: the failover scenarios need PostgreSQL 17 or later, not $version" >&2
+    echo "$0: the failover scenarios need PostgreSQL 16 or later, not $version" >&2
     exit 2
   fi
   echo "[matrix] PostgreSQL $version on port $((base_port + version - 15)): ${#version_files[@]} files" >&2

@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import type { Config } from './config.js';
+import { openDatabases } from './databases.js';
 import { openDatabase } from './db/postgres.js';
 import { formatDeadLetters, listDeadLetters, retryDeadLetters } from './dead-letters.js';
 import type { RetrySelection } from './dead-letters.js';
@@ -139,7 +140,8 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   switch (command) {
     case 'migrate':
-      await migrateDatabase(config.databaseUrl);
+      // On the primary: a hot standby replays the migrations.
+      await migrateDatabase(await writableUrl(config));
       process.stdout.write('migrations applied\n');
       return EXIT_OK;
     case 'status':
@@ -205,7 +207,9 @@ async function deadLetters(
   limit: number,
   json: boolean,
 ): Promise<number> {
-  const db = openDatabase({ connectionString: config.databaseUrl, max: 2 });
+  // Dead letters are written (retried) on the primary, also when DATABASE_URL leads to a standby.
+  const databases = await openDatabases(config, { max: 2 });
+  const db = databases.primary;
   try {
     if (retry) {
       const ids = await retryDeadLetters(db, config.table, retry);
@@ -222,8 +226,15 @@ async function deadLetters(
     process.stdout.write(json ? `${JSON.stringify(list)}\n` : `${formatDeadLetters(list)}\n`);
     return EXIT_OK;
   } finally {
-    await db.end();
+    await databases.end();
   }
+}
+
+/** DATABASE_URL, or OUTBOX_PRIMARY_URL when DATABASE_URL leads to a hot standby (databases.ts). */
+async function writableUrl(config: Config): Promise<string> {
+  const databases = await openDatabases(config, { max: 1 });
+  await databases.end();
+  return databases.primaryUrl;
 }
 
 /** How long after OUTBOX_SHUTDOWN_TIMEOUT_MS a stop that still hangs ends the process anyway. */

@@ -43,6 +43,14 @@ const CORE_SETTINGS = defineSettings({
       .string({ error: 'required: a PostgreSQL connection string (postgres://user@host:port/db)' })
       .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// connection string'),
   },
+  OUTBOX_PRIMARY_URL: {
+    field: 'primaryUrl',
+    doc: 'the primary, when `DATABASE_URL` leads to a hot standby (PostgreSQL 16+) that the slot lives on and is streamed from: heartbeats, completions, dead letters and the bookkeeping go here; required then, not used otherwise',
+    schema: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// connection string')
+      .optional(),
+  },
   OUTBOX_TABLE: {
     field: 'table',
     doc: 'the outbox table, `[schema.]table`',
@@ -229,6 +237,10 @@ export function loadConfig(
   );
   // The PG* TLS variables go into the connection string.
   const databaseUrl = withPostgresTls(e);
+  const primaryUrl =
+    e.OUTBOX_PRIMARY_URL === undefined
+      ? undefined
+      : withPostgresTls(e, 'OUTBOX_PRIMARY_URL', e.OUTBOX_PRIMARY_URL);
   const sinks = Object.fromEntries(
     registry.flatMap((sink) => {
       const settings: unknown = sink.settings(e);
@@ -236,7 +248,7 @@ export function loadConfig(
     }),
   );
   const schemaRegistry = schemaRegistrySettings(e as Env & EnvValues<typeof SCHEMA_REGISTRY_SETTINGS>);
-  return { ...fields, databaseUrl, sinks, schemaRegistry } as Config;
+  return { ...fields, databaseUrl, primaryUrl, sinks, schemaRegistry } as Config;
 }
 
 /** The schema settings alone, for `schemas check`, which needs no database. Throws ConfigError. */

@@ -19,18 +19,23 @@ const PG_TLS_PARAMETERS = [
  * replication stream, leadership lock, slot creation) is built from: node-postgres reads sslmode,
  * sslrootcert, sslcert and sslkey from it. The PG* variables fill in what the URL does not set.
  */
-export function withPostgresTls(e: PostgresTlsEnv): string {
+export function withPostgresTls(
+  e: PostgresTlsEnv,
+  /** The URL's variable (OUTBOX_PRIMARY_URL takes the same TLS settings). */
+  variable = 'DATABASE_URL',
+  url = e.DATABASE_URL,
+): string {
   // Only the query string is parsed: the rest (unix socket hosts, encoded passwords) stays verbatim.
-  const queryStart = e.DATABASE_URL.indexOf('?');
-  const query = new URLSearchParams(queryStart < 0 ? '' : e.DATABASE_URL.slice(queryStart + 1));
+  const queryStart = url.indexOf('?');
+  const query = new URLSearchParams(queryStart < 0 ? '' : url.slice(queryStart + 1));
   for (const [, parameter] of PG_TLS_PARAMETERS) {
     const path = query.get(parameter);
     if (parameter !== 'sslmode' && path !== null && !(existsSync(path) && statSync(path).isFile()))
-      throw new ConfigError('DATABASE_URL', `${parameter} must name an existing file`);
+      throw new ConfigError(variable, `${parameter} must name an existing file`);
   }
   const added = PG_TLS_PARAMETERS.filter(
     ([variable, parameter]) => e[variable] !== undefined && !query.has(parameter),
   ).map(([variable, parameter]) => `${parameter}=${encodeURIComponent(e[variable]!)}`);
-  if (added.length === 0) return e.DATABASE_URL;
-  return `${e.DATABASE_URL}${queryStart < 0 ? '?' : '&'}${added.join('&')}`;
+  if (added.length === 0) return url;
+  return `${url}${queryStart < 0 ? '?' : '&'}${added.join('&')}`;
 }

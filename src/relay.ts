@@ -9,8 +9,8 @@ import { PgCompletionStore } from './completion.js';
 import type { CompletionStore } from './completion.js';
 import { requireBroker } from './config.js';
 import type { Config } from './config.js';
-import type { Database } from './db/database.js';
-import { openDatabase } from './db/postgres.js';
+import { openDatabases } from './databases.js';
+import type { Databases } from './databases.js';
 import { leadUntilStopped } from './leader.js';
 import { Resources } from './lifecycle.js';
 import { CatchUpTracker } from './observability/catch-up.js';
@@ -41,7 +41,8 @@ export interface RelayDependencies {
   readonly config: Config;
   readonly logger: Logger;
   readonly metrics: RelayMetrics;
-  readonly db: Database;
+  /** DATABASE_URL (the slot) and the primary (the writes): the same pool unless on a standby. */
+  readonly databases: Databases;
   readonly sinks: ReadonlyMap<SinkName, Sink>;
   readonly router: Router;
   readonly completion: CompletionStore;
@@ -152,11 +153,13 @@ export class Relay {
   }
 
   private async run(): Promise<void> {
-    const { config, logger, metrics, db, sinks } = this.deps;
+    const { config, logger, metrics, databases, sinks } = this.deps;
+    const { source: db, primary } = databases;
     const signal = this.stopController.signal;
     const drain = (): Promise<void> => this.dispatcher.drain(() => this.stopDeadline);
+    // Written on the primary, the heartbeat reaches a standby's WAL too, so a slot there moves as well.
     const stopHeartbeat = startHeartbeat(
-      db,
+      primary,
       config.slot,
       config.heartbeatIntervalMs,
       () => this.replication.streaming,
@@ -182,7 +185,17 @@ export class Relay {
     const { recreations, server } = this;
     const state = this.replication;
     const shared = { config, logger, signal, window, dispatcher, drain, state };
-    const sweep = { ...shared, metrics, recreations, db, onSlotCreated, onSweepStarting };
+    const { logStandbySnapshot } = databases;
+    const sweep = {
+      ...shared,
+      metrics,
+      recreations,
+      db,
+      primary,
+      logStandbySnapshot,
+      onSlotCreated,
+      onSweepStarting,
+    };
     const keepColumnText = this.deps.router.readsColumnText();
     const identify = { identifyServer: () => identifyServer(db) };
     const record = positionRecord(db, config.slot, logger);
@@ -246,16 +259,22 @@ export async function createRelay(
 
   const resources = new Resources();
   try {
-    const db = openDatabase({
-      connectionString: config.databaseUrl,
+    const databases = await openDatabases(config, {
       max: 4,
       applicationName: 'outbox-relay',
       onError: (error) => logger.warn({ err: error }, 'database connection lost'),
+      onWarning: (message) => logger.warn({ slot: config.slot }, message),
     });
-    resources.defer(() => db.end());
+    resources.defer(() => databases.end());
+    const { source: db, primary } = databases;
+    if (databases.onStandby)
+      logger.info(
+        { slot: config.slot },
+        'DATABASE_URL is a hot standby: decoding there, writing to OUTBOX_PRIMARY_URL',
+      );
     // A database that is not set up for the relay is a configuration problem: fail before starting.
     // A slot of another database or plugin is a configuration problem too (slot names are cluster-wide).
-    await preflight(db, config.table, config.publication);
+    await preflight(db, config.table, config.publication, primary);
     for (const warning of await checkFailover(db, config.slotFailover))
       logger.warn({ slot: config.slot }, `OUTBOX_SLOT_FAILOVER: ${warning}`);
     await readSlot(db, config.slot);
@@ -264,10 +283,10 @@ export async function createRelay(
       config,
       logger,
       metrics,
-      db,
+      databases,
       sinks,
       router,
-      completion: new PgCompletionStore(db, config.table, config.completion),
+      completion: new PgCompletionStore(primary, config.table, config.completion),
     });
     relay = started;
     const loopHealth = monitorLoopHealth();
@@ -282,6 +301,7 @@ export async function createRelay(
     resources.defer(() => probes.close());
     const slotMonitor = startSlotMonitor({
       db,
+      primary,
       slot: config.slot,
       metrics,
       isLeader: () => started.isLeader,

@@ -4,7 +4,7 @@
 // published first. Rows are completed before their LSN is confirmed, so those rows are exactly the
 // unfinished events: no gap, and no duplicate at the boundary (see wal/slot.ts).
 import type { Config } from './config.js';
-import type { Database } from './db/database.js';
+import type { Database, Queryable } from './db/database.js';
 import type { Logger } from './observability/logger.js';
 import type { RelayMetrics } from './observability/metrics.js';
 import type { Dispatcher, TransactionOwner } from './pipeline/dispatcher.js';
@@ -35,7 +35,12 @@ export interface SweepOptions {
   readonly recreations: RecreationBudget;
   /** Readiness (/readyz) says why the slot is being recreated, until the stream starts again. */
   readonly state?: { lastError: string | undefined };
+  /** Where the slot is (DATABASE_URL): the slot itself, and the sweep's snapshot read. */
   readonly db: Pick<Database, 'query' | 'connectReplication' | 'reserveTextConnection'>;
+  /** Where the relay writes (databases.ts): the slot's bookkeeping in outbox_relay_slot; `db` when not given. */
+  readonly primary?: Queryable;
+  /** Has the primary log its running transactions, which a slot created on a standby waits for. */
+  readonly logStandbySnapshot?: () => Promise<void>;
   readonly window: InFlightWindow;
   readonly dispatcher: Pick<Dispatcher, 'dispatch'>;
   /** Resolves when nothing is in flight (or the stop deadline passed). */
@@ -50,7 +55,7 @@ export interface SweepOptions {
 
 /** Returns the slot's confirmed LSN, creating the slot (and sweeping the table) when it is missing. */
 export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
-  const { config, logger, db } = options;
+  const { config, logger, db, primary = db } = options;
   let slot = await readSlot(db, config.slot);
   if (slot?.lost) {
     // Its WAL (or what decoding it needs) is gone, and so are the events in it: only the table still
@@ -65,7 +70,7 @@ export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
     await dropSlot(db, config.slot);
     slot = undefined;
   }
-  if (slot && !(await slotSwept(db, config.slot))) {
+  if (slot && !(await slotSwept(primary, config.slot))) {
     logger.warn({ slot: config.slot }, 'slot was created but its table sweep never finished: recreating it');
     await dropSlot(db, config.slot);
     slot = undefined;
@@ -88,13 +93,14 @@ export async function ensureSlot(options: SweepOptions): Promise<Lsn> {
     config.table,
     config.completion === 'mark',
     config.slotFailover,
+    { bookkeeping: primary, whileCreating: options.logStandbySnapshot },
   );
   options.onSweepStarting?.(created.consistentLsn);
   const swept = await publishRows(created.rows, options);
   await options.drain();
   // Before the slot counts as swept: a crash here sweeps again and tells the sinks again.
   await options.onSlotCreated?.(created.consistentLsn);
-  await markSlotSwept(db, config.slot);
+  await markSlotSwept(primary, config.slot);
   logger.info(
     { slot: config.slot, events: swept, at: formatLsn(created.consistentLsn), failover: config.slotFailover },
     'slot created',

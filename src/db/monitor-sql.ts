@@ -3,9 +3,16 @@
 import { statement } from './database.js';
 import type { Statement } from './database.js';
 
+/**
+ * The server's newest WAL position, in SQL: a hot standby (decoding on a standby) cannot run
+ * pg_current_wal_lsn(), its newest is what it replayed.
+ */
+export const CURRENT_WAL_LSN =
+  'case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end';
+
 export function slotLag(slot: string): Statement<{ lag: string | null }> {
   return statement(
-    `select (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text as lag
+    `select (${CURRENT_WAL_LSN} - confirmed_flush_lsn)::bigint::text as lag
          from pg_replication_slots where slot_name = $1`,
     [slot],
   );

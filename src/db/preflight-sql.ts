@@ -51,3 +51,17 @@ export function publicationHasTable(publication: string, table: TableName): Stat
     [publication, table.schema, table.name],
   );
 }
+
+/** What wal/standby.ts decides on, apart from the system identifier (IDENTIFY_SYSTEM gives that). */
+export function serverFacts(): Statement<{
+  version: number;
+  in_recovery: boolean;
+  database: string;
+  hot_standby_feedback: boolean;
+}> {
+  return statement(
+    `select current_setting('server_version_num')::int as version, pg_is_in_recovery() as in_recovery,
+            current_database() as database,
+            current_setting('hot_standby_feedback')::boolean as hot_standby_feedback`,
+  );
+}

@@ -88,6 +88,14 @@ export function alterSlotFailover(slot: string, failover: boolean): Statement {
   return statement(`ALTER_REPLICATION_SLOT ${quoteIdent(slot)} (FAILOVER ${failover})`);
 }
 
+/**
+ * On the primary (16+): logs the running transactions now. A slot being created on a standby waits
+ * for such a record, which the primary otherwise writes every 15 s and only when it writes anyway.
+ */
+export function logStandbySnapshot(): Statement {
+  return statement('select pg_log_standby_snapshot()');
+}
+
 export function beginSnapshotRead(): Statement {
   return statement('begin isolation level repeatable read read only');
 }

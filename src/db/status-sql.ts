@@ -3,6 +3,7 @@ import type { TableName } from '../wal/decode.js';
 import { statement } from './database.js';
 import type { Statement } from './database.js';
 import { quoteTable } from './identifiers.js';
+import { CURRENT_WAL_LSN } from './monitor-sql.js';
 
 export interface SlotStatusRow {
   active: boolean;
@@ -18,8 +19,8 @@ export interface SlotStatusRow {
 export function slotStatus(slot: string): Statement<SlotStatusRow> {
   return statement(
     `select active, active_pid, confirmed_flush_lsn::text,
-            (pg_current_wal_lsn() - restart_lsn)::bigint::text as retained,
-            (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text as lag, wal_status,
+            (${CURRENT_WAL_LSN} - restart_lsn)::bigint::text as retained,
+            (${CURRENT_WAL_LSN} - confirmed_flush_lsn)::bigint::text as lag, wal_status,
             to_jsonb(s) ->> 'invalidation_reason' as invalidation_reason
        from pg_replication_slots s where slot_name = $1`,
     [slot],

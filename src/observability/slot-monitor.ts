@@ -15,7 +15,10 @@ import type { RelayMetrics } from './metrics.js';
 export const SLOT_MONITOR_INTERVAL_MS = 5_000;
 
 export interface SlotMonitorOptions {
+  /** Where the slot is (its lag). */
   readonly db: Queryable;
+  /** Where the relay writes (its last problem); `db` when not given. */
+  readonly primary?: Queryable;
   readonly slot: string;
   readonly metrics: RelayMetrics;
   readonly isLeader: () => boolean;
@@ -56,9 +59,12 @@ async function refreshLag({ db, slot, metrics }: SlotMonitorOptions): Promise<vo
   }
 }
 
-async function recordProblem({ db, slot }: SlotMonitorOptions, problem: LastProblem): Promise<boolean> {
+async function recordProblem(
+  { db, primary = db, slot }: SlotMonitorOptions,
+  problem: LastProblem,
+): Promise<boolean> {
   try {
-    await run(db, monitorSql.recordLastError(slot, problem.message, problem.at));
+    await run(primary, monitorSql.recordLastError(slot, problem.message, problem.at));
     return true;
   } catch {
     return false;

@@ -18,6 +18,7 @@ import { sqlState } from '../errors.js';
 import { parseTimelineHistory } from './timeline.js';
 import type { ServerIdentity, TimelineHistory } from './timeline.js';
 import { parseLsn } from './lsn.js';
+import { sleep } from '../pipeline/sleep.js';
 import type { Lsn } from './lsn.js';
 
 export class PreflightError extends Error {
@@ -38,13 +39,23 @@ export interface SlotInfo {
   readonly failover: boolean | null;
 }
 
-/** Checks wal_level, the table and the publication; creates the publication when it is missing. */
-export async function preflight(db: Queryable, table: TableName, publication: string): Promise<void> {
-  const { rows: settings } = await run(db, preflightSql.walLevel());
-  if (settings[0]?.wal_level !== 'logical') {
-    throw new PreflightError(
-      `wal_level is ${settings[0]?.wal_level}: set wal_level = logical and restart PostgreSQL`,
-    );
+/**
+ * Checks wal_level, the table and the publication; creates the publication when it is missing, on
+ * `primary` when `db` is its hot standby (then both need wal_level = logical).
+ */
+export async function preflight(
+  db: Queryable,
+  table: TableName,
+  publication: string,
+  primary: Queryable = db,
+): Promise<void> {
+  for (const server of new Set([db, primary])) {
+    const { rows: settings } = await run(server, preflightSql.walLevel());
+    if (settings[0]?.wal_level !== 'logical') {
+      throw new PreflightError(
+        `wal_level is ${settings[0]?.wal_level}${server === db ? '' : ' on the primary'}: set wal_level = logical and restart PostgreSQL`,
+      );
+    }
   }
   const { rows: tables } = await run(db, preflightSql.tableExists(table));
   if (tables.length === 0) {
@@ -54,7 +65,8 @@ export async function preflight(db: Queryable, table: TableName, publication: st
   }
   const { rows: publications } = await run(db, preflightSql.publicationOf(publication));
   if (publications.length === 0) {
-    await run(db, preflightSql.createPublication(publication, table));
+    await run(primary, preflightSql.createPublication(publication, table));
+    if (primary !== db) await replayed(db, publication);
     return;
   }
   const { rows: members } = await run(db, preflightSql.publicationHasTable(publication, table));
@@ -63,6 +75,22 @@ export async function preflight(db: Queryable, table: TableName, publication: st
       `publication ${publication} must publish inserts of ${table.schema}.${table.name}: ` +
         `create publication ${publication} for table ${table.schema}.${table.name} with (publish = 'insert')`,
     );
+  }
+}
+
+const REPLAY_LIMIT_MS = 60_000;
+
+/** Waits until the standby replayed the publication created on its primary. */
+async function replayed(standby: Queryable, publication: string): Promise<void> {
+  const since = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    const { rows } = await run(standby, preflightSql.publicationOf(publication));
+    if (rows.length > 0) return;
+    if (Date.now() - since > REPLAY_LIMIT_MS)
+      throw new PreflightError(
+        `publication ${publication}, created on the primary, has not reached the standby after ${REPLAY_LIMIT_MS} ms: is it replaying?`,
+      );
+    await sleep(Math.min(200, 2 ** attempt));
   }
 }
 
@@ -172,6 +200,28 @@ export async function dropSlot(db: Queryable, slot: string): Promise<void> {
   await run(db, slotSql.dropSlot(slot));
 }
 
+export interface SlotCreationOptions {
+  /** Where outbox_relay_slot is written (the primary, when the slot is made on its standby). */
+  readonly bookkeeping?: Queryable;
+  /** Called every second while the slot is being created (a standby's waits for the primary). */
+  readonly whileCreating?: () => Promise<void>;
+}
+
+const CREATION_NUDGE_MS = 1_000;
+
+/** `work`, with `nudge` called now and every second until it settles (its failures ignored). */
+async function repeating<T>(work: Promise<T>, nudge: (() => Promise<void>) | undefined): Promise<T> {
+  if (!nudge) return work;
+  const poke = (): void => void nudge().catch(() => undefined);
+  poke();
+  const timer = setInterval(poke, CREATION_NUDGE_MS);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export interface NewSlot {
   readonly consistentLsn: Lsn;
   /** Rows of the outbox as of the slot's consistent point, oldest first, in pages. */
@@ -188,13 +238,17 @@ export async function createSlotWithSnapshot(
   table: TableName,
   pendingOnly: boolean,
   failover = false,
+  { bookkeeping = db, whileCreating }: SlotCreationOptions = {},
 ): Promise<NewSlot> {
-  await run(db, slotSql.registerSlot(slot));
+  await run(bookkeeping, slotSql.registerSlot(slot));
   const replication = await db.connectReplication();
   try {
     const reader = await db.reserveTextConnection();
     try {
-      const { rows } = await run(replication, slotSql.createSlotExportingSnapshot(slot, failover));
+      const { rows } = await repeating(
+        run(replication, slotSql.createSlotExportingSnapshot(slot, failover)),
+        whileCreating,
+      );
       const consistentLsn = parseLsn(rows[0]!.consistent_point);
       await run(reader, slotSql.beginSnapshotRead());
       // The snapshot stays importable only while the replication connection is idle and open.

@@ -1,10 +1,10 @@
-// A primary and a physical standby of their own, with logical slot synchronisation (PostgreSQL 17+),
-// for the failover tests. Built from the server binaries deploy/local/postgres.sh unpacked for
+// A primary and a physical standby of their own, for the failover tests: with logical slot
+// synchronisation (PostgreSQL 17+), or without it (`slotSync: false`, 16+: decoding on the standby). Built from the server binaries deploy/local/postgres.sh unpacked for
 // OUTBOX_PG_VERSION (the packaged 17 or 18: they have initdb, pg_ctl and postgres, no pg_basebackup),
 // on two ports beside the version's own cluster: OUTBOX_PG_PORT + 70 and + 71.
 //
 // The standby is a cold copy of the primary's data directory (the primary stopped for a moment),
-// started with standby.signal, primary_slot_name, hot_standby_feedback and sync_replication_slots.
+// started with standby.signal, primary_slot_name, hot_standby_feedback (and sync_replication_slots).
 // Commits are synchronous to the standby, so a commit the writer saw acknowledged survives a kill of
 // the primary: the test counts against those. Each pair lives in its own directory under
 // OUTBOX_RELAY_RUN_DIR and is removed by destroy().
@@ -63,10 +63,22 @@ export interface ReplicatedPostgres {
 export interface ReplicatedPostgresOptions {
   /** Sets synchronized_standby_slots on the primary (the documented setup for failover slots). */
   readonly synchronizedStandbySlots: boolean;
+  /**
+   * The standby synchronises the primary's failover slots (sync_replication_slots, 17+); default
+   * true. False leaves both settings out, as PostgreSQL 16 must (it has neither).
+   */
+  readonly slotSync?: boolean;
+  /**
+   * The servers' major version instead of OUTBOX_PG_VERSION (without slotSync): the system's
+   * PostgreSQL (15 here) too, for the refusal of a standby too old to decode.
+   */
+  readonly version?: number;
 }
 
-/** The server binaries deploy/local/postgres.sh unpacked for OUTBOX_PG_VERSION. */
+/** The server binaries deploy/local/postgres.sh unpacked for OUTBOX_PG_VERSION, or the system's. */
 function serverOf(version: number): { bin: string; lib: string } {
+  const system = `/usr/lib/postgresql/${version}`;
+  if (existsSync(join(system, 'bin/initdb'))) return { bin: join(system, 'bin'), lib: join(system, 'lib') };
   const versionDir = join(RUN_DIR, `postgres-${version}`);
   const server = existsSync(versionDir)
     ? readdirSync(versionDir).find((entry) => entry.startsWith('server-'))
@@ -78,12 +90,13 @@ function serverOf(version: number): { bin: string; lib: string } {
   return { bin: join(versionDir, server, 'native/bin'), lib: join(versionDir, server, 'native/lib') };
 }
 
-export function serverVersion(): number {
+/** OUTBOX_PG_VERSION, which must be `minimum` or later (17 for failover slots, 16 for a standby's decoding). */
+export function serverVersion(minimum = 17): number {
   const version = Number(process.env.OUTBOX_PG_VERSION);
-  if (!(version >= 17))
+  if (!(version >= minimum))
     throw new Error(
-      `OUTBOX_PG_VERSION=${process.env.OUTBOX_PG_VERSION ?? ''}: the failover tests need 17 or later ` +
-        '(scripts/test-matrix.sh runs them for 17 and 18 only)',
+      `OUTBOX_PG_VERSION=${process.env.OUTBOX_PG_VERSION ?? ''}: this test needs PostgreSQL ${minimum} or later ` +
+        '(scripts/test-matrix.sh runs test/failover for 16 and later)',
     );
   return version;
 }
@@ -91,7 +104,8 @@ export function serverVersion(): number {
 export async function createReplicatedPostgres(
   options: ReplicatedPostgresOptions,
 ): Promise<ReplicatedPostgres> {
-  const version = serverVersion();
+  const slotSync = options.slotSync ?? true;
+  const version = options.version ?? serverVersion(slotSync ? 17 : 16);
   const { bin, lib } = serverOf(version);
   const root = join(RUN_DIR, `failover-${version}`);
   // A run that was interrupted (a test timeout) left its servers running: stop them first.
@@ -176,7 +190,7 @@ port = ${standby.port}
 primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=postgres dbname=${DATABASE} application_name=standby1'
 primary_slot_name = '${STANDBY_SLOT}'
 hot_standby_feedback = on
-sync_replication_slots = on
+${slotSync ? 'sync_replication_slots = on' : ''}
 `,
   );
   // Only now that the standby exists: commits would wait for it.
@@ -185,7 +199,7 @@ sync_replication_slots = on
     `
 # Acknowledged commits are on the standby too: a killed primary loses none of them.
 synchronous_standby_names = 'standby1'
-synchronized_standby_slots = '${options.synchronizedStandbySlots ? STANDBY_SLOT : ''}'
+${slotSync ? `synchronized_standby_slots = '${options.synchronizedStandbySlots ? STANDBY_SLOT : ''}'` : ''}
 `,
   );
   writeFileSync(join(standby.dataDir, 'standby.signal'), '');
@@ -234,7 +248,7 @@ synchronized_standby_slots = '${options.synchronizedStandbySlots ? STANDBY_SLOT 
         '-t',
         '60',
         '-o',
-        "-c synchronous_standby_names='' -c synchronized_standby_slots=''",
+        `-c synchronous_standby_names=''${slotSync ? " -c synchronized_standby_slots=''" : ''}`,
         'start',
       );
     },
