@@ -76,7 +76,7 @@ on the same events, prints a table and writes bench/results/<date>-<sink>.json a
   --backlogs A,B,C            scaling: backlog sizes (default 10000,100000,1000000)
   --tx-sizes A,B,C            scaling: transaction sizes (default 1,10,100,10000)
   --scaling-events N          scaling: events per transaction-size point (default 100000)
-  --windows A,B               scaling: OUTBOX_MAX_IN_FLIGHT values tried on the largest backlog (default 20000,2500)
+  --windows A,B               scaling: OUTBOX_MAX_IN_FLIGHT values tried on the largest backlog (default 20000,5000)
   --no-scaling                skip the scaling curve
   --poll-batch N              polling relay: rows per poll (default 1000)
   --poll-interval-ms N        polling relay: sleep after an empty poll (default 10)
@@ -152,7 +152,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     txSizes: values['no-scaling']
       ? []
       : list('--tx-sizes', values['tx-sizes'] ?? (quick ? '1,100' : '1,10,100,10000')),
-    windows: values['no-scaling'] ? [] : list('--windows', values.windows ?? (quick ? '1000' : '20000,2500')),
+    windows: values['no-scaling'] ? [] : list('--windows', values.windows ?? (quick ? '1000' : '20000,5000')),
     scalingEvents: positive('--scaling-events', values['scaling-events'] ?? (quick ? '2000' : '100000')),
     pollBatch: positive('--poll-batch', values['poll-batch']),
     pollIntervalMs: positive('--poll-interval-ms', values['poll-interval-ms']),

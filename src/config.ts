@@ -131,7 +131,7 @@ const CORE_SETTINGS = defineSettings({
   OUTBOX_MAX_IN_FLIGHT: {
     field: 'maxInFlightEvents',
     doc: 'events read from the WAL and not yet completed; when reached the relay stops reading (PostgreSQL keeps the rest). Also bounds duplicates after a crash',
-    schema: integer(1, 10_000_000).default(5_000),
+    schema: integer(1, 10_000_000).default(10_000),
   },
   OUTBOX_MAX_IN_FLIGHT_BYTES: {
     field: 'maxInFlightBytes',
