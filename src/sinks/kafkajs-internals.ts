@@ -101,7 +101,7 @@ export function createProduceRequest(theirs: ProduceRequest): ProduceRequest {
               transactionalId,
               producerId: toBigInt(args.producerId),
               producerEpoch,
-              topicData: topicData.map(({ topic, partitions }) => ({ topic, partitions })),
+              topicData,
               now: Date.now(),
             }),
           ),
