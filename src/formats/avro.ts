@@ -3,8 +3,9 @@
 // fingerprint, the body), so a consumer finds the writer schema by fingerprint in the same files.
 // JSON maps onto Avro as avsc reads it: unions unwrapped (`null` or the value), logical types as
 // their underlying type; bytes and fixed cannot come from JSON, so schemas using them are refused.
-import avsc from 'avsc';
+import type avsc from 'avsc';
 import { ConfigError } from '../config-fields.js';
+import { lazyModule } from '../lazy-module.js';
 import { z } from 'zod';
 import type { SchemaFile } from '../schemas/files.js';
 import { singleObjectHeader } from './crc64-avro.js';
@@ -23,6 +24,8 @@ export interface AvroOptions {
   readonly framing?: AvroFraming;
 }
 
+const loadAvsc = lazyModule<typeof avsc>('avsc');
+
 const FRAMINGS = ['single-object', 'raw', 'confluent'] as const;
 type AvroFraming = (typeof FRAMINGS)[number];
 
@@ -30,7 +33,7 @@ type AvroFraming = (typeof FRAMINGS)[number];
 export function compileAvro(file: SchemaFile): avsc.Type {
   let type: avsc.Type;
   try {
-    type = avsc.Type.forSchema(JSON.parse(file.text) as avsc.Schema);
+    type = loadAvsc().Type.forSchema(JSON.parse(file.text) as avsc.Schema);
   } catch (error) {
     throw schemaError(file, `not an Avro schema: ${(error as Error).message}`);
   }

@@ -3,7 +3,11 @@
 // the message type in its file (message indexes), then the body. Subjects: Confluent's
 // TopicNameStrategy (`<topic>-value`), RecordNameStrategy (`<record>`) and TopicRecordNameStrategy
 // (`<topic>-<record>`). https://docs.confluent.io/platform/current/schema-registry/fundamentals/serdes-develop/index.html#wire-format
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
+import { lazyModule } from '../lazy-module.js';
+
+/** protobufjs, for the protobuf format and its registry framing. */
+export const loadProtobuf = lazyModule<typeof protobuf>('protobufjs');
 
 export const SUBJECT_STRATEGIES = ['topic', 'record', 'topic-record'] as const;
 export type SubjectStrategy = (typeof SUBJECT_STRATEGIES)[number];
@@ -39,11 +43,11 @@ export function protobufMessageIndexes(type: protobuf.Type): number[] {
   let current: protobuf.ReflectionObject = type;
   while (current.parent) {
     const siblings: protobuf.ReflectionObject[] = current.parent.nestedArray.filter(
-      (candidate) => candidate instanceof protobuf.Type,
+      (candidate) => candidate instanceof loadProtobuf().Type,
     );
     indexes.unshift(siblings.indexOf(current));
     // A package is a namespace, not a message: the indexes end at the file's top level.
-    if (!(current.parent instanceof protobuf.Type)) break;
+    if (!(current.parent instanceof loadProtobuf().Type)) break;
     current = current.parent;
   }
   return indexes;

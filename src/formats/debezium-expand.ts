@@ -8,10 +8,13 @@
 // infers one but cannot build the value (a top-level array, an integer beyond a long, an array of
 // objects whose fields disagree in type) Debezium's task fails for good; we keep the JSON string
 // there too (docs/migrating-from-debezium.md).
-import { parseTree } from 'jsonc-parser';
+import type * as jsonc from 'jsonc-parser';
 import type { Node } from 'jsonc-parser';
+import { lazyModule } from '../lazy-module.js';
 import { jacksonString, javaDouble, schemaJson } from './connect-json.js';
 import type { ConnectField, ConnectSchema } from './connect-json.js';
+
+const loadJsoncParser = lazyModule<typeof jsonc>('jsonc-parser');
 
 /** Debezium's struct for the payload: its schema, and the value as JSON. */
 export interface ExpandedPayload {
@@ -46,7 +49,7 @@ const scalar = (type: 'string' | 'boolean' | 'int32' | 'int64' | 'double'): Conn
 export function expandPayload(text: string, field: string): ExpandedPayload | undefined {
   // Debezium parses only what starts as an object or array; a top-level array fails later (above).
   if (!text.startsWith('{')) return undefined;
-  const root = parseTree(text);
+  const root = loadJsoncParser().parseTree(text);
   if (root === undefined) return undefined;
   try {
     const schema = inferSchema(text, field, root);

@@ -2,7 +2,8 @@
 // its newest `.proto` (protobufjs, field names as written in the file) and written in Protobuf
 // binary; the message's full name travels in the `proto_message_type` header. With
 // SCHEMA_REGISTRY_URL, in Confluent's wire format (the message indexes after the schema id).
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
+import { loadProtobuf } from './confluent-framing.js';
 import type { SchemaFile } from '../schemas/files.js';
 import { encodeMessageIndexes, protobufMessageIndexes } from './confluent-framing.js';
 import { defineFormat } from './format.js';
@@ -14,7 +15,7 @@ export const PROTOBUF_CONTENT_TYPE = 'application/x-protobuf';
 /** The message type named after the file's event type; throws ConfigError naming the file. */
 export function compileProtobuf(file: SchemaFile): protobuf.Type {
   try {
-    const { root } = protobuf.parse(file.text, { keepCase: true });
+    const { root } = loadProtobuf().parse(file.text, { keepCase: true });
     root.resolveAll();
     return root.lookupType(file.eventType);
   } catch (error) {
@@ -31,7 +32,7 @@ function undeclaredField(type: protobuf.Type, value: unknown, path: string): str
   for (const [key, item] of Object.entries(value)) {
     const field = type.fields[key];
     if (!field) return `${path}${key}: not a field of ${type.fullName.slice(1)}`;
-    if (!(field.resolvedType instanceof protobuf.Type) || field.map) continue;
+    if (!(field.resolvedType instanceof loadProtobuf().Type) || field.map) continue;
     for (const element of field.repeated && Array.isArray(item) ? item : [item]) {
       const inner = undeclaredField(field.resolvedType, element, `${path}${key}.`);
       if (inner) return inner;

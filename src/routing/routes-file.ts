@@ -4,14 +4,17 @@
 // and a route's `format` (`cloudevents`, `{ cloudevents: { source } }`) by its format's descriptor
 // (src/formats/registry.ts), which makes the format here, once per spelling.
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import type * as yaml from 'yaml';
 import { z } from 'zod';
+import { lazyModule } from '../lazy-module.js';
 import { Formats } from '../formats/registry.js';
 import type { FormatSpec } from '../formats/registry.js';
 import { SINKS } from '../sinks/registry.js';
 import type { SinkRegistry } from '../sinks/registry.js';
 import type { SinkName } from '../sinks/sink.js';
 import type { DestinationSpec, RoutesSpec } from './router.js';
+
+const loadYaml = lazyModule<typeof yaml>('yaml');
 
 /** A mistake in the routes file: `where` is a path such as `routes[1] (aggregateType "user").destinations[0]`. */
 export class RoutesFileError extends Error {
@@ -125,7 +128,7 @@ export function loadRoutesFile(
     );
   }
   // YAML 1.2 is a superset of JSON: one parser reads both.
-  const document = parseDocument(text);
+  const document = loadYaml().parseDocument(text);
   const syntaxError = document.errors[0];
   if (syntaxError) {
     const line = syntaxError.linePos?.[0].line;
