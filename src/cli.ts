@@ -1,17 +1,22 @@
 #!/usr/bin/env node
-// The command line: arguments, signals and exit codes. The only module that touches `process`
-// (besides config.ts reading the environment).
+// The command line: arguments, signals and exit codes. With its subcommands' parts (cli-schemas.ts,
+// cli-dead-letters.ts) the only module that touches `process` (besides config.ts reading the environment).
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import type { Config } from './config.js';
 import { openDatabases } from './databases.js';
 import { openDatabase } from './db/postgres.js';
-import { formatDeadLetters, listDeadLetters, retryDeadLetters } from './dead-letters.js';
-import type { RetrySelection } from './dead-letters.js';
 import { migrateDatabase } from './migrate.js';
 import { createLogger, redactUrl } from './observability/logger.js';
 import { createRelay } from './relay.js';
 import { schemasCheck, schemasSubcommand, UsageError } from './cli-schemas.js';
+import {
+  deadLetters,
+  deadLetterSubcommand,
+  DEFAULT_LIST_LIMIT,
+  listLimit,
+  retrySelection,
+} from './cli-dead-letters.js';
 import { SINKS } from './sinks/registry.js';
 import { formatStatus, readStatus } from './status.js';
 import { PreflightError } from './wal/slot.js';
@@ -148,7 +153,7 @@ async function main(argv: string[]): Promise<number> {
       return await unmigratedIsPreflight(status(config, values['json'] === true));
     case 'dead-letters':
       return await unmigratedIsPreflight(
-        deadLetters(config, retry, limit ?? DEFAULT_LIST_LIMIT, values['json'] === true),
+        deadLetters(config, retry, limit ?? DEFAULT_LIST_LIMIT, values['json'] === true).then(() => EXIT_OK),
       );
     default:
       return run(config);
@@ -161,75 +166,6 @@ const ALLOWED_OPTIONS: Record<string, string[]> = {
   'dead-letters retry': ['id', 'all'],
   'schemas check': ['dir', 'compatibility'],
 };
-const DEFAULT_LIST_LIMIT = 100;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-type ParsedValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
-
-function deadLetterSubcommand(positionals: string[]): 'list' | 'retry' {
-  const [, subcommand, extra] = positionals;
-  if (subcommand !== 'list' && subcommand !== 'retry')
-    throw new UsageError(
-      `dead-letters: expected list or retry${subcommand === undefined ? '' : `, not ${JSON.stringify(subcommand)}`}`,
-    );
-  if (extra !== undefined)
-    throw new UsageError(`dead-letters ${subcommand}: unexpected argument ${JSON.stringify(extra)}`);
-  return subcommand;
-}
-
-function retrySelection(values: ParsedValues): RetrySelection {
-  const ids = (values['id'] as (string | boolean)[] | undefined) ?? [];
-  if (values['all'] !== undefined && values['all'] !== true) throw new UsageError('--all takes no value');
-  if (ids.length > 0 && values['all'] === true)
-    throw new UsageError('dead-letters retry: give either --id or --all, not both');
-  if (values['all'] === true) return { all: true };
-  if (ids.length === 0)
-    throw new UsageError('dead-letters retry: expected --id <uuid> (repeatable) or --all');
-  for (const id of ids) {
-    if (typeof id !== 'string' || !UUID.test(id))
-      throw new UsageError(
-        `--id: expected an event id (a UUID)${typeof id === 'string' ? `, not ${JSON.stringify(id)}` : ''}`,
-      );
-  }
-  return { ids: ids as string[] };
-}
-
-function listLimit(value: ParsedValues[string]): number | undefined {
-  if (value === undefined) return undefined;
-  const limit = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : 0;
-  if (limit < 1) throw new UsageError('--limit: expected a positive integer');
-  return limit;
-}
-
-async function deadLetters(
-  config: Config,
-  retry: RetrySelection | undefined,
-  limit: number,
-  json: boolean,
-): Promise<number> {
-  // Dead letters are written (retried) on the primary, also when DATABASE_URL leads to a standby.
-  const databases = await openDatabases(config, { max: 2 });
-  const db = databases.primary;
-  try {
-    if (retry) {
-      const ids = await retryDeadLetters(db, config.table, retry);
-      // The ids only when named: --all may move many thousands.
-      const named = 'ids' in retry ? `: ${ids.join(', ')}` : '';
-      process.stdout.write(
-        ids.length === 0
-          ? 'no dead letters to retry\n'
-          : `${ids.length} dead letter${ids.length === 1 ? '' : 's'} put back into the outbox${named}\n`,
-      );
-      return EXIT_OK;
-    }
-    const list = await listDeadLetters(db, limit);
-    process.stdout.write(json ? `${JSON.stringify(list)}\n` : `${formatDeadLetters(list)}\n`);
-    return EXIT_OK;
-  } finally {
-    await databases.end();
-  }
-}
-
 /** DATABASE_URL, or OUTBOX_PRIMARY_URL when DATABASE_URL leads to a hot standby (databases.ts). */
 async function writableUrl(config: Config): Promise<string> {
   const databases = await openDatabases(config, { max: 1 });

@@ -24,18 +24,17 @@ import { backoffDelay } from '../pipeline/backoff.js';
 import { sleep } from '../pipeline/sleep.js';
 import { formatLsn } from '../wal/lsn.js';
 import type { Lsn } from '../wal/lsn.js';
-import type { WalPosition } from '../wal/event.js';
 import type { ServerIdentity, TimelineHistory } from '../wal/timeline.js';
-import type { KafkaDestination } from './kafka-destination.js';
 import { isFenced, messageRefusal } from './kafka-errors.js';
 import { checkedKafkaMessage } from './kafka-message.js';
-import { covers, transactionSize } from './kafka-progress.js';
+import { covers } from './kafka-progress.js';
 import { needsHistory } from './kafka-progress-server.js';
+import { RefusalSearch } from './kafka-refusal-search.js';
 import { SweepFilter } from './kafka-unconfirmed.js';
 import { TransactionalProducer } from './kafka-transactions.js';
 import type { TransactionalProducerOptions } from './kafka-transactions.js';
 import { UndeliverableError } from './sink.js';
-import type { FormattedDestination, Sink, SinkMessage } from './sink.js';
+import type { Sink, SinkMessage } from './sink.js';
 
 export interface KafkaTransactionalSinkOptions extends TransactionalProducerOptions {
   readonly maxMessageBytes: number;
@@ -57,10 +56,7 @@ export class KafkaTransactionalSink implements Sink {
   /** The producer, and the progress committed last (read back at connect, moved by each commit). */
   readonly transactions: TransactionalProducer;
   private readonly queue: Pending[] = [];
-  /** Positions the broker refused: their retries are sent even when the progress passed them. */
-  private readonly refused = new Set<string>();
-  /** Messages at the head of the queue to send one per transaction (finding a refused one). */
-  private singles = 0;
+  private readonly refusals = new RefusalSearch();
   /** Rows of a slot sweep that Kafka has already. */
   private readonly sweep = new SweepFilter();
   /** Serialises transactions and reconnections. */
@@ -169,7 +165,7 @@ export class KafkaTransactionalSink implements Sink {
     if (position === undefined) {
       return this.sweep.skips(committed, event);
     }
-    return covers(committed, position) && !this.refused.has(refusalKey(position, destination));
+    return covers(committed, position) && !this.refusals.isRefused({ position, destination });
   }
 
   private wakeUp(): void {
@@ -207,14 +203,13 @@ export class KafkaTransactionalSink implements Sink {
     if (this.closing || this.queue.length === 0) return;
     const max = this.options.maxBatchMessages;
     const head = this.queue.slice(0, max + 1).map((pending) => pending.message.position);
-    const count = this.singles > 0 ? 1 : transactionSize(head, max);
+    const count = this.refusals.nextSize(head, max);
     const batch = this.queue.slice(0, count);
     try {
       await this.transactions.commit(batch.map((pending) => pending.message));
       this.queue.splice(0, count);
-      if (this.singles > 0) this.singles -= 1;
+      this.refusals.sent(batch.map((pending) => pending.message));
       this.setConnected(true);
-      if (this.refused.size > 0) this.forgetRefusals(batch);
       for (const pending of batch) pending.resolve();
     } catch (error) {
       await this.failed(error, batch);
@@ -234,14 +229,11 @@ export class KafkaTransactionalSink implements Sink {
     const refusal = messageRefusal(error);
     if (refusal && batch.length === 1) {
       const pending = batch[0]!;
-      const { position, destination } = pending.message;
-      if (position) this.refused.add(refusalKey(position, destination));
+      this.refusals.refusedAlone(pending.message);
       this.queue.splice(0, 1);
-      if (this.singles > 0) this.singles -= 1;
       pending.reject(new UndeliverableError(refusal.message, refusal.reason, { cause: error }));
     } else if (refusal) {
-      // Find the refused message(s): one per transaction, still in order.
-      this.singles = batch.length;
+      this.refusals.search(batch.length);
     } else {
       this.setConnected(false);
       logger.warn({ err: error, messages: batch.length }, 'kafka: transaction failed, retrying');
@@ -274,12 +266,6 @@ export class KafkaTransactionalSink implements Sink {
     }
   }
 
-  /** Refused messages that are in Kafka now (a later attempt succeeded) need no exception any more. */
-  private forgetRefusals(batch: readonly Pending[]): void {
-    for (const { message } of batch)
-      if (message.position) this.refused.delete(refusalKey(message.position, message.destination));
-  }
-
   /** Nothing more can be sent: the relay stops (the messages queued stay unsettled). */
   private stopFor(error: Error): void {
     this.closing = true;
@@ -294,7 +280,7 @@ export class KafkaTransactionalSink implements Sink {
     if (dropped === 0) return;
     for (const pending of this.queue) if (this.alreadyCommitted(pending.message)) pending.resolve();
     this.queue.splice(0, this.queue.length, ...left);
-    this.singles = 0;
+    this.refusals.reset();
     this.options.metrics.skipped(dropped);
   }
 
@@ -303,8 +289,4 @@ export class KafkaTransactionalSink implements Sink {
     this.connected = connected;
     this.options.onReadyChange?.(connected);
   }
-}
-
-function refusalKey(position: WalPosition, destination: FormattedDestination): string {
-  return `${position.commitLsn}/${position.index}/${(destination as KafkaDestination & FormattedDestination).topic}`;
 }
