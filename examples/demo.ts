@@ -47,7 +47,7 @@ async function recreateDatabase(): Promise<void> {
 }
 
 function cli(args: string[]): ChildProcess {
-  return spawn(process.execPath, [`${ROOT}/dist/cli.js`, ...args], {
+  return spawn(`${ROOT}/bin/outbox-relay`, args, {
     env: { ...process.env, DATABASE_URL, KAFKA_BROKERS: KAFKA, METRICS_PORT: '0', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -41,6 +41,7 @@ done
 # The brokers come up once for all versions (and stop at the end if they were not running before).
 if [ -z "${OUTBOX_MATRIX_BROKERS_UP:-}" ]; then
   bash scripts/ensure-deps.sh
+  bash scripts/ensure-build.sh
   brokers="rabbitmq kafka"
   if $full; then brokers="$brokers schema-registry"; fi
   OUTBOX_MATRIX_BROKERS_UP=1 OUTBOX_SERVICES="$brokers" \

@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
+bash scripts/ensure-build.sh
 bash scripts/ensure-promtool.sh
 bash deploy/local/with-services.sh \
   node --import tsx --import ./test/kit/no-leaks.ts --test --test-force-exit --test-concurrency=1 --test-timeout=600000 test/unit/*.test.ts \

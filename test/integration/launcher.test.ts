@@ -1,7 +1,7 @@
-// bin/outbox-relay, the command package.json and the image install: it must run dist/cli.js with the
+// bin/outbox-relay, the command package.json and the image install: it must run dist/outbox-relay.mjs with the
 // V8 flags of bin/node-flags, pass the arguments on, and be replaced by node (exec), so that the
 // process a supervisor signals or kills is the relay itself. Checked on a copy of the launcher whose
-// dist/cli.js reports what it was started with (no build needed).
+// dist/outbox-relay.mjs reports what it was started with (no build needed).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ const dir = mkdtempSync(join(tmpdir(), 'launcher-'));
 cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
 mkdirSync(join(dir, 'dist'));
 writeFileSync(
-  join(dir, 'dist', 'cli.js'),
+  join(dir, 'dist', 'outbox-relay.mjs'),
   'process.stdout.write(JSON.stringify({ pid: process.pid, execArgv: process.execArgv, args: process.argv.slice(2) }));\n',
 );
 // As npm installs a command: a symbolic link to the launcher in another directory.
@@ -48,7 +48,7 @@ describe('bin/outbox-relay', () => {
     .trim()
     .split(/\s+/);
 
-  test('runs dist/cli.js with the flags of bin/node-flags and the arguments as given', async () => {
+  test('runs dist/outbox-relay.mjs with the flags of bin/node-flags and the arguments as given', async () => {
     assert.ok(flags.includes('--max-semi-space-size=2'), 'the flag bench/README.md measured');
     const started = await launch(['run', '--json', 'two words']);
     assert.deepEqual(started.execArgv, flags);

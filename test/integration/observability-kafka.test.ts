@@ -135,6 +135,8 @@ describe('observability of the relay with Kafka', () => {
     assert.ok(sampleValue(samples, 'outbox_relay_end_to_end_seconds_sum')! > 0);
     assert.equal(sampleValue(samples, 'outbox_relay_end_to_end_seconds_bucket', { le: '+Inf' }), 5);
     assert.equal(sampleValue(samples, 'outbox_relay_leader'), 1);
+    // The built command (bin/outbox-relay, bundled) loads kafkajs after preparing its module cache.
+    assert.equal(sampleValue(samples, 'outbox_relay_kafka_record_encoder_active'), 1);
     assert.equal(sampleValue(samples, 'outbox_relay_lag_seconds'), 0);
     assert.ok(sampleValue(samples, 'process_resident_memory_bytes')! > 0);
     // Labels stay bounded: no aggregate id anywhere in the metrics.
@@ -144,13 +146,19 @@ describe('observability of the relay with Kafka', () => {
 
     // Logs: lifecycle lines, one per dead letter, none per delivered event.
     const lines = logLines(relay!);
-    for (const msg of ['starting', 'slot acquired: this instance is the leader', 'streaming', 'caught up']) {
+    const lifecycle = ['kafka: produce encoder installed', 'starting', 'streaming', 'caught up'];
+    for (const msg of [...lifecycle, 'slot acquired: this instance is the leader']) {
       assert.ok(
         lines.some((line) => line['msg'] === msg),
         `a '${msg}' log line`,
       );
     }
     assert.equal(countLogs(relay!, 'event dead-lettered'), 1);
+    assert.deepEqual(
+      lines.filter((line) => /not installed/.test(String(line['msg']))),
+      [],
+      "kafkajs' internals prepared",
+    );
     const deadLetterLine = lines.find((line) => line['msg'] === 'event dead-lettered')!;
     assert.equal(deadLetterLine['id'], ids[5]);
     for (const id of ids.slice(0, 5)) assert.ok(!relay!.output.some((line) => line.includes(id)), id);

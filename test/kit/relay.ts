@@ -1,6 +1,6 @@
 // Runs the real relay CLI as a child process, so tests can signal and kill it.
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -38,8 +38,25 @@ export function relayEnv(
 const LOG_DIR = `${tmpdir()}/outbox-relay-test-logs`;
 mkdirSync(LOG_DIR, { recursive: true });
 
+/** The relay as users run it: bin/outbox-relay, which runs the bundled dist/outbox-relay.mjs. */
 export function startRelayProcess(env: Record<string, string>, args: string[] = ['run']): RelayProcess {
-  return startScript('src/cli.ts', args, env);
+  assertBuilt();
+  return startCommand(`${ROOT}/bin/outbox-relay`, args, env);
+}
+
+let built = false;
+
+/** A build older than src/ would test yesterday's relay: `npm test` builds first (scripts/ensure-build.sh). */
+function assertBuilt(): void {
+  if (built) return;
+  const bundle = statSync(`${ROOT}/dist/outbox-relay.mjs`, { throwIfNoEntry: false });
+  const sources = readdirSync(`${ROOT}/src`, { recursive: true, encoding: 'utf8' });
+  const newest = Math.max(...sources.map((file) => statSync(`${ROOT}/src/${file}`).mtimeMs));
+  if (!bundle || bundle.mtimeMs < newest)
+    throw new Error(
+      'dist/outbox-relay.mjs is missing or older than src/: run `npm run build` (npm test does)',
+    );
+  built = true;
 }
 
 /** Runs a TypeScript file of the repository (e.g. an example) the same way, with only `env` set. */
