@@ -62,7 +62,7 @@ export const FORMAT_NAMES = [
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-Brings up the local PostgreSQL, Kafka and RabbitMQ, runs the relay (dist/cli.js) and its baselines
+Brings up the local PostgreSQL, Kafka and RabbitMQ, runs the relay (bin/outbox-relay) and its baselines
 on the same events, prints a table and writes bench/results/<date>-<sink>.json and an SVG plot.
 
   --sink kafka|rabbitmq|all   brokers to measure (default all)

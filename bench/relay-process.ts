@@ -51,10 +51,10 @@ export class BenchRelay {
     if (options.entry) {
       this.process = startNode([options.entry, 'run'], env);
     } else if (options.cpuProfileDir) {
-      // --cpu-prof cannot go through the launcher (NODE_OPTIONS refuses it): its flags, then the CLI.
+      // --cpu-prof cannot go through the launcher (NODE_OPTIONS refuses it): its flags, then its bundle.
       const launcherFlags = readFileSync(`${ROOT}/bin/node-flags`, 'utf8').trim().split(/\s+/);
       const profile = ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
-      this.process = startNode([...launcherFlags, ...profile, 'dist/cli.js', 'run'], env);
+      this.process = startNode([...launcherFlags, ...profile, 'dist/outbox-relay.mjs', 'run'], env);
     } else {
       this.process = startCommand(`${ROOT}/bin/outbox-relay`, ['run'], env);
     }

@@ -247,7 +247,7 @@ export async function backlog(
     cpuProfileDir?: string;
     /** Relay settings for this run (e.g. a smaller in-flight window). */
     relayEnv?: Record<string, string>;
-    /** Another build's CLI (bench/baseline.ts) instead of the working tree's dist/cli.js. */
+    /** Another build's CLI (bench/baseline.ts) instead of the working tree's bin/outbox-relay. */
     relayEntry?: string;
   },
 ): Promise<BacklogResult> {
