@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { migrateDatabase } from '../../src/index.js';
+import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -67,7 +68,7 @@ export async function createTestDatabase(prefix = 't'): Promise<TestDatabase> {
     slot,
     async drop() {
       await pool.end();
-      await dropSlotIfExists({ query: adminQuery }, slot).catch(() => undefined);
+      await releaseSlot(slot);
       await adminQuery(`drop database if exists ${name} with (force)`);
     },
   };
@@ -82,6 +83,22 @@ export interface Queryable {
 export async function currentWalLsn(db: Queryable): Promise<string> {
   const { rows } = await db.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
   return rows[0]!.lsn;
+}
+
+/**
+ * Drops `slot` for good, also while the walsender of a relay that just ended still holds it (on a
+ * loaded machine it outlives its client for a moment): a database with an active logical slot cannot
+ * be dropped, not even with (force).
+ */
+async function releaseSlot(slot: string): Promise<void> {
+  await waitFor(`slot ${slot} dropped`, async () => {
+    await adminQuery(
+      'select pg_terminate_backend(active_pid) from pg_replication_slots where slot_name = $1 and active_pid is not null',
+      [slot],
+    );
+    await dropSlotIfExists({ query: adminQuery }, slot);
+    return true;
+  });
 }
 
 /** Drops the replication slot `slot` when it exists (an active one fails). */
