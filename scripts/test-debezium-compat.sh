@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
+bash scripts/ensure-build.sh
 trap 'bash deploy/local/debezium.sh stop' EXIT
 OUTBOX_SERVICES="postgres kafka" bash deploy/local/with-services.sh \
   node --import tsx --test --test-force-exit --test-concurrency=1 --test-timeout=600000 test/compat/*.test.ts
