@@ -6,7 +6,8 @@ import type { LoadResult } from './load.js';
 import type { Machine } from './machine.js';
 import type { BenchOptions } from './options.js';
 import type { ProfileSummary } from './profile.js';
-import type { BacklogResult, IdleResult, LatencyRun, RawPublish, Throughput } from './scenarios.js';
+import type { LatencyRun } from './latency.js';
+import type { BacklogResult, IdleResult, RawPublish, Throughput } from './scenarios.js';
 import { ratio } from './stats.js';
 
 export interface ScalingPoint {

@@ -21,7 +21,8 @@ import { updateReadme } from './readme.js';
 import { machineMarkdown, sinkMarkdown } from './report.js';
 import { computeRatios, evaluateTargets } from './results.js';
 import type { ScalingPoint, SinkResults } from './results.js';
-import { backlog, idle, latency, live, rawPublish } from './scenarios.js';
+import { latency } from './latency.js';
+import { backlog, idle, live, rawPublish } from './scenarios.js';
 import type { BenchContext } from './scenarios.js';
 
 const RUN_DIR = process.env.OUTBOX_RELAY_RUN_DIR ?? '/var/tmp/outbox-relay';
