@@ -1,9 +1,12 @@
 // Latency at a fixed offered rate: a consumer reads every message of a fresh destination and times
 // each from the moment its transaction was sent. The parties: the relay and the polling relay (and
-// Debezium, bench/debezium.ts) behind writers committing to PostgreSQL.
+// Debezium, bench/debezium.ts) behind writers committing to PostgreSQL, and the consumer's floor,
+// the same consumer reading messages the broker's client publishes straight to the broker
+// (bench/floor.ts) at the same rate, in the same shape.
 import { waitFor } from '../test/kit/wait.js';
 import { createBenchDatabase } from './database.js';
 import type { BenchDatabase } from './database.js';
+import { FloorPublisher } from './floor.js';
 import { transactionOf, Writers } from './load.js';
 import type { LoadResult, PacedSource } from './load.js';
 import { Meter } from './meter.js';
@@ -30,6 +33,16 @@ export interface LatencyRun {
   };
   readonly cost: Cost;
   readonly per100k: { readonly processCpuSeconds?: number; readonly postgresCpuSeconds: number };
+}
+
+/** The consumer's floor at one offered rate: no PostgreSQL, no relay. */
+export interface FloorRun {
+  readonly offeredRate: number;
+  readonly load: LoadResult;
+  /** Messages handed to the broker's client -> consumed, exact. */
+  readonly consumed: LatencySummary;
+  /** The window's CPU (the bench process publishes and consumes; the broker's own). */
+  readonly cost: Cost;
 }
 
 /** Another relay measured in the latency scenario (Debezium): started on the scenario's database. */
@@ -149,6 +162,27 @@ export async function latency(
     await other?.stop();
     await writers.close();
     await db.drop();
+    await ctx.broker.remove(type);
+  }
+}
+
+/**
+ * The consumer's floor at a fixed offered rate: the same consumer reading messages that the broker's
+ * client, with our sink's settings, publishes straight to the broker in the latency runs' shape.
+ */
+export async function floor(ctx: BenchContext, offeredRate: number): Promise<FloorRun> {
+  const { options } = ctx;
+  const type = uniqueType('latency_floor');
+  await ctx.broker.prepare(type);
+  const publisher = await FloorPublisher.open(ctx.broker, type, options.payloadBytes, options.writers);
+  try {
+    const { load, consumed, measured } = await consumedAtRate(ctx, type, offeredRate, publisher, () => {
+      const meter = new Meter({ brokerPid: ctx.broker.pid, benchBackends: () => [] });
+      return Promise.resolve(() => meter.stop());
+    });
+    return { offeredRate, load, consumed, cost: measured };
+  } finally {
+    await publisher.close();
     await ctx.broker.remove(type);
   }
 }
