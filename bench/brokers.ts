@@ -1,5 +1,6 @@
 // What the bench needs from each broker: the relay's environment, a fresh destination per scenario,
-// a consumer for latency, the raw publish rate of its client alone, and clean-up.
+// a consumer for latency, the raw publish rate of its client alone, a publisher for the consumer's
+// latency floor, and clean-up.
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { SinkName } from './options.js';
@@ -28,6 +29,11 @@ export interface BenchBroker {
   consume(aggregateType: string, onPayloads: (payloads: string[], at: number) => void): Promise<Consumer>;
   /** Publishes `count` messages with the client alone, settings as in our sink; returns seconds. */
   rawPublish(aggregateType: string, count: number, message: (index: number) => RawMessage): Promise<number>;
+  /**
+   * The client alone with our sink's settings, sending to the destination of `aggregateType` one
+   * group of messages at a time as asked (the latency floor, bench/floor.ts).
+   */
+  publisher(aggregateType: string): Promise<BrokerPublisher>;
   /** Deletes the destination (and what it holds). */
   remove(aggregateType: string): Promise<void>;
   close(): Promise<void>;
@@ -37,18 +43,27 @@ export interface Consumer {
   stop(): Promise<void>;
 }
 
-/** Messages shaped like the relay's for `count` events of `payloadBytes` (see load.ts). */
+export interface BrokerPublisher {
+  /** Hands `messages` to the client at once; resolves when the broker confirmed them all. */
+  send(messages: readonly RawMessage[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Messages shaped like the relay's for events of `payloadBytes` (see load.ts): message `index`'s
+ * payload names transaction `tx` (by default its index), as the writers' payloads do.
+ */
 export function rawMessageFactory(
   aggregateType: string,
   payloadBytes: number,
-): (index: number) => RawMessage {
+): (index: number, tx?: number) => RawMessage {
   const pad = 'x'.repeat(Math.max(0, payloadBytes - 27));
   const createdAt = new Date().toISOString();
-  return (index) => {
+  return (index, tx = index) => {
     const key = `w${index % 4}-a${index % 50}`;
     return {
       key,
-      value: `{"tx": ${index}, "pad": "${pad}"}`,
+      value: `{"tx": ${tx}, "pad": "${pad}"}`,
       headers: {
         traceparent: `00-${randomUUID().replaceAll('-', '')}-${randomUUID().slice(0, 18).replace('-', '')}-01`,
         id: randomUUID(),

@@ -1,8 +1,10 @@
-// The bench's Kafka side: topics per scenario, a latency consumer, and kafkajs' raw publish rate
-// with the relay's producer settings (idempotent, acks from all replicas, serial batches).
+// The bench's Kafka side: topics per scenario, a latency consumer, and kafkajs' raw publish rate and
+// the latency floor's publisher, with the relay's producer settings (idempotent, acks from all
+// replicas, the murmur2 partitioner, no compression).
 import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import type { Admin, Message } from 'kafkajs';
-import type { BenchBroker, Consumer, RawMessage } from './brokers.js';
+import type { Producer } from 'kafkajs';
+import type { BenchBroker, BrokerPublisher, Consumer, RawMessage } from './brokers.js';
 
 export const PARTITIONS = 3;
 
@@ -77,12 +79,7 @@ export class KafkaBenchBroker implements BenchBroker {
     message: (index: number) => RawMessage,
     batchSize = 2_000,
   ): Promise<number> {
-    const producer = this.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 5,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    await producer.connect();
+    const producer = await this.producer();
     const topic = topicOf(aggregateType);
     try {
       // A warm-up batch outside the timing: the first request fetches metadata and a producer id.
@@ -102,6 +99,32 @@ export class KafkaBenchBroker implements BenchBroker {
     } finally {
       await producer.disconnect();
     }
+  }
+
+  async publisher(aggregateType: string): Promise<BrokerPublisher> {
+    const producer = await this.producer();
+    const topic = topicOf(aggregateType);
+    return {
+      send: async (messages) => {
+        await producer.sendBatch({
+          topicMessages: [{ topic, messages: messages.map(toKafka) }],
+          acks: -1,
+          compression: CompressionTypes.None,
+        });
+      },
+      close: () => producer.disconnect(),
+    };
+  }
+
+  /** A connected producer with the Kafka sink's settings (src/sinks/kafka-sink.ts). */
+  private async producer(): Promise<Producer> {
+    const producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 5,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    return producer;
   }
 
   async remove(aggregateType: string): Promise<void> {

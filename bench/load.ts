@@ -31,10 +31,64 @@ export interface LoadResult {
 const INSERT = `insert into outbox (aggregate_type, aggregate_id, event_type, payload, headers)
   select $1, a, 'BenchEvent', p, h from unnest($2::text[], $3::jsonb[], $4::jsonb[]) as t(a, p, h)`;
 
+/**
+ * Sends transactions at an offered rate and records when each was sent, for a consumer to time: the
+ * writers (COMMIT sent), or the floor's publisher (bench/floor.ts: handed to the broker's client).
+ */
+export interface PacedSource {
+  /** performance.now() at which each transaction was sent, by transaction number (NaN until then). */
+  readonly sentAt: readonly number[];
+  run(shape: LoadShape): Promise<LoadResult>;
+}
+
+/**
+ * `lanes` concurrent senders share the shape's events in transactions of `txSize`, as fast as they
+ * can or at the offered rate. Transactions are numbered in claim order, continuing `sentAt` (so a
+ * second run's numbers follow the first's); at a fixed rate, a transaction is due when the events
+ * claimed before it would have been sent. `send(lane, tx, size)` sends one and sets `sentAt[tx]`.
+ */
+export async function paced(
+  shape: Pick<LoadShape, 'events' | 'txSize' | 'eventsPerSecond'>,
+  lanes: number,
+  sentAt: number[],
+  send: (lane: number, tx: number, size: number) => Promise<void>,
+): Promise<LoadResult> {
+  const { events, txSize, eventsPerSecond } = shape;
+  const started = performance.now();
+  let claimed = 0;
+  let transactions = 0;
+  const claim = (): { tx: number; size: number; dueAt: number } | undefined => {
+    if (claimed >= events) return undefined;
+    const size = Math.min(txSize, events - claimed);
+    const dueAt = eventsPerSecond ? started + (claimed / eventsPerSecond) * 1000 : 0;
+    claimed += size;
+    const tx = sentAt.length;
+    sentAt.push(Number.NaN);
+    return { tx, size, dueAt };
+  };
+  await Promise.all(
+    Array.from({ length: lanes }, async (_, lane) => {
+      for (let next = claim(); next; next = claim()) {
+        const wait = next.dueAt - performance.now();
+        if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+        await send(lane, next.tx, next.size);
+        transactions += 1;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    events: claimed,
+    transactions,
+    seconds: Math.round(seconds * 1000) / 1000,
+    eventsPerSecond: Math.round(claimed / seconds),
+  };
+}
+
 /** Connected writers; run() commits the events and resolves when all are committed. */
-export class Writers {
+export class Writers implements PacedSource {
   /** performance.now() at which each transaction's COMMIT was sent, by transaction number. */
-  readonly commitSentAt: number[] = [];
+  readonly sentAt: number[] = [];
   private constructor(
     private readonly clients: pg.Client[],
     readonly backendPids: number[],
@@ -53,57 +107,29 @@ export class Writers {
     return new Writers(clients, pids);
   }
 
-  async run(shape: LoadShape): Promise<LoadResult> {
-    const { events, txSize, eventsPerSecond } = shape;
+  run(shape: LoadShape): Promise<LoadResult> {
     const pad = 'x'.repeat(Math.max(0, shape.payloadBytes - PAYLOAD_OVERHEAD));
-    const started = performance.now();
-    let claimed = 0;
-    let transactions = 0;
-    // Transactions are numbered in claim order; at a fixed rate, transaction k is due at k * txSize / rate.
-    const claim = (): { tx: number; size: number; dueAt: number } | undefined => {
-      if (claimed >= events) return undefined;
-      const size = Math.min(txSize, events - claimed);
-      const dueAt = eventsPerSecond ? started + (claimed / eventsPerSecond) * 1000 : 0;
-      claimed += size;
-      const tx = this.commitSentAt.length;
-      this.commitSentAt.push(Number.NaN);
-      return { tx, size, dueAt };
-    };
-    await Promise.all(
-      this.clients.map(async (client, writer) => {
-        const aggregates = Array.from(
-          { length: shape.aggregatesPerWriter ?? 50 },
-          (_, i) => `w${writer}-a${i}`,
-        );
-        for (let next = claim(); next; next = claim()) {
-          const wait = next.dueAt - performance.now();
-          if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-          // One trace per transaction, as when one request writes its events.
-          const trace = `{"traceparent": "00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01"}`;
-          const ids: string[] = [];
-          const payloads: string[] = [];
-          const headers: string[] = [];
-          for (let i = 0; i < next.size; i++) {
-            ids.push(aggregates[(next.tx + i) % aggregates.length]!);
-            payloads.push(`{"tx": ${next.tx}, "pad": "${pad}"}`);
-            headers.push(trace);
-          }
-          await client.query('begin');
-          await client.query(INSERT, [shape.aggregateType, ids, payloads, headers]);
-          this.commitSentAt[next.tx] = performance.now();
-          await client.query('commit');
-          transactions += 1;
-        }
-      }),
+    const aggregates = this.clients.map((_, writer) =>
+      Array.from({ length: shape.aggregatesPerWriter ?? 50 }, (_, i) => `w${writer}-a${i}`),
     );
-    const seconds = (performance.now() - started) / 1000;
-    const committed = Math.min(claimed, events);
-    return {
-      events: committed,
-      transactions,
-      seconds: Math.round(seconds * 1000) / 1000,
-      eventsPerSecond: Math.round(committed / seconds),
-    };
+    return paced(shape, this.clients.length, this.sentAt, async (writer, tx, size) => {
+      const client = this.clients[writer]!;
+      const own = aggregates[writer]!;
+      // One trace per transaction, as when one request writes its events.
+      const trace = `{"traceparent": "00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01"}`;
+      const ids: string[] = [];
+      const payloads: string[] = [];
+      const headers: string[] = [];
+      for (let i = 0; i < size; i++) {
+        ids.push(own[(tx + i) % own.length]!);
+        payloads.push(`{"tx": ${tx}, "pad": "${pad}"}`);
+        headers.push(trace);
+      }
+      await client.query('begin');
+      await client.query(INSERT, [shape.aggregateType, ids, payloads, headers]);
+      this.sentAt[tx] = performance.now();
+      await client.query('commit');
+    });
   }
 
   async close(): Promise<void> {

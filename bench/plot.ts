@@ -1,5 +1,5 @@
 // An SVG plot of the results, written by hand (no charting dependency): throughput against the
-// baselines, latency against the polling relay, and the scaling curve. Pure.
+// baselines, latency against the polling relay and the consumer's floor, and the scaling curve. Pure.
 import type { SinkResults } from './results.js';
 
 interface Bar {
@@ -28,6 +28,8 @@ const COLORS: Record<string, string> = {
   'polling relay': '#d62728',
   'polling relay p50': '#f4a6a6',
   'polling relay p99': '#d62728',
+  'consumer floor p50': '#a1d99b',
+  'consumer floor p99': '#2ca02c',
   'peak RSS MiB': '#ff7f0e',
 };
 
@@ -139,13 +141,19 @@ export function panels(results: readonly SinkResults[]): Panel[] {
       unit: 'ms',
       log: true,
       groups: measured.flatMap((r) =>
-        (r.latency ?? []).map(({ offeredRate, relay, poller }) => ({
+        (r.latency ?? []).map(({ offeredRate, relay, poller, floor }) => ({
           label: `${name(r)}, ${format(offeredRate)}/s`,
           bars: [
             { series: 'outbox-relay p50', value: relay.consumed.p50Ms },
             { series: 'outbox-relay p99', value: relay.consumed.p99Ms },
             { series: 'polling relay p50', value: poller.consumed.p50Ms },
             { series: 'polling relay p99', value: poller.consumed.p99Ms },
+            ...(floor
+              ? [
+                  { series: 'consumer floor p50', value: floor.consumed.p50Ms },
+                  { series: 'consumer floor p99', value: floor.consumed.p99Ms },
+                ]
+              : []),
           ],
         })),
       ),

@@ -1,9 +1,10 @@
 // The bench's RabbitMQ side: a durable queue per scenario bound to the default route's exchange, a
-// latency consumer, and amqplib's raw confirmed-publish rate with the sink's settings (one confirm
-// channel, persistent and mandatory messages with the same properties, at most 1,000 unconfirmed).
+// latency consumer, and amqplib's raw confirmed-publish rate and the latency floor's publisher with
+// the sink's settings (one confirm channel, persistent and mandatory messages with the same
+// properties; the raw rate with at most 1,000 unconfirmed).
 import { connect } from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
-import type { BenchBroker, Consumer, RawMessage } from './brokers.js';
+import type { BenchBroker, BrokerPublisher, Consumer, RawMessage } from './brokers.js';
 
 /** The default route: topic exchange `outbox`, routing key `<aggregateType>.<eventType>`. */
 const EXCHANGE = 'outbox';
@@ -95,6 +96,32 @@ export class RabbitBenchBroker implements BenchBroker {
     } finally {
       await connection.close();
     }
+  }
+
+  async publisher(aggregateType: string): Promise<BrokerPublisher> {
+    const connection = await connect(this.url);
+    const channel = await connection.createConfirmChannel();
+    const routingKey = `${aggregateType}.BenchEvent`;
+    // publish() answers false when the socket's buffer is full: wait for it to drain before more.
+    let drained: Promise<void> = Promise.resolve();
+    return {
+      send: async (messages) => {
+        const confirmed: Promise<void>[] = [];
+        for (const message of messages) {
+          await drained;
+          confirmed.push(
+            new Promise((resolve, reject) => {
+              const writable = publish(channel, routingKey, message, (error) =>
+                error ? reject(asError(error)) : resolve(),
+              );
+              if (!writable) drained = new Promise((resolve) => channel.once('drain', () => resolve()));
+            }),
+          );
+        }
+        await Promise.all(confirmed);
+      },
+      close: () => connection.close(),
+    };
   }
 
   async remove(aggregateType: string): Promise<void> {

@@ -2,26 +2,11 @@
 import type { SinkResults, ScalingPoint } from './results.js';
 import type { RawPublish, Throughput } from './scenarios.js';
 import { round } from './stats.js';
-import type { Cost } from './meter.js';
+import { ms, n, otherLoad, table } from './markdown.js';
 import { debeziumMarkdown } from './report-debezium.js';
+import { latencyMarkdown } from './report-latency.js';
 
-const n = (value: number | undefined): string => (value === undefined ? '–' : value.toLocaleString('en-US'));
 const x = (value: number | undefined): string => (value === undefined ? '–' : `${value.toFixed(2)}×`);
-const ms = (value: number | undefined): string => (value === undefined ? '–' : String(value));
-
-function table(header: string[], rows: string[][]): string {
-  return [
-    `| ${header.join(' | ')} |`,
-    `| ${header.map(() => '---').join(' | ')} |`,
-    ...rows.map((row) => `| ${row.join(' | ')} |`),
-  ].join('\n');
-}
-
-/** Share of the machine's CPUs other users took during a window (the run's noise). */
-function otherLoad(cost: Cost | undefined, cores: number): string {
-  if (!cost || cost.seconds <= 0) return '–';
-  return `${Math.round((cost.otherCpuSeconds / (cost.seconds * cores)) * 100)}%`;
-}
 
 export function sinkMarkdown(r: SinkResults): string {
   const title = r.sink === 'kafka' ? 'Kafka' : 'RabbitMQ';
@@ -125,50 +110,7 @@ export function sinkMarkdown(r: SinkResults): string {
       ),
     );
   }
-  if (r.latency?.length) {
-    const rows = r.latency.flatMap(({ offeredRate, relay, poller }) =>
-      [
-        ['outbox-relay', relay],
-        ['polling relay', poller],
-      ].map(([label, run]) => {
-        const lat = run as typeof relay;
-        return [
-          n(offeredRate),
-          label as string,
-          n(lat.load.eventsPerSecond),
-          `${ms(lat.consumed.p50Ms)} / ${ms(lat.consumed.p95Ms)} / ${ms(lat.consumed.p99Ms)}`,
-          lat.relayHistogram
-            ? `${ms(lat.relayHistogram.p50Ms)} / ${ms(lat.relayHistogram.p95Ms)} / ${ms(lat.relayHistogram.p99Ms)}`
-            : '',
-          lat.relayHistogram?.within25Ms === undefined
-            ? ''
-            : `${Math.round(lat.relayHistogram.within25Ms * 1000) / 10}%`,
-          ms(lat.per100k.processCpuSeconds),
-          ms(lat.per100k.postgresCpuSeconds),
-          otherLoad(lat.cost, cores),
-        ];
-      }),
-    );
-    parts.push(
-      `Latency at fixed offered rates (${r.options.latencySeconds} s measured after a ${r.options.warmupSeconds} s warm-up, transactions of ${r.options.latencyTxSize}). ` +
-        '"commit → consumed" is exact, from the moment COMMIT was sent to the message reaching a consumer (an upper bound of commit → confirm); ' +
-        '"relay histogram" is the relay\'s own `outbox_relay_end_to_end_seconds` (WAL commit timestamp → broker confirmation), interpolated within its buckets:',
-      table(
-        [
-          'offered/s',
-          'relay',
-          'committed/s',
-          'commit → consumed p50 / p95 / p99 ms',
-          'relay histogram p50 / p95 / p99 ms',
-          '≤ 25 ms',
-          'process CPU s /100k',
-          'PostgreSQL CPU s /100k',
-          'other load',
-        ],
-        rows,
-      ),
-    );
-  }
+  if (r.latency?.length) parts.push(latencyMarkdown(r));
   if (r.scaling) {
     const row = (label: string, p: ScalingPoint): string[] => [
       label,

@@ -6,8 +6,9 @@ import type { LoadResult } from './load.js';
 import type { Machine } from './machine.js';
 import type { BenchOptions } from './options.js';
 import type { ProfileSummary } from './profile.js';
-import type { BacklogResult, IdleResult, LatencyRun, RawPublish, Throughput } from './scenarios.js';
-import { ratio } from './stats.js';
+import type { FloorRun, LatencyRun } from './latency.js';
+import type { BacklogResult, IdleResult, RawPublish, Throughput } from './scenarios.js';
+import { ratio, round } from './stats.js';
 
 export interface ScalingPoint {
   readonly events: number;
@@ -36,7 +37,13 @@ export interface SinkResults {
   readonly raw?: RawPublish;
   /** An empty outbox for a while: the constant cost of each relay. */
   readonly idle?: IdleResult;
-  readonly latency?: readonly { offeredRate: number; relay: LatencyRun; poller: LatencyRun }[];
+  readonly latency?: readonly {
+    offeredRate: number;
+    relay: LatencyRun;
+    poller: LatencyRun;
+    /** The same consumer reading messages published straight to the broker (absent in older files). */
+    floor?: FloorRun;
+  }[];
   readonly scaling?: { backlogs: ScalingPoint[]; txSizes: ScalingPoint[]; windows: ScalingPoint[] };
   readonly profile?: ProfileSummary & { events: number; eventsPerSecond: number };
   /** Debezium beside the relay (`--with-debezium`, Kafka only), per profile. */
@@ -58,6 +65,8 @@ export interface Ratios {
   readonly livePostgresCpuToPoller?: number;
   /** p99 latency (consumed), ours / the polling relay's, per offered rate. */
   readonly latencyP99ToPoller?: Record<string, number | undefined>;
+  /** p99 latency (consumed), ours minus the consumer's floor, ms, per offered rate. */
+  readonly latencyP99AboveFloorMs?: Record<string, number | undefined>;
   /** PostgreSQL CPU per event at each offered rate, ours / the polling relay's. */
   readonly latencyPostgresCpuToPoller?: Record<string, number | undefined>;
   /** pg_recvlogical's PostgreSQL CPU per event / the polling relay's: the floor of any WAL reader. */
@@ -110,7 +119,19 @@ export function computeRatios(r: Omit<SinkResults, 'ratios' | 'targets'>): Ratio
           ]),
         )
       : undefined,
+    latencyP99AboveFloorMs: r.latency
+      ? Object.fromEntries(
+          r.latency.map(({ offeredRate, relay, floor }) => [
+            String(offeredRate),
+            difference(relay.consumed.p99Ms, floor?.consumed.p99Ms),
+          ]),
+        )
+      : undefined,
   };
+}
+
+function difference(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined ? undefined : round(a - b, 2);
 }
 
 const percent = (value: number | undefined): string =>
@@ -134,7 +155,8 @@ export function evaluateTargets(r: Omit<SinkResults, 'targets'>): Target[] {
       met: ratios.backlogToRaw === undefined ? undefined : ratios.backlogToRaw >= 0.8,
     });
   }
-  const at1000 = r.latency?.find((run) => run.offeredRate === 1000)?.relay;
+  const runAt1000 = r.latency?.find((run) => run.offeredRate === 1000);
+  const at1000 = runAt1000?.relay;
   const within = at1000?.relayHistogram?.within25Ms;
   targets.push({
     id: 'latency-p99',
@@ -143,6 +165,18 @@ export function evaluateTargets(r: Omit<SinkResults, 'targets'>): Target[] {
       ? `${percent(within)} confirmed within 25 ms of the WAL commit (relay histogram); p99 commit sent -> consumed ${at1000.consumed.p99Ms} ms`
       : 'not measured',
     met: within === undefined ? undefined : within >= 0.99,
+  });
+  const floorAt1000 = runAt1000?.floor;
+  const aboveFloor = ratios.latencyP99AboveFloorMs?.['1000'];
+  targets.push({
+    id: 'latency-p99-floor',
+    description:
+      "p99 commit → consumed at 1,000 events/s at most 10 ms above the consumer's floor (the same consumer reading messages published straight to the broker)",
+    measured:
+      at1000 && floorAt1000
+        ? `${aboveFloor === undefined ? '?' : aboveFloor < 0 ? `${-aboveFloor} ms below` : `${aboveFloor} ms above`}: outbox-relay p99 ${at1000.consumed.p99Ms} ms, floor p99 ${floorAt1000.consumed.p99Ms} ms`
+        : 'not measured',
+    met: aboveFloor === undefined ? undefined : aboveFloor <= 10,
   });
   const million = r.scaling?.backlogs.find((point) => point.events >= 1_000_000 && !point.relayEnv);
   const rss = million?.relay.cost.processPeakRssMiB;

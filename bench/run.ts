@@ -21,7 +21,8 @@ import { updateReadme } from './readme.js';
 import { machineMarkdown, sinkMarkdown } from './report.js';
 import { computeRatios, evaluateTargets } from './results.js';
 import type { ScalingPoint, SinkResults } from './results.js';
-import { backlog, idle, latency, live, rawPublish } from './scenarios.js';
+import { floor, latency } from './latency.js';
+import { backlog, idle, live, rawPublish } from './scenarios.js';
 import type { BenchContext } from './scenarios.js';
 
 const RUN_DIR = process.env.OUTBOX_RELAY_RUN_DIR ?? '/var/tmp/outbox-relay';
@@ -167,8 +168,10 @@ async function benchSink(
       const relay = await latency(ctx, rate, 'relay');
       ctx.progress(`  p50/p99 ${relay.consumed.p50Ms}/${relay.consumed.p99Ms} ms; polling relay`);
       const poller = await latency(ctx, rate, 'poller');
-      ctx.progress(`  p50/p99 ${poller.consumed.p50Ms}/${poller.consumed.p99Ms} ms`);
-      latencies.push({ offeredRate: rate, relay, poller });
+      ctx.progress(`  p50/p99 ${poller.consumed.p50Ms}/${poller.consumed.p99Ms} ms; the consumer's floor`);
+      const floorRun = await floor(ctx, rate);
+      ctx.progress(`  p50/p99 ${floorRun.consumed.p50Ms}/${floorRun.consumed.p99Ms} ms`);
+      latencies.push({ offeredRate: rate, relay, poller, floor: floorRun });
     }
     const debezium = [];
     if (options.withDebezium && sink === 'kafka')

@@ -1,6 +1,7 @@
-// The scenarios: a backlog (events in the WAL before the relay starts), live load, latency at a fixed
-// offered rate, and the baselines (pg_recvlogical, the broker client alone, the polling relay), each
-// on a fresh database and destination with the same generated events.
+// The scenarios: a backlog (events in the WAL before the relay starts), live load, an idle outbox,
+// and the baselines (pg_recvlogical, the broker client alone, the polling relay), each on a fresh
+// database and destination with the same generated events. Latency at a fixed offered rate, with
+// the consumer's floor, is in latency.ts.
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -9,7 +10,7 @@ import { waitFor } from '../test/kit/wait.js';
 import type { BenchBroker } from './brokers.js';
 import { createBenchDatabase, createSlot, outboxRows } from './database.js';
 import type { BenchDatabase } from './database.js';
-import { transactionOf, Writers } from './load.js';
+import { Writers } from './load.js';
 import type { LoadResult, LoadShape } from './load.js';
 import { Meter } from './meter.js';
 import { cpuSeconds } from './proc.js';
@@ -19,8 +20,7 @@ import { BenchPoller } from './poller-process.js';
 import { startRecvLogical } from './recvlogical.js';
 import { BenchRelay } from './relay-process.js';
 import type { MemorySample } from './relay-process.js';
-import { bucketDelta, histogramQuantile, per100k, rate, round, shareAtMost, summarize } from './stats.js';
-import type { LatencySummary } from './stats.js';
+import { per100k, rate, round } from './stats.js';
 
 export const PUBLICATION = 'outbox_relay_pub';
 
@@ -56,29 +56,6 @@ export interface BacklogResult {
   readonly poller?: Throughput;
 }
 
-export interface LatencyRun {
-  readonly offeredRate: number;
-  readonly load: LoadResult;
-  /** Commit sent by the writer -> message consumed, exact (an upper bound of commit -> confirm). */
-  readonly consumed: LatencySummary;
-  /** The relay's own histogram: WAL commit time -> broker confirmation, interpolated in buckets. */
-  readonly relayHistogram?: {
-    readonly p50Ms?: number;
-    readonly p95Ms?: number;
-    readonly p99Ms?: number;
-    /** Share of events confirmed within 25 ms of their commit (exact: a bucket bound). */
-    readonly within25Ms?: number;
-  };
-  readonly cost: Cost;
-  readonly per100k: { readonly processCpuSeconds?: number; readonly postgresCpuSeconds: number };
-}
-
-/** Another relay measured in the latency scenario (Debezium): started on the scenario's database. */
-export interface OtherParty {
-  readonly label: string;
-  start(db: BenchDatabase): Promise<{ pid: number; ready(): Promise<void>; stop(): Promise<void> }>;
-}
-
 export function uniqueType(label: string): string {
   return `bench_${label}_${randomBytes(3).toString('hex')}`;
 }
@@ -94,7 +71,7 @@ export function shape(
   return { aggregateType, events, txSize, payloadBytes, writers, eventsPerSecond };
 }
 
-function costs(cost: Cost, events: number): Throughput['per100k'] {
+export function costs(cost: Cost, events: number): Throughput['per100k'] {
   return {
     processCpuSeconds:
       cost.processCpuSeconds === undefined ? undefined : per100k(cost.processCpuSeconds, events),
@@ -390,97 +367,6 @@ export async function rawPublish(ctx: BenchContext, events: number): Promise<Raw
         cost.brokerCpuSeconds === undefined ? undefined : per100k(cost.brokerCpuSeconds, events),
     };
   } finally {
-    await ctx.broker.remove(type);
-  }
-}
-
-/**
- * Latency at a fixed offered rate, for the relay or the polling relay: a consumer reads every message
- * and compares its arrival with the moment its transaction's COMMIT was sent. A warm-up at the same
- * rate comes first and is not counted.
- */
-export async function latency(
-  ctx: BenchContext,
-  offeredRate: number,
-  party: 'relay' | 'poller' | OtherParty,
-): Promise<LatencyRun> {
-  const { options } = ctx;
-  const db = await createBenchDatabase();
-  const type = uniqueType(`latency_${party === 'relay' ? 'r' : party === 'poller' ? 'p' : party.label}`);
-  const writers = await Writers.connect(db.url, options.writers);
-  await ctx.broker.prepare(type);
-  let firstMeasuredTx = Number.POSITIVE_INFINITY;
-  let consumed = 0;
-  const latencies: number[] = [];
-  const consumer = await ctx.broker.consume(type, (payloads, at) => {
-    for (const payload of payloads) {
-      consumed += 1;
-      const tx = transactionOf(payload);
-      if (tx >= firstMeasuredTx) latencies.push(at - writers.commitSentAt[tx]!);
-    }
-  });
-  const relay =
-    party === 'relay'
-      ? new BenchRelay({ databaseUrl: db.url, slot: db.slot, env: ctx.broker.relayEnv })
-      : undefined;
-  const poller =
-    party === 'poller'
-      ? await BenchPoller.start({
-          databaseUrl: db.url,
-          env: ctx.broker.relayEnv,
-          batch: options.pollBatch,
-          intervalMs: options.pollIntervalMs,
-        })
-      : undefined;
-  const other = typeof party === 'object' ? await party.start(db) : undefined;
-  try {
-    await relay?.streaming();
-    await other?.ready();
-    const warmup = options.warmupSeconds * offeredRate;
-    const measured = options.latencySeconds * offeredRate;
-    await writers.run(shape(ctx, type, warmup, options.latencyTxSize, offeredRate));
-    const before = await relay?.endToEnd();
-    firstMeasuredTx = writers.commitSentAt.length;
-    const meter = new Meter({
-      postmasterPid: db.postmasterPid,
-      processPid: relay?.pid ?? poller?.pid ?? other!.pid,
-      brokerPid: ctx.broker.pid,
-      benchBackends: () => [db.monitorPid, ...writers.backendPids],
-    });
-    const load = await writers.run(shape(ctx, type, measured, options.latencyTxSize, offeredRate));
-    await waitFor(
-      `${warmup + measured} messages consumed (have ${consumed})`,
-      () => consumed >= warmup + measured,
-      {
-        timeoutMs: timeoutFor(measured),
-        intervalMs: 20,
-      },
-    );
-    const cost = await meter.stop();
-    const after = await relay?.endToEnd();
-    const delta = before && after ? bucketDelta(before, after) : undefined;
-    const ms = (seconds: number | undefined): number | undefined =>
-      round(seconds === undefined ? undefined : seconds * 1000, 1);
-    return {
-      offeredRate,
-      load,
-      consumed: summarize(latencies),
-      relayHistogram: delta && {
-        p50Ms: ms(histogramQuantile(0.5, delta)),
-        p95Ms: ms(histogramQuantile(0.95, delta)),
-        p99Ms: ms(histogramQuantile(0.99, delta)),
-        within25Ms: round(shareAtMost(0.025, delta), 4),
-      },
-      cost,
-      per100k: costs(cost, measured),
-    };
-  } finally {
-    await consumer.stop();
-    await relay?.stop();
-    await poller?.stop();
-    await other?.stop();
-    await writers.close();
-    await db.drop();
     await ctx.broker.remove(type);
   }
 }

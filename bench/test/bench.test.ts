@@ -4,7 +4,9 @@ import { describe, test } from 'node:test';
 import { baselineMarkdown, summarisePairs } from '../baseline.js';
 import type { BaselineResults } from '../baseline.js';
 import { connectorProperties } from '../debezium.js';
-import { transactionOf } from '../load.js';
+import { rawMessageFactory } from '../brokers.js';
+import { paced, transactionOf } from '../load.js';
+import { latencyMarkdown } from '../report-latency.js';
 import { debeziumMarkdown } from '../report-debezium.js';
 import { AVRO_MIN_SHARE_OF_NATIVE, formatEnv, formatShares, formatsMarkdown } from '../formats.js';
 import type { FormatResults, FormatRun } from '../formats.js';
@@ -12,7 +14,7 @@ import { FORMAT_NAMES, parseOptions } from '../options.js';
 import { packageOf, summarizeProfile } from '../profile.js';
 import { parseStat } from '../proc.js';
 import { BEGIN, END, updateReadme } from '../readme.js';
-import { evaluateTargets } from '../results.js';
+import { computeRatios, evaluateTargets } from '../results.js';
 import type { SinkResults } from '../results.js';
 import type { Throughput } from '../scenarios.js';
 import { bucketDelta, histogramQuantile, percentile, shareAtMost, summarize } from '../stats.js';
@@ -118,6 +120,7 @@ describe('bench results', () => {
     assert.deepEqual(met, {
       'kafka-throughput': false,
       'latency-p99': true,
+      'latency-p99-floor': undefined,
       'relay-rss': false,
       'postgres-cpu': true,
     });
@@ -127,6 +130,79 @@ describe('bench results', () => {
     const targets = evaluateTargets({ ...partial, latency: undefined, scaling: undefined });
     assert.equal(targets.find((target) => target.id === 'latency-p99')!.met, undefined);
     assert.equal(targets.find((target) => target.id === 'relay-rss')!.met, undefined);
+  });
+
+  test("the p99 at 1,000/s is checked against the consumer's floor of the same run, both figures shown", () => {
+    const at = (relayP99: number, floorP99: number | undefined) => {
+      const run = (p99Ms: number) => ({ consumed: { p99Ms }, per100k: { postgresCpuSeconds: 1 } });
+      const latency = [
+        { offeredRate: 200, relay: run(50), poller: run(60) },
+        {
+          offeredRate: 1000,
+          relay: run(relayP99),
+          poller: run(40),
+          floor: floorP99 === undefined ? undefined : { consumed: { p99Ms: floorP99 } },
+        },
+      ];
+      const measured = { ...partial, backlog: undefined, latency } as unknown as Omit<
+        SinkResults,
+        'ratios' | 'targets'
+      >;
+      const ratios = computeRatios(measured);
+      return {
+        ratios,
+        target: evaluateTargets({ ...measured, ratios }).find((t) => t.id === 'latency-p99-floor')!,
+      };
+    };
+    const met = at(14.5, 4.75);
+    assert.deepEqual(met.ratios.latencyP99AboveFloorMs, { '200': undefined, '1000': 9.75 });
+    assert.equal(met.target.met, true);
+    assert.equal(met.target.measured, '9.75 ms above: outbox-relay p99 14.5 ms, floor p99 4.75 ms');
+    const missed = at(30, 4.75).target;
+    assert.equal(missed.met, false);
+    assert.match(missed.measured, /25\.25 ms above: outbox-relay p99 30 ms, floor p99 4\.75 ms/);
+    assert.match(at(6.9, 10.89).target.measured, /^3\.99 ms below: /);
+    const noFloor = at(14.5, undefined).target;
+    assert.equal(noFloor.met, undefined);
+    assert.equal(noFloor.measured, 'not measured');
+  });
+
+  test("the latency table puts the consumer's floor beside each rate's relays, and how far above it they are", () => {
+    const run = (p50Ms: number, p99Ms: number) => ({
+      load: { eventsPerSecond: 1000 },
+      consumed: { p50Ms, p95Ms: p99Ms, p99Ms },
+      per100k: { processCpuSeconds: 1, postgresCpuSeconds: 2 },
+    });
+    const results = {
+      machine: { cores: 2 },
+      options: { latencySeconds: 20, warmupSeconds: 3, latencyTxSize: 10 },
+      latency: [
+        {
+          offeredRate: 1000,
+          relay: run(3, 12.5),
+          poller: run(9, 30),
+          floor: {
+            offeredRate: 1000,
+            load: { eventsPerSecond: 1001 },
+            consumed: { p50Ms: 1.5, p95Ms: 2, p99Ms: 3 },
+          },
+        },
+        { offeredRate: 10_000, relay: run(4, 20), poller: run(10, 40) },
+      ],
+    } as unknown as SinkResults;
+    const rows = latencyMarkdown(results)
+      .split('\n')
+      .filter((line) => line.startsWith('| 1'));
+    assert.deepEqual(
+      rows.map((row) => row.split(' | ').slice(1, 5)),
+      [
+        ['outbox-relay', '1,000', '3 / 12.5 / 12.5', '9.5'],
+        ['polling relay', '1,000', '9 / 30 / 30', '27'],
+        ['consumer floor (client → broker → consumer)', '1,001', '1.5 / 2 / 3', ''],
+        ['outbox-relay', '1,000', '4 / 20 / 20', '–'],
+        ['polling relay', '1,000', '10 / 40 / 40', '–'],
+      ],
+    );
   });
 
   test('the README keeps its own text and replaces only the generated section', () => {
@@ -323,6 +399,46 @@ describe('bench Debezium baseline', () => {
       /\| 1,000 events\/s: p50 \/ p99 commit → consumed, ms \| 5 \/ 9 \| 200 \/ 290 \| 200 \/ 290 \|/,
     );
     assert.match(markdown, /outbox-relay 4\.00× Debezium \(default\), 2\.50× Debezium \(tuned\)\./);
+  });
+});
+
+describe('bench pacing', () => {
+  test('lanes share the events in transactions numbered on from the previous run', async () => {
+    const sentAt: number[] = [];
+    const sent: { lane: number; tx: number; size: number }[] = [];
+    const send = (lane: number, tx: number, size: number): Promise<void> => {
+      sentAt[tx] = performance.now();
+      sent.push({ lane, tx, size });
+      return Promise.resolve();
+    };
+    const first = await paced({ events: 25, txSize: 10 }, 2, sentAt, send);
+    assert.deepEqual([first.events, first.transactions], [25, 3]);
+    const second = await paced({ events: 10, txSize: 4 }, 3, sentAt, send);
+    assert.deepEqual([second.events, second.transactions], [10, 3]);
+    assert.deepEqual(
+      sent.map(({ tx, size }) => [tx, size]).sort((a, b) => a[0]! - b[0]!),
+      [
+        [0, 10],
+        [1, 10],
+        [2, 5],
+        [3, 4],
+        [4, 4],
+        [5, 2],
+      ],
+    );
+    assert.deepEqual(new Set(sent.slice(3).map(({ lane }) => lane)), new Set([0, 1, 2]));
+    assert.equal(sentAt.length, 6);
+    assert.ok(sentAt.every((at) => Number.isFinite(at)));
+  });
+
+  test("the floor's messages name their transaction, as the writers' payloads do", () => {
+    const message = rawMessageFactory('orders', 300);
+    const one = message(7, 3);
+    assert.equal(transactionOf(one.value), 3);
+    assert.equal(transactionOf(message(7).value), 7);
+    assert.equal(one.key, 'w3-a7');
+    assert.equal(one.headers['aggregate_type'], 'orders');
+    assert.equal(one.value.length, message(7, 1_234_567).value.length - 6);
   });
 });
 
