@@ -4,8 +4,8 @@
 // messages the destination then holds, the untimed warm-up message included).
 //   node --import tsx bench/raw-publish.ts --sink kafka --type T --count N --payload-bytes B
 // Kafka only: --client kafkajs (stock kafkajs, the default), relay (the relay's own sink through
-// createPublisher: kafkajs with the relay's produce encoder) or platformatic (@platformatic/kafka);
-// --in-flight K lets platformatic send K batches before the oldest is acknowledged (default 1).
+// createPublisher: kafkajs with the relay's produce encoder), platformatic (@platformatic/kafka) or
+// kafka-ts; --in-flight K lets those two send K batches before the oldest is acknowledged (default 1).
 // brokers.js (kafkajs) loads only after the relay's publisher is open: see kafka-relay-sink.ts.
 import { parseArgs } from 'node:util';
 import type { BenchBroker, RawMessage } from './brokers.js';
@@ -14,7 +14,7 @@ import type { SinkName } from './options.js';
 import { selfCpuSeconds } from './proc.js';
 import { KAFKA_BROKER } from '../test/kit/services.js';
 
-const CLIENTS = ['kafkajs', 'relay', 'platformatic'] as const;
+const CLIENTS = ['kafkajs', 'relay', 'platformatic', 'kafka-ts'] as const;
 type Client = (typeof CLIENTS)[number];
 
 async function main(): Promise<void> {
@@ -72,6 +72,13 @@ async function publish(
         import('./kafka.js'),
       ]);
       return platformaticRawPublish({ broker: KAFKA_BROKER, topic: topicOf(type), count, message, inFlight });
+    }
+    case 'kafka-ts': {
+      const [{ kafkaTsRawPublish }, { topicOf }] = await Promise.all([
+        import('./kafka-ts.js'),
+        import('./kafka.js'),
+      ]);
+      return kafkaTsRawPublish({ broker: KAFKA_BROKER, topic: topicOf(type), count, message, inFlight });
     }
   }
 }
