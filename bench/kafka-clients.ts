@@ -46,11 +46,24 @@ async function main(): Promise<void> {
           const args = ['--sink', 'kafka', '--type', type, '--count', String(count)];
           args.push('--payload-bytes', values['payload-bytes'], '--client', client);
           args.push('--in-flight', values['in-flight']);
-          const { stdout, stderr } = await run(
-            process.execPath,
-            ['--import', 'tsx', 'bench/raw-publish.ts', ...args],
-            { cwd: ROOT, env: process.env, maxBuffer: 16 * 1024 * 1024 },
-          );
+          const done = await run(process.execPath, ['--import', 'tsx', 'bench/raw-publish.ts', ...args], {
+            cwd: ROOT,
+            env: process.env,
+            maxBuffer: 16 * 1024 * 1024,
+          }).catch((error: Error & { stderr?: string }) => error);
+          if (done instanceof Error) {
+            // A client that fails (e.g. overlapping sends it refuses) is reported; the rounds go on.
+            const failed = {
+              round,
+              client,
+              load1,
+              delivered: await broker.delivered(type),
+              error: done.stderr?.trim(),
+            };
+            process.stdout.write(`${JSON.stringify(failed)}\n`);
+            continue;
+          }
+          const { stdout, stderr } = done;
           if (stderr.trim() !== '') process.stderr.write(`${client}: ${stderr}`);
           const out = JSON.parse(stdout) as { seconds: number; cpuSeconds: number; delivered: number };
           const result: Run = {

@@ -61,3 +61,12 @@ export async function platformaticRawPublish({
     await producer.close();
   }
 }
+
+/** The error's class and message, and those of its causes or inner errors, on one line. */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const inner = (error as Error & { errors?: unknown[] }).errors;
+  const nested = inner?.length ? ` [${[...new Set(inner.map(describeError))].join('; ')}]` : '';
+  const cause = error.cause === undefined ? '' : ` (cause: ${describeError(error.cause)})`;
+  return `${error.name}: ${error.message}${nested}${cause}`;
+}

@@ -85,10 +85,10 @@ async function publish(
 
 main().then(
   () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(
-      `raw-publish: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
+  async (error: unknown) => {
+    // @platformatic/kafka's errors nest the broker's answers (AggregateError.errors, cause).
+    const { describeError } = await import('./kafka-platformatic.js');
+    process.stderr.write(`raw-publish: ${describeError(error)}\n`);
     process.exit(1);
   },
 );
