@@ -138,7 +138,7 @@ export class KafkaBenchBroker implements BenchBroker {
 }
 
 /** The default route's topic. */
-function topicOf(aggregateType: string): string {
+export function topicOf(aggregateType: string): string {
   return `outbox.${aggregateType}`;
 }
 

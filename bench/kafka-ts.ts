@@ -1,0 +1,56 @@
+// The client-alone baseline with kafka-ts (a maintained pure-TypeScript client without dependencies),
+// as bench/kafka-platformatic.ts does with @platformatic/kafka: the same messages and batches, its
+// producer (always idempotent, acks from all in-sync replicas), each batch acknowledged before the
+// next leaves. Its default partitioner is kafkajs' (Java's murmur2, sign bit masked).
+//
+// It queues overlapping sends per broker and sends one produce request at a time (maxBatchSize
+// messages at most, merged across sends), a partition's sequence advanced on its answer: `inFlight`
+// > 1 only lets it merge batches.
+import { createKafkaClient } from 'kafka-ts';
+import type { Message } from 'kafka-ts';
+import type { RawMessage } from './brokers.js';
+
+export interface KafkaTsPublish {
+  readonly broker: string;
+  readonly topic: string;
+  readonly count: number;
+  readonly message: (index: number) => RawMessage;
+  readonly batchSize?: number;
+  readonly inFlight?: number;
+}
+
+/** Publishes `count` messages in serial batches; returns the seconds the batches took. */
+export async function kafkaTsRawPublish({
+  broker,
+  topic,
+  count,
+  message,
+  batchSize = 2_000,
+  inFlight = 1,
+}: KafkaTsPublish): Promise<number> {
+  const [host, port] = broker.split(':') as [string, string];
+  const client = createKafkaClient({
+    clientId: 'outbox-bench',
+    bootstrapServers: [{ host, port: Number(port) }],
+  });
+  const producer = client.createProducer({ maxBatchSize: batchSize * inFlight });
+  const toKafka = ({ key, value, headers }: RawMessage): Message => ({ topic, key, value, headers });
+  try {
+    // A warm-up message outside the timing, as for kafkajs: metadata and a producer id.
+    await producer.send([toKafka(message(0))]);
+    const started = performance.now();
+    const sending = new Set<Promise<unknown>>();
+    for (let sent = 0; sent < count;) {
+      const messages: Message[] = [];
+      for (const end = Math.min(count, sent + batchSize); sent < end; sent++)
+        messages.push(toKafka(message(sent)));
+      const send: Promise<unknown> = producer.send(messages).finally(() => sending.delete(send));
+      sending.add(send);
+      if (sending.size >= inFlight) await Promise.race(sending);
+    }
+    await Promise.all(sending);
+    return (performance.now() - started) / 1000;
+  } finally {
+    await producer.close();
+  }
+}
