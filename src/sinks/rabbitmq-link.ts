@@ -8,6 +8,7 @@ import type { TlsMaterial } from '../tls.js';
 import type { OutboxEvent } from '../wal/event.js';
 import type { ExchangeType } from './rabbitmq-destination.js';
 import type { ResolvedDestination, UndeliverableError } from './sink.js';
+import { installPublishEncoder } from './amqplib-socket.js';
 import { closeConnection } from './rabbitmq-amqp.js';
 import { UnconfirmedMessages } from './rabbitmq-queues.js';
 import type { ReturnedMessage } from './rabbitmq-queues.js';
@@ -84,6 +85,10 @@ export async function openLink<T extends ReturnedMessage>(
     connection.once('close', () => (closedEarly = true));
     channel = await connection.createConfirmChannel();
     if (on.closing()) throw new Error('the RabbitMQ sink closed');
+    if (!installPublishEncoder(channel))
+      on.log.warn(
+        "rabbitmq: publish encoder not installed (amqplib's internals moved): amqplib's own is used",
+      );
   } catch (error) {
     await closeConnection(connection);
     throw error;

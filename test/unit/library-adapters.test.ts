@@ -6,10 +6,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
-import type { ChannelModel } from 'amqplib';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import pg from 'pg';
 import { LogicalReplicationService } from 'pg-logical-replication';
-import { destroySocket } from '../../src/sinks/amqplib-socket.js';
+import { destroySocket, installPublishEncoder } from '../../src/sinks/amqplib-socket.js';
 import { replicationSocket } from '../../src/wal/replication-socket.js';
 
 describe('replicationSocket (pg-logical-replication)', () => {
@@ -48,5 +48,38 @@ describe('destroySocket (amqplib)', () => {
     const model = new ChannelModel(new Connection(socket));
     assert.equal(destroySocket(model), true);
     assert.equal(socket.destroyed, true);
+  });
+});
+
+describe('installPublishEncoder (amqplib)', () => {
+  test("a confirm channel's publish then writes one buffer with amqplib's bytes", () => {
+    const require = createRequire(import.meta.url);
+    const lib = join(dirname(require.resolve('amqplib')), 'lib');
+    const { Connection } = require(join(lib, 'connection.js')) as {
+      Connection: new (stream: PassThrough) => {
+        channels: { buffer: PassThrough }[];
+        sendMessage: (...args: unknown[]) => boolean;
+      };
+    };
+    const { ConfirmChannel } = require(join(lib, 'channel_model.js')) as {
+      ConfirmChannel: new (connection: unknown) => ConfirmChannel & { allocate(): void; ch: number };
+    };
+    const connection = new Connection(new PassThrough());
+    const channel = new ConfirmChannel(connection);
+    channel.allocate();
+    const options = { persistent: true, mandatory: true, messageId: 'm-1', headers: { id: 'm-1' } };
+    // amqplib's own frames for the message, as its connection writes them.
+    const theirs: Buffer[] = [];
+    const ownBuffer = connection.channels[channel.ch]!.buffer;
+    const write = ownBuffer.write.bind(ownBuffer);
+    ownBuffer.write = ((chunk: Buffer) => theirs.push(chunk) > 0) as typeof ownBuffer.write;
+    channel.publish('orders', 'k', Buffer.from('{}'), options, () => undefined);
+    assert.equal(installPublishEncoder(channel), true);
+    const ours: Buffer[] = [];
+    ownBuffer.write = ((chunk: Buffer) => ours.push(chunk) > 0) as typeof ownBuffer.write;
+    channel.publish('orders', 'k', Buffer.from('{}'), options, () => undefined);
+    ownBuffer.write = write;
+    assert.equal(ours.length, 1, 'one buffer');
+    assert.deepEqual(ours[0], Buffer.concat(theirs));
   });
 });
