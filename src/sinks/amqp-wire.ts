@@ -69,14 +69,14 @@ export function encodePublish(
   let at = frameStart(out, 0, 1, channel, methodSize);
   at = out.writeUInt32BE(BASIC_PUBLISH, at);
   at = out.writeUInt16BE(fields.ticket ?? 0, at);
-  at = shortString(out, at, exchange, exchangeBytes);
-  at = shortString(out, at, routingKey, routingKeyBytes);
+  at = shortString(out, at, exchange);
+  at = shortString(out, at, routingKey);
   out[at++] = (fields.mandatory ? 1 : 0) + (fields.immediate ? 2 : 0);
   out[at++] = FRAME_END;
 
   at = frameStart(out, at, 2, channel, headerSize);
   at = out.writeUInt32BE(BASIC_HEADER, at);
-  at = out.writeBigUInt64BE(BigInt(body.length), at);
+  at = uint64(out, at, body.length);
   at = writeProperties(out, at, properties);
   out[at++] = FRAME_END;
 
@@ -95,9 +95,17 @@ function frameStart(out: Buffer, at: number, type: number, channel: number, size
   return out.writeUInt32BE(size, at + 3);
 }
 
-function shortString(out: Buffer, at: number, value: string, bytes: number): number {
+/** A length byte, then the string (measured before: at most 255 bytes). */
+function shortString(out: Buffer, at: number, value: string): number {
+  const bytes = out.write(value, at + 1);
   out[at] = bytes;
-  return at + 1 + out.write(value, at + 1);
+  return at + 1 + bytes;
+}
+
+/** An unsigned 64-bit integer from a safe integer, without a BigInt. */
+function uint64(out: Buffer, at: number, value: number): number {
+  out.writeUInt32BE(Math.floor(value / 0x1_0000_0000), at);
+  return out.writeUInt32BE(value >>> 0, at + 4);
 }
 
 /** The bytes of the properties present (the flags excluded); undefined for a value not written here. */
@@ -149,9 +157,9 @@ function writeProperties(out: Buffer, start: number, properties: Readonly<Record
     const value = properties[name];
     if (value === undefined || value === null) continue;
     flags |= flag;
-    if (kind === 'shortstr') at = shortString(out, at, value as string, Buffer.byteLength(value as string));
+    if (kind === 'shortstr') at = shortString(out, at, value as string);
     else if (kind === 'octet') out[at++] = value as number;
-    else if (kind === 'timestamp') at = out.writeBigUInt64BE(BigInt(value as number), at);
+    else if (kind === 'timestamp') at = uint64(out, at, value as number);
     else at = writeTable(out, at, value as Record<string, string | undefined>);
   }
   out.writeUInt16BE(flags, start);
@@ -163,7 +171,7 @@ function writeTable(out: Buffer, start: number, table: Readonly<Record<string, s
   for (const key in table) {
     const value = table[key];
     if (value === undefined) continue;
-    at = shortString(out, at, key, Buffer.byteLength(key));
+    at = shortString(out, at, key);
     out[at++] = 0x53; // 'S': a long string
     const bytes = out.write(value, at + 4);
     out.writeUInt32BE(bytes, at);
