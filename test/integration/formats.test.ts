@@ -1,7 +1,9 @@
 // Message formats per route, end to end on each broker: one relay, one routes file with a native, a
-// cloudevents (binary) and a cloudevents-structured route. What a consumer receives is read with the
-// official CloudEvents SDK (test/support/brokers.ts, cloudEvent()), every attribute checked; the
-// native route's messages keep the contract in the same run; the by-format counter counts each.
+// cloudevents (binary), a cloudevents-structured and a debezium route. What a consumer receives is
+// read with the official CloudEvents SDK (test/support/brokers.ts, cloudEvent()), every attribute
+// checked; the debezium route's body is the Outbox Event Router's value (Kafka Connect's JSON
+// envelope; test/compat compares it with real Debezium byte for byte on Kafka); the native route's
+// messages keep the contract in the same run; the by-format counter counts each.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +34,7 @@ function scenarios<M>(broker: BrokerFixture<M>): void {
       native: uniqueName('native'),
       binary: uniqueName('cebinary'),
       structured: uniqueName('cestructured'),
+      debezium: uniqueName('debezium'),
     };
     let db: TestDatabase;
     let relay: RelayProcess;
@@ -56,6 +59,7 @@ function scenarios<M>(broker: BrokerFixture<M>): void {
               destinations,
               format: { 'cloudevents-structured': { source: '/shop/orders' } },
             },
+            { aggregateType: types.debezium, destinations, format: 'debezium' },
           ],
         }),
       );
@@ -72,9 +76,9 @@ function scenarios<M>(broker: BrokerFixture<M>): void {
 
     test('each route writes its format: CloudEvents read by the SDK with every attribute, native unchanged', async () => {
       // One at a time: Kafka's readers create their topics first.
-      for (const type of [types.native, types.binary, types.structured])
+      for (const type of [types.native, types.binary, types.structured, types.debezium])
         readers.push(await broker.read(type));
-      const [nativeReader, binaryReader, structuredReader] = readers;
+      const [nativeReader, binaryReader, structuredReader, debeziumReader] = readers;
       const eventsOf = (aggregateType: string): TestEvent[] => [
         {
           aggregateType,
@@ -90,9 +94,12 @@ function scenarios<M>(broker: BrokerFixture<M>): void {
         native: await commitEvents(db.pool, eventsOf(types.native)),
         binary: await commitEvents(db.pool, eventsOf(types.binary)),
         structured: await commitEvents(db.pool, eventsOf(types.structured)),
+        debezium: await commitEvents(db.pool, eventsOf(types.debezium)),
       };
-      const [native, binary, structured] = await Promise.all(
-        [nativeReader!, binaryReader!, structuredReader!].map((reader) => reader.waitForCount(2)),
+      const [native, binary, structured, debezium] = await Promise.all(
+        [nativeReader!, binaryReader!, structuredReader!, debeziumReader!].map((reader) =>
+          reader.waitForCount(2),
+        ),
       );
       await waitFor('rows completed', async () => (await outboxCount(db.pool)) === 0, {
         timeoutMs: broker.completionTimeoutMs,
@@ -136,8 +143,24 @@ function scenarios<M>(broker: BrokerFixture<M>): void {
         }
       }
 
+      for (const [index, event] of eventsOf(types.debezium).entries()) {
+        const message = debezium!.find((m) => broker.delivery(m).headers['id'] === ids.debezium[index]);
+        assert.ok(message, `debezium message ${index} received`);
+        const { value, headers } = broker.delivery(message);
+        // The router's defaults: the payload column as a string in Kafka Connect's JSON envelope.
+        const envelope = JSON.parse(value) as { schema: { type: string; name: string }; payload: string };
+        assert.deepEqual(envelope.schema, {
+          type: 'string',
+          optional: false,
+          name: 'io.debezium.data.Json',
+          version: 1,
+        });
+        assert.deepEqual(JSON.parse(envelope.payload), event.payload);
+        assert.equal(headers['aggregate_type'], undefined, 'no native headers on a Debezium message');
+      }
+
       const { samples } = await scrape(metrics);
-      for (const format of ['native', 'cloudevents', 'cloudevents-structured'])
+      for (const format of ['native', 'cloudevents', 'cloudevents-structured', 'debezium'])
         assert.equal(
           sampleValue(samples, 'outbox_relay_events_published_by_format_total', { format }),
           2,
