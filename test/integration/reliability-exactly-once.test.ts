@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import type { TestContext } from 'node:test';
+import { stopAndCrashPostgres } from '../support/postgres-outage.js';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
 import { deliveryContext, probesOf, waitForOutboxEmpty } from '../support/probes.js';
@@ -165,21 +166,7 @@ test('exactly-once: PostgreSQL stopped and crashed under load, nothing lost, not
   try {
     await relay.waitForLog('streaming');
     load = await OutboxLoad.start(db.url, { aggregateType: type, eventsPerSecond: 1_000 });
-    for (const mode of ['stop', 'kill'] as const) {
-      const delivered = counter.delivered;
-      await waitFor('delivery under way', () => counter.delivered > delivered + 1_000, { timeoutMs: 60_000 });
-      const streamed = relay.output.filter((line) => line.includes('"msg":"streaming"')).length;
-      await localService('postgres', mode);
-      await localService('postgres', 'start');
-      await waitFor(
-        `streaming again after postgres ${mode}`,
-        () => relay.output.filter((line) => line.includes('"msg":"streaming"')).length > streamed,
-        { timeoutMs: 90_000 },
-      );
-      t.diagnostic(`after postgres ${mode}: ${load.committed} committed, ${load.retries} writes retried`);
-    }
-    const delivered = counter.delivered;
-    await waitFor('delivery resumed', () => counter.delivered > delivered + 1_000, { timeoutMs: 60_000 });
+    await stopAndCrashPostgres(t, relay, counter, load);
     await load.stop();
     await assertExactlyOnce(t, db, relay, counter, load);
     assert.equal(relay.child.exitCode, null, 'the same relay process delivered everything');

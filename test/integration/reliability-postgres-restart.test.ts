@@ -2,12 +2,12 @@
 // the relay reconnects, resumes from the slot, and nothing committed is lost.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { stopAndCrashPostgres } from '../support/postgres-outage.js';
 import { createTopics } from '../support/kafka.js';
 import { EventCounter, OutboxLoad } from '../support/load.js';
 import { deliveryContext, waitForOutboxEmpty } from '../support/probes.js';
 import { assertNoProcessLeft, relayEnv, startRelayProcess } from '../kit/relay.js';
-import { createTestDatabase, localService, uniqueName } from '../kit/services.js';
-import { waitFor } from '../kit/wait.js';
+import { createTestDatabase, uniqueName } from '../kit/services.js';
 
 after(assertNoProcessLeft);
 
@@ -22,22 +22,7 @@ test('PostgreSQL stop and crash under load: the relay reconnects and loses nothi
   try {
     await relay.waitForLog('streaming');
     load = await OutboxLoad.start(db.url, { aggregateType: type, eventsPerSecond: 1_000 });
-    for (const mode of ['stop', 'kill'] as const) {
-      const delivered = counter.delivered;
-      await waitFor('delivery under way', () => counter.delivered > delivered + 1_000, { timeoutMs: 60_000 });
-      const streamed = relay.output.filter((line) => line.includes('"msg":"streaming"')).length;
-      await localService('postgres', mode);
-      await localService('postgres', 'start');
-      await waitFor(
-        `streaming again after postgres ${mode}`,
-        () => relay.output.filter((line) => line.includes('"msg":"streaming"')).length > streamed,
-        { timeoutMs: 90_000 },
-      );
-      assert.equal(relay.child.exitCode, null, 'the relay kept running');
-      t.diagnostic(`after postgres ${mode}: ${load.committed} committed, ${load.retries} writes retried`);
-    }
-    const delivered = counter.delivered;
-    await waitFor('delivery resumed', () => counter.delivered > delivered + 1_000, { timeoutMs: 60_000 });
+    await stopAndCrashPostgres(t, relay, counter, load);
     await load.stop();
     await counter.waitForAll(load, undefined, () => deliveryContext(db, relay));
     await waitForOutboxEmpty(db, relay);
