@@ -9,7 +9,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import type { Admin, Consumer, KafkaMessage } from 'kafkajs';
 import { KAFKA_BROKER, uniqueName } from '../kit/services.js';
-import { waitForMessages } from '../kit/wait.js';
+import { waitFor, waitForMessages } from '../kit/wait.js';
 
 export interface ReceivedMessage {
   readonly topic: string;
@@ -38,6 +38,18 @@ export async function createTopics(topics: string[], partitions = 3): Promise<vo
     await admin.createTopics({
       topics: topics.map((topic) => ({ topic, numPartitions: partitions })),
       waitForLeaders: true,
+    });
+  } catch (error) {
+    // Right after the creation a loaded broker's metadata may not know the topic yet, and kafkajs'
+    // wait for leaders retries only LEADER_NOT_AVAILABLE: wait for every partition's leader here.
+    if ((error as { type?: unknown }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw error;
+    await waitFor(`leaders of ${topics.join(', ')}`, async () => {
+      const metadata = await admin.fetchTopicMetadata({ topics });
+      return metadata.topics.every(
+        (topic) =>
+          topic.partitions.length === partitions &&
+          topic.partitions.every((partition) => partition.leader >= 0),
+      );
     });
   } finally {
     await admin.disconnect();
