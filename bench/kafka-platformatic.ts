@@ -9,6 +9,7 @@
 import { compatibilityPartitioner, Producer, stringSerializers } from '@platformatic/kafka';
 import type { MessageToProduce } from '@platformatic/kafka';
 import type { RawMessage } from './brokers.js';
+import { timedBatches } from './timed-batches.js';
 
 type Message = MessageToProduce<string, string, string, string>;
 
@@ -43,20 +44,9 @@ export async function platformaticRawPublish({
   });
   const toKafka = ({ key, value, headers }: RawMessage): Message => ({ topic, key, value, headers });
   try {
-    // A warm-up message outside the timing, as for kafkajs: metadata and a producer id.
-    await producer.send({ messages: [toKafka(message(0))] });
-    const started = performance.now();
-    const sending = new Set<Promise<unknown>>();
-    for (let sent = 0; sent < count;) {
-      const messages: Message[] = [];
-      for (const end = Math.min(count, sent + batchSize); sent < end; sent++)
-        messages.push(toKafka(message(sent)));
-      const send: Promise<unknown> = producer.send({ messages }).finally(() => sending.delete(send));
-      sending.add(send);
-      if (sending.size >= inFlight) await Promise.race(sending);
-    }
-    await Promise.all(sending);
-    return (performance.now() - started) / 1000;
+    return await timedBatches({ count, batchSize, inFlight, message }, toKafka, (messages) =>
+      producer.send({ messages }),
+    );
   } finally {
     await producer.close();
   }
