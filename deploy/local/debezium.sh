@@ -78,7 +78,7 @@ LOG
 }
 
 pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE"; }
-running() { local p; p=$(pid) && kill -0 "$p" 2>/dev/null; }
+running() { pid_file_running "$PIDFILE" "$CONNECT_DIR/worker.properties"; }
 listening() { port_open 127.0.0.1 "$OUTBOX_CONNECT_PORT"; }
 not_running() { ! running; }
 

@@ -43,6 +43,15 @@ port_holders() {
   fi
 }
 
+# pid_file_running PID_FILE MARK: the pid file names a live process whose command line or
+# environment holds MARK. A machine restored from a snapshot, or restarted, keeps the pid files of
+# services that are gone, and their pids may now belong to other processes.
+pid_file_running() {
+  local p
+  p=$(head -n 1 "$1" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null &&
+    cat "/proc/$p/cmdline" "/proc/$p/environ" 2>/dev/null | tr '\0' '\n' | grep -qF -- "$2"
+}
+
 # wait_port_free TIMEOUT_SECONDS PORT...: waits until no socket holds any of the ports (a stopped
 # service's listener may linger a moment); on timeout says who holds them and fails.
 wait_port_free() {

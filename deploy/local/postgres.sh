@@ -117,8 +117,12 @@ shared_buffers = 256MB
 CONF
 }
 
-# Without its binaries (a packaged build not unpacked yet) no cluster of this version runs.
-running() { [ -x "$BIN/pg_ctl" ] && as_owner "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
+# Without its binaries (a packaged build not unpacked yet) no cluster of this version runs; a
+# postmaster.pid whose pid is now another process's is a stale one (see pid_file_running).
+running() {
+  [ -x "$BIN/pg_ctl" ] && pid_file_running "$DATA/postmaster.pid" "$DATA" &&
+    as_owner "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1
+}
 
 ready() { "$CLIENT_BIN/pg_isready" -q -h 127.0.0.1 -p "$OUTBOX_PG_PORT"; }
 
@@ -129,6 +133,7 @@ case "${1:-}" in
     if ! running; then
       wait_port_free 30 "$OUTBOX_PG_PORT"
       log "starting PostgreSQL $OUTBOX_PG_VERSION on 127.0.0.1:$OUTBOX_PG_PORT"
+      rm -f "$DATA/postmaster.pid"
       if ! as_owner "$BIN/pg_ctl" -D "$DATA" -l "$PG_DIR/server.log" -o "-p $OUTBOX_PG_PORT" -w -t 60 start >/dev/null; then
         log "PostgreSQL did not start; last lines of $PG_DIR/server.log:"
         tail -n 25 "$PG_DIR/server.log" | sed 's/^/  /' >&2

@@ -26,7 +26,7 @@ ctl() { as_rabbitmq env HOME=/var/lib/rabbitmq rabbitmqctl -n "$NODE" "$@"; }
 
 listening() { port_open 127.0.0.1 "$OUTBOX_RABBITMQ_PORT"; }
 pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE"; }
-running() { local p; p=$(pid) && kill -0 "$p" 2>/dev/null; }
+running() { pid_file_running "$PIDFILE" "RABBITMQ_NODENAME=$NODE"; }
 not_running() { ! running && ! listening; }
 # A node that cannot start (a port taken, say) writes erl_crash.dump and exits.
 not_crashed() { [ ! -s "$RMQ_DIR/erl_crash.dump" ]; }
@@ -45,7 +45,8 @@ case "${1:-}" in
       wait_port_free 30 "$OUTBOX_RABBITMQ_PORT" "$DIST_PORT"
       log "starting RabbitMQ node $NODE on 127.0.0.1:$OUTBOX_RABBITMQ_PORT"
       mkdir -p "$RMQ_DIR"
-      rm -f "$RMQ_DIR/erl_crash.dump"
+      # A pid file left by a node that is gone would pass for the new node's before it writes its own.
+      rm -f "$RMQ_DIR/erl_crash.dump" "$PIDFILE"
       [ "$(id -u)" = 0 ] && chown rabbitmq: "$RMQ_DIR"
       : >"$RMQ_DIR/enabled_plugins.tmp" && mv "$RMQ_DIR/enabled_plugins.tmp" "$RMQ_DIR/enabled_plugins"
       [ "$(id -u)" = 0 ] && chown rabbitmq: "$RMQ_DIR/enabled_plugins"

@@ -51,7 +51,7 @@ build() {
 }
 
 pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE"; }
-running() { local p; p=$(pid) && kill -0 "$p" 2>/dev/null; }
+running() { pid_file_running "$PIDFILE" "HTTP_PORT=$OUTBOX_SCHEMA_REGISTRY_PORT"; }
 not_running() { ! running; }
 # Ready once the Confluent API answers (the HTTP port opens a moment before the storage is ready).
 answering() {
