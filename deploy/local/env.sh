@@ -46,10 +46,13 @@ port_holders() {
 # pid_file_running PID_FILE MARK: the pid file names a live process whose command line or
 # environment holds MARK. A machine restored from a snapshot, or restarted, keeps the pid files of
 # services that are gone, and their pids may now belong to other processes.
+# (No pipe into grep -q: it stops reading at the first match, the writer dies of SIGPIPE, and
+# pipefail makes the match a failure.)
 pid_file_running() {
-  local p
-  p=$(head -n 1 "$1" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null &&
-    cat "/proc/$p/cmdline" "/proc/$p/environ" 2>/dev/null | tr '\0' '\n' | grep -qF -- "$2"
+  local p process
+  p=$(head -n 1 "$1" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 1
+  process=$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null; tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null || true)
+  [[ $process == *"$2"* ]]
 }
 
 # wait_port_free TIMEOUT_SECONDS PORT...: waits until no socket holds any of the ports (a stopped

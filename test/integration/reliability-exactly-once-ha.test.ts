@@ -90,7 +90,13 @@ test('exactly-once: a frozen leader resumed after the takeover is fenced and sto
     // the walsender blocked for good writing its goodbye to a client that no longer reads.)
     leader.child.kill('SIGSTOP');
     proxy.retarget(PG_PORT);
-    await waitFor("the old leader's sessions ended", async () => (await oldLeaderSessions(db)).length === 0);
+    // A backend ends when it next touches its closed socket; a walsender stuck in a write ends at
+    // the latest at wal_sender_timeout (60 s in the test clusters), so the wait allows for that.
+    await waitFor(
+      async () => `the old leader's sessions ended; left: ${await describeSessions(db)}`,
+      async () => (await oldLeaderSessions(db)).length === 0,
+      { timeoutMs: 90_000 },
+    );
     await standby.waitForLog('kafka: transactional producer ready', 30_000);
     await standby.waitForLog('streaming', 30_000);
     const delivered = counter.delivered;
@@ -125,4 +131,15 @@ async function oldLeaderSessions(db: TestDatabase): Promise<number[]> {
     [db.slot],
   );
   return rows.map(({ pid }) => pid);
+}
+
+/** What the old leader's sessions are doing, for a wait that timed out. */
+async function describeSessions(db: TestDatabase): Promise<string> {
+  const pids = await oldLeaderSessions(db);
+  const { rows } = await db.pool.query<{ line: string }>(
+    `select concat_ws(' ', pid, backend_type, state, wait_event_type, wait_event,
+       now() - state_change) as line from pg_stat_activity where pid = any($1)`,
+    [pids],
+  );
+  return rows.map(({ line }) => line).join('; ') || pids.join(', ');
 }
