@@ -51,7 +51,7 @@ port_holders() {
 pid_file_running() {
   local p process
   p=$(head -n 1 "$1" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 1
-  process=$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null; tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null || true)
+  process=$(tr '\0' '\n' 2>/dev/null <"/proc/$p/cmdline"; tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" || true)
   [[ $process == *"$2"* ]]
 }
 

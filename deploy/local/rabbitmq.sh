@@ -27,7 +27,6 @@ ctl() { as_rabbitmq env HOME=/var/lib/rabbitmq rabbitmqctl -n "$NODE" "$@"; }
 listening() { port_open 127.0.0.1 "$OUTBOX_RABBITMQ_PORT"; }
 pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE"; }
 running() { pid_file_running "$PIDFILE" "RABBITMQ_NODENAME=$NODE"; }
-not_running() { ! running && ! listening; }
 # A node that cannot start (a port taken, say) writes erl_crash.dump and exits.
 not_crashed() { [ ! -s "$RMQ_DIR/erl_crash.dump" ]; }
 alive() { running && not_crashed; }
@@ -66,9 +65,12 @@ case "${1:-}" in
   stop | kill)
     if running; then
       log "stopping RabbitMQ ($1)"
-      if [ "$1" = kill ]; then kill -KILL "$(pid)"; else ctl stop >/dev/null 2>&1 || kill -TERM "$(pid)"; fi
-      wait_for 60 "RabbitMQ to exit" not_running || kill -KILL "$(pid)"
-      wait_for 10 "RabbitMQ to exit after SIGKILL" not_running
+      # The node empties its pid file as it begins to stop: wait for the process itself to end.
+      node_pid=$(pid)
+      node_gone() { ! kill -0 "$node_pid" 2>/dev/null && ! listening; }
+      if [ "$1" = kill ]; then kill -KILL "$node_pid"; else ctl stop >/dev/null 2>&1 || kill -TERM "$node_pid"; fi
+      wait_for 60 "RabbitMQ to exit" node_gone || kill -KILL "$node_pid"
+      wait_for 10 "RabbitMQ to exit after SIGKILL" node_gone
       # The next start must find its ports free: a restart never races the old process's sockets.
       wait_port_free 30 "$OUTBOX_RABBITMQ_PORT" "$DIST_PORT"
     fi
