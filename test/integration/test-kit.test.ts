@@ -100,3 +100,34 @@ test('opens a server and a connection to it, and closes neither', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('Teardown ends the last started first, and every step even after one fails, which fails the test', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'teardown-'));
+  const file = join(dir, 'steps.test.ts');
+  writeFileSync(
+    file,
+    `import { test } from 'node:test';
+import { Teardown } from ${JSON.stringify(join(ROOT, 'test/kit/teardown.ts'))};
+test('starts three things', (t) => {
+  const teardown = new Teardown(t);
+  for (const name of ['first', 'second', 'third'])
+    teardown.add(name, (started) => {
+      console.log('ended ' + started);
+      if (started === 'second') throw new Error('second could not end');
+    });
+});
+`,
+  );
+  try {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', file], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: withoutTestContext(),
+    });
+    assert.notEqual(run.status, 0, run.stdout);
+    assert.match(run.stdout, /ended third[\s\S]*ended second[\s\S]*ended first/);
+    assert.match(run.stdout, /second could not end/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
