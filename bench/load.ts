@@ -117,16 +117,21 @@ export class Writers implements PacedSource {
       const own = aggregates[writer]!;
       // One trace per transaction, as when one request writes its events.
       const trace = `{"traceparent": "00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01"}`;
-      const ids: string[] = [];
-      const payloads: string[] = [];
-      const headers: string[] = [];
-      for (let i = 0; i < size; i++) {
-        ids.push(own[(tx + i) % own.length]!);
-        payloads.push(`{"tx": ${tx}, "pad": "${pad}"}`);
-        headers.push(trace);
-      }
       await client.query('begin');
-      await client.query(INSERT, [shape.aggregateType, ids, payloads, headers]);
+      // A large transaction goes in statements of at most STATEMENT_ROWS rows (one array parameter
+      // of a million payloads would be a string near V8's limit).
+      for (let first = 0; first < size; first += STATEMENT_ROWS) {
+        const rows = Math.min(STATEMENT_ROWS, size - first);
+        const ids: string[] = [];
+        const payloads: string[] = [];
+        const headers: string[] = [];
+        for (let i = first; i < first + rows; i++) {
+          ids.push(own[(tx + i) % own.length]!);
+          payloads.push(`{"tx": ${tx}, "pad": "${pad}"}`);
+          headers.push(trace);
+        }
+        await client.query(INSERT, [shape.aggregateType, ids, payloads, headers]);
+      }
       this.sentAt[tx] = performance.now();
       await client.query('commit');
     });
@@ -136,6 +141,8 @@ export class Writers implements PacedSource {
     await Promise.all(this.clients.map((client) => client.end().catch(() => undefined)));
   }
 }
+
+const STATEMENT_ROWS = 10_000;
 
 // `{"tx": 1234567, "pad": ""}`: what a payload holds besides its padding.
 const PAYLOAD_OVERHEAD = 27;
