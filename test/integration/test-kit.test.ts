@@ -12,11 +12,34 @@ import { ensureServices, KAFKA_BROKER, ROOT, uniqueName } from '../kit/services.
 
 const NO_LEAKS = join(ROOT, 'test/kit/no-leaks.ts');
 
-/** This environment without the variable that makes a node --test process report to its parent. */
-function withoutTestContext(): NodeJS.ProcessEnv {
+/**
+ * Runs `source` as a test file of its own (`name` in a temporary folder) in a test runner of its own,
+ * not a child reporting to this one, and returns its exit status and output.
+ */
+function runTestFile(
+  name: string,
+  source: string,
+  nodeArgs: string[] = [],
+): { status: number | null; stdout: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'test-kit-'));
+  const file = join(dir, name);
+  writeFileSync(file, source);
   const env = { ...process.env };
   delete env['NODE_TEST_CONTEXT'];
-  return env;
+  try {
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', ...nodeArgs, '--test', '--test-force-exit', file],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env,
+      },
+    );
+    return { status: run.status, stdout: run.stdout };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 test('the Kafka reader replaces a stalled consumer, reports it, and reads each message once', async () => {
@@ -73,10 +96,8 @@ test('a reader that times out says where it and the topic stand', async () => {
 });
 
 test('a test file that leaves a connection or a server open fails, naming it (test/kit/no-leaks.ts)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'no-leaks-'));
-  const file = join(dir, 'leaky.test.mjs');
-  writeFileSync(
-    file,
+  const run = runTestFile(
+    'leaky.test.mjs',
     `import { test } from 'node:test';
 import net from 'node:net';
 test('opens a server and a connection to it, and closes neither', async () => {
@@ -86,26 +107,15 @@ test('opens a server and a connection to it, and closes neither', async () => {
   await new Promise((resolve) => socket.on('connect', resolve));
 });
 `,
+    ['--import', NO_LEAKS],
   );
-  try {
-    const run = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', '--import', NO_LEAKS, '--test', '--test-force-exit', file],
-      // A test runner of its own, not a child reporting to this one.
-      { encoding: 'utf8', timeout: 60_000, env: withoutTestContext() },
-    );
-    assert.notEqual(run.status, 0, run.stdout);
-    assert.match(run.stdout, /the tests left open: .*a server .*a connection to port \d+/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  assert.notEqual(run.status, 0, run.stdout);
+  assert.match(run.stdout, /the tests left open: .*a server .*a connection to port \d+/);
 });
 
 test('Teardown ends the last started first, and every step even after one fails, which fails the test', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'teardown-'));
-  const file = join(dir, 'steps.test.ts');
-  writeFileSync(
-    file,
+  const run = runTestFile(
+    'steps.test.ts',
     `import { test } from 'node:test';
 import { Teardown } from ${JSON.stringify(join(ROOT, 'test/kit/teardown.ts'))};
 test('starts three things', (t) => {
@@ -118,16 +128,7 @@ test('starts three things', (t) => {
 });
 `,
   );
-  try {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', file], {
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: withoutTestContext(),
-    });
-    assert.notEqual(run.status, 0, run.stdout);
-    assert.match(run.stdout, /ended third[\s\S]*ended second[\s\S]*ended first/);
-    assert.match(run.stdout, /second could not end/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  assert.notEqual(run.status, 0, run.stdout);
+  assert.match(run.stdout, /ended third[\s\S]*ended second[\s\S]*ended first/);
+  assert.match(run.stdout, /second could not end/);
 });
