@@ -10,7 +10,8 @@
 // that went away from an idle relay.
 // close() ends the retrying: messages still unconfirmed then stay unsettled (neither confirmed nor
 // dead-lettered), so the relay never completes them and the next start publishes them again.
-import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import { javaCompatiblePartitioner } from './kafka-partitioner.js';
 import type { Admin, KafkaConfig, LogEntry, Message, Producer, TopicMessages } from 'kafkajs';
 import type { Logger } from 'pino';
 import { backoffDelay } from '../pipeline/backoff.js';
@@ -82,7 +83,7 @@ export class KafkaSink implements Sink {
       idempotent: true,
       maxInFlightRequests: 5,
       // Java's murmur2 partitioning: other Kafka clients put the same key on the same partition.
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: javaCompatiblePartitioner,
       allowAutoTopicCreation: options.autoCreateTopics,
       // Retries are ours (forever, with backoff); kafkajs' own are a short first line.
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },

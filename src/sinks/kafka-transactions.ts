@@ -3,7 +3,8 @@
 // progress read back) and committing one Kafka transaction of messages plus a progress record.
 // The progress is judged against the server streamed now (kafka-progress-server.ts) whenever it is
 // read back and whenever a replication session identifies its server; records name that server.
-import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import { javaCompatiblePartitioner } from './kafka-partitioner.js';
 import type { Admin, KafkaConfig, LogEntry, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config-fields.js';
@@ -147,7 +148,7 @@ export class TransactionalProducer {
         transactionalId,
         idempotent: true,
         maxInFlightRequests: 1,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: javaCompatiblePartitioner,
         allowAutoTopicCreation: this.options.autoCreateTopics,
         retry: TRANSACTION_RETRY,
       });

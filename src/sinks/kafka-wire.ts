@@ -133,89 +133,144 @@ function sizeOfVarBytes(length: number): number {
   return length < 0 ? 1 : sizeOfVarInt(length) + length;
 }
 
-/** A record measured once: its sizes are needed to size the buffer and again to write it. */
-interface MeasuredRecord {
-  readonly message: WireMessage;
-  readonly timestampDelta: number;
-  readonly keyLength: number;
-  readonly valueLength: number;
-  /** Header names and values flattened (an array value is one header per item), with lengths. */
-  readonly headers: readonly (string | HeaderValue | number)[];
-  /** The record's body size (what its leading varint says). */
-  readonly bodySize: number;
+/**
+ * What the first pass measures and the second reads back, in the same order: per record its body
+ * size, key, value and header count, then each header's name and value length. One array for the
+ * whole request instead of an object and an array per record (measured: about an eighth of what the
+ * Kafka sink allocated per event). Reused by every request: encoding is synchronous.
+ */
+class Measures {
+  private values = new Int32Array(16_384);
+  private written = 0;
+  private read = 0;
+
+  reset(): void {
+    this.written = 0;
+    this.read = 0;
+  }
+
+  /** Keeps a place for a value known later (set()). */
+  reserve(): number {
+    if (this.written === this.values.length) {
+      const grown = new Int32Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    return this.written++;
+  }
+
+  push(value: number): void {
+    this.values[this.reserve()] = value;
+  }
+
+  set(at: number, value: number): void {
+    this.values[at] = value;
+  }
+
+  next(): number {
+    return this.values[this.read++]!;
+  }
 }
 
-function measureRecord(message: WireMessage, offsetDelta: number, timestampDelta: number): MeasuredRecord {
-  const headers: (string | HeaderValue | number)[] = [];
-  let headersSize = 0;
-  const entries = message.headers ?? {};
-  for (const name of Object.keys(entries)) {
-    const entry = entries[name];
-    const items = Array.isArray(entry) ? (entry as HeaderValue[]) : [entry as HeaderValue];
-    for (const item of items) {
-      const nameLength = Buffer.byteLength(name);
-      const itemLength = byteLength(item);
-      headers.push(name, nameLength, item, itemLength);
-      headersSize += sizeOfVarBytes(nameLength) + sizeOfVarBytes(itemLength);
-    }
-  }
+const measures = new Measures();
+
+/** A header's values: an array value is one header per item, as kafkajs does. */
+function headerItems(entry: HeaderValue | readonly HeaderValue[]): readonly HeaderValue[] | undefined {
+  return Array.isArray(entry) ? (entry as readonly HeaderValue[]) : undefined;
+}
+
+/** Measures a record into `measures`; returns its size with its leading varint. */
+function measureRecord(message: WireMessage, offsetDelta: number, timestampDelta: number): number {
+  const bodySizeAt = measures.reserve();
   const keyLength = byteLength(message.key);
   const valueLength = byteLength(message.value);
+  measures.push(keyLength);
+  measures.push(valueLength);
+  const countAt = measures.reserve();
+  let count = 0;
+  let headersSize = 0;
+  const { headers } = message;
+  // Loops rather than a callback per header: a closure per record is what this replaces.
+  for (const name in headers) {
+    const entry = headers[name];
+    const items = headerItems(entry);
+    const nameLength = Buffer.byteLength(name);
+    for (let i = 0; i < (items ? items.length : 1); i++) {
+      const itemLength = byteLength(items ? items[i] : (entry as HeaderValue));
+      measures.push(nameLength);
+      measures.push(itemLength);
+      headersSize += sizeOfVarBytes(nameLength) + sizeOfVarBytes(itemLength);
+      count += 1;
+    }
+  }
+  measures.set(countAt, count);
   const bodySize =
     1 + // attributes
     sizeOfVarLong(timestampDelta) +
     sizeOfVarInt(offsetDelta) +
     sizeOfVarBytes(keyLength) +
     sizeOfVarBytes(valueLength) +
-    sizeOfVarInt(headers.length / 4) +
+    sizeOfVarInt(count) +
     headersSize;
-  return { message, timestampDelta, keyLength, valueLength, headers, bodySize };
+  measures.set(bodySizeAt, bodySize);
+  return sizeOfVarInt(bodySize) + bodySize;
 }
 
-function writeRecord(out: Cursor, record: MeasuredRecord, offsetDelta: number): void {
-  out.varInt(record.bodySize);
+function writeRecord(out: Cursor, message: WireMessage, offsetDelta: number, timestampDelta: number): void {
+  out.varInt(measures.next());
   out.int8(0);
-  out.varLong(record.timestampDelta);
+  out.varLong(timestampDelta);
   out.varInt(offsetDelta);
-  out.varBytes(record.message.key, record.keyLength);
-  out.varBytes(record.message.value, record.valueLength);
-  const { headers } = record;
-  out.varInt(headers.length / 4);
-  for (let i = 0; i < headers.length; i += 4) {
-    out.varBytes(headers[i] as string, headers[i + 1] as number);
-    out.varBytes(headers[i + 2] as HeaderValue, headers[i + 3] as number);
+  out.varBytes(message.key, measures.next());
+  out.varBytes(message.value, measures.next());
+  out.varInt(measures.next());
+  const { headers } = message;
+  for (const name in headers) {
+    const entry = headers[name];
+    const items = headerItems(entry);
+    for (let i = 0; i < (items ? items.length : 1); i++) {
+      out.varBytes(name, measures.next());
+      out.varBytes(items ? items[i] : (entry as HeaderValue), measures.next());
+    }
   }
 }
 
-/** A partition's batch, measured: its records and timestamps. */
+/** A partition's batch, measured: its records' timestamps and its size. */
 interface MeasuredBatch {
   readonly partition: WirePartition;
-  readonly records: readonly MeasuredRecord[];
   readonly firstTimestamp: number;
   readonly maxTimestamp: number;
   /** From baseOffset to the last record. */
   readonly size: number;
 }
 
+/** A record's timestamp: its own, else the request's. */
+function stampOf(message: WireMessage, now: number): number {
+  return message.timestamp ? Number(message.timestamp) : now;
+}
+
 function measureBatch(partition: WirePartition, now: number): MeasuredBatch {
-  // As kafkajs: the messages' own timestamps sorted as JavaScript sorts (as text), else now.
-  const stamps = partition.messages
-    .map((message) => message.timestamp)
-    .filter((stamp) => stamp !== null && stamp !== undefined)
-    .sort();
-  const firstTimestamp = stamps.length === 0 ? now : Number(stamps[0]);
-  const maxTimestamp = stamps.length === 0 ? now : Number(stamps[stamps.length - 1]);
+  const { messages } = partition;
+  let firstTimestamp = now;
+  let maxTimestamp = now;
+  if (messages.some((message) => message.timestamp !== null && message.timestamp !== undefined)) {
+    // As kafkajs: the messages' own timestamps sorted as JavaScript sorts (as text).
+    const stamps = messages
+      .map((message) => message.timestamp)
+      .filter((stamp) => stamp !== null && stamp !== undefined)
+      .sort();
+    firstTimestamp = Number(stamps[0]);
+    maxTimestamp = Number(stamps[stamps.length - 1]);
+  }
   let size = 8 + 4 + BATCH_HEADER_AFTER_LENGTH;
-  const records = partition.messages.map((message, index) => {
-    const stamp = message.timestamp ? Number(message.timestamp) : now;
-    const record = measureRecord(message, index, stamp - firstTimestamp);
-    size += sizeOfVarInt(record.bodySize) + record.bodySize;
-    return record;
-  });
-  return { partition, records, firstTimestamp, maxTimestamp, size };
+  for (let index = 0; index < messages.length; index++) {
+    size += measureRecord(messages[index]!, index, stampOf(messages[index]!, now) - firstTimestamp);
+  }
+  return { partition, firstTimestamp, maxTimestamp, size };
 }
 
 function writeBatch(out: Cursor, batch: MeasuredBatch, body: ProduceBody): void {
+  const { messages } = batch.partition;
   out.int64(0n);
   out.int32(batch.size - 12);
   out.int32(0); // partitionLeaderEpoch
@@ -223,14 +278,17 @@ function writeBatch(out: Cursor, batch: MeasuredBatch, body: ProduceBody): void 
   const crcAt = out.offset;
   out.offset += 4;
   out.int16(body.transactionalId === null ? 0 : TRANSACTIONAL_ATTRIBUTE);
-  out.int32(batch.records.length - 1);
+  out.int32(messages.length - 1);
   out.int64(BigInt(batch.firstTimestamp));
   out.int64(BigInt(batch.maxTimestamp));
   out.int64(body.producerId);
   out.int16(body.producerEpoch);
   out.int32(batch.partition.firstSequence ?? 0);
-  out.int32(batch.records.length);
-  batch.records.forEach((record, index) => writeRecord(out, record, index));
+  out.int32(messages.length);
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index]!;
+    writeRecord(out, message, index, stampOf(message, body.now) - batch.firstTimestamp);
+  }
   const crc = crc32c.buf(out.buf.subarray(crcAt + 4, out.offset)) >>> 0;
   out.buf.writeUInt32BE(crc, crcAt);
 }
@@ -241,6 +299,7 @@ function sizeOfString(value: string | null): number {
 
 /** A produce request's body (versions 3 to 7 share it), uncompressed. */
 export function encodeProduceBody(body: ProduceBody): Buffer {
+  measures.reset();
   let size = sizeOfString(body.transactionalId) + 2 + 4 + 4;
   const topics = body.topicData.map(({ topic, partitions }) => {
     size += sizeOfString(topic) + 4;
