@@ -44,6 +44,20 @@ describe('observability/metrics createMetrics', () => {
     assert.match(text, /^outbox_relay_events_dead_lettered_total\{reason="too_large"\} 1$/m);
     assert.match(text, /^outbox_relay_publish_errors_total\{sink="kafka"\} 0$/m);
     assert.match(text, /^outbox_relay_lag_seconds 12.5$/m);
+    // Counted apart and added at each scrape: a second scrape adds only what came since.
+    metrics.published('kafka', 'outbox.order', 'native');
+    metrics.published('kafka', 'outbox.payment', 'native');
+    const again = await metrics.registry.metrics();
+    assert.match(
+      again,
+      /^outbox_relay_events_published_total\{sink="kafka",destination="outbox.order"\} 3$/m,
+    );
+    assert.match(
+      again,
+      /^outbox_relay_events_published_total\{sink="kafka",destination="outbox.payment"\} 1$/m,
+    );
+    assert.match(again, /^outbox_relay_events_published_by_format_total\{format="native"\} 3$/m);
+    assert.match(again, /^outbox_relay_events_published_by_format_total\{format="cloudevents"\} 1$/m);
     assert.match(text, /^outbox_relay_leader 1$/m);
   });
 
