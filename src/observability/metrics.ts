@@ -140,7 +140,7 @@ class LabelCounts {
 
   add(first: string, second: string): void {
     let inner = this.counts.get(first);
-    if (!inner) this.counts.set(first, (inner = new Map()));
+    if (!inner) this.counts.set(first, (inner = new Map<string, number>()));
     inner.set(second, (inner.get(second) ?? 0) + 1);
   }
 
