@@ -6,6 +6,7 @@
 // datacontenttype application/json. The key stays the aggregate id; the row's headers travel as
 // the message's headers in both modes.
 import { z } from 'zod';
+import { payloadBody, payloadBytesBound } from '../wal/event.js';
 import type { OutboxEvent } from '../wal/event.js';
 import { defineFormat } from './format.js';
 import type { EncodedMessage, FormatSettings, MessageFormat } from './format.js';
@@ -79,9 +80,9 @@ function properties(event: OutboxEvent) {
   };
 }
 
-/** UTF-16 units of key, payload and the row's headers: a third of their UTF-8 bound. */
+/** UTF-16 units of the key and the row's headers: a third of their UTF-8 bound. */
 function rowUnits(event: OutboxEvent): number {
-  let units = event.aggregateId.length + event.payload.length;
+  let units = event.aggregateId.length;
   const own = event.headers;
   for (const name in own) units += name.length + own[name]!.length;
   return units;
@@ -105,14 +106,15 @@ function binaryFormat(source: string): MessageFormat {
     name: 'cloudevents',
     encode: (event: OutboxEvent): EncodedMessage => ({
       ...properties(event),
-      body: event.payload,
+      body: payloadBody(event),
       headers: event.headers,
       contentType: DATA_CONTENT_TYPE,
       cloudEvent: { mode: 'binary', attributes: cloudEventAttributes(event, source) },
     }),
-    body: (event: OutboxEvent) => event.payload,
+    body: payloadBody,
     // Six attribute names (each behind the longest prefix) and the content-type header.
     sizeBound: (event: OutboxEvent) =>
+      payloadBytesBound(event) +
       3 * (rowUnits(event) + attributeUnits(event, source) + 6 * (LONGEST_PREFIX + 11) + CONTENT_TYPE_HEADER),
   };
 }
@@ -139,7 +141,10 @@ function structuredFormat(source: string): MessageFormat {
     body: (event: OutboxEvent) => structuredBody(event, source),
     // JSON escapes a UTF-16 unit into at most six bytes (\u001f); names and punctuation are below 150.
     sizeBound: (event: OutboxEvent) =>
-      3 * (rowUnits(event) + CONTENT_TYPE_HEADER) + 6 * attributeUnits(event, source) + 150,
+      payloadBytesBound(event) +
+      3 * (rowUnits(event) + CONTENT_TYPE_HEADER) +
+      6 * attributeUnits(event, source) +
+      150,
   };
 }
 

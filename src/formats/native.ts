@@ -1,5 +1,6 @@
 // The `native` format, the contract's own: the row's payload as the body, the aggregate id
 // as the key, the row's headers plus the event's own fields as headers (ours win on a name clash).
+import { payloadBody, payloadBytesBound } from '../wal/event.js';
 import type { OutboxEvent } from '../wal/event.js';
 import { defineFormat } from './format.js';
 import type { EncodedMessage, MessageFormat } from './format.js';
@@ -28,7 +29,7 @@ const EVENT_HEADER_NAMES = 'id aggregate_type aggregate_id event_type created_at
  */
 class NativeMessage implements EncodedMessage {
   readonly key: string;
-  readonly body: string;
+  readonly body: string | Buffer;
   readonly headers: Readonly<Record<string, string>>;
   readonly id: string;
   readonly type: string;
@@ -39,7 +40,7 @@ class NativeMessage implements EncodedMessage {
   constructor(event: OutboxEvent) {
     this.createdAt = event.createdAt;
     this.key = event.aggregateId;
-    this.body = event.payload;
+    this.body = payloadBody(event);
     this.headers = messageHeaders(event);
     this.id = event.id;
     this.type = event.eventType;
@@ -54,13 +55,12 @@ class NativeMessage implements EncodedMessage {
 export const nativeFormat: MessageFormat = {
   name: 'native',
   encode: (event: OutboxEvent): EncodedMessage => new NativeMessage(event),
-  body: (event: OutboxEvent) => event.payload,
+  body: payloadBody,
   // A UTF-8 byte sequence is at most three UTF-16 units per unit; a row header that the event's own
   // replaces is counted twice, which a bound may do.
   sizeBound(event: OutboxEvent): number {
     let units =
       event.aggregateId.length +
-      event.payload.length +
       EVENT_HEADER_NAMES +
       event.id.length +
       event.aggregateType.length +
@@ -69,7 +69,7 @@ export const nativeFormat: MessageFormat = {
       event.createdAt.length;
     const own = event.headers;
     for (const name in own) units += name.length + own[name]!.length;
-    return units * 3;
+    return units * 3 + payloadBytesBound(event);
   },
 };
 

@@ -6,6 +6,7 @@ import type { CompletedEvent, CompletionStore, DeadLetter } from '../completion.
 import type { CatchUpTracker } from '../observability/catch-up.js';
 import type { Logger } from '../observability/logger.js';
 import type { RelayMetrics } from '../observability/metrics.js';
+import { payloadSize } from '../wal/event.js';
 import type { OutboxEvent } from '../wal/event.js';
 import { backoffDelay } from './backoff.js';
 import { SerialBatcher } from './batcher.js';
@@ -68,7 +69,7 @@ export class Dispatcher {
       event,
       transaction,
       owner,
-      bytes: event.payload.length + EVENT_OVERHEAD_BYTES,
+      bytes: payloadSize(event) + EVENT_OVERHEAD_BYTES,
       deadLetter: undefined,
       deadLetterReason: undefined,
     };

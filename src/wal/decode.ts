@@ -4,10 +4,13 @@
 // into the outbox; everything else is passed over without being read): pg-logical-replication's
 // parser builds an object per message and decodes every column of every row, ~10 % of the relay's
 // CPU, for tuples it mostly drops. Column values of the outbox relation are kept as the text
-// PostgreSQL sent: the payload becomes the message body byte for byte, and the row's timestamp is
-// converted here rather than by pg's global type parsers (which the application may have changed).
+// PostgreSQL sent, the payload as its bytes (copied: the driver reuses its read buffer): it becomes
+// the message body byte for byte, and stays off the V8 heap while the event is in flight. The row's
+// timestamp is converted here rather than by pg's global type parsers (which the application may
+// have changed).
 // https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html
 import type { OutboxEvent, WalChange } from './event.js';
+import { lastOf, RepeatedText } from './repeated-text.js';
 
 export interface TableName {
   readonly schema: string;
@@ -17,6 +20,8 @@ export interface TableName {
 const REQUIRED_COLUMNS = ['id', 'aggregate_type', 'aggregate_id', 'event_type', 'payload'] as const;
 /** The columns an event is made of (rowToEvent); the others are not decoded. */
 const EVENT_COLUMNS = new Set<string>([...REQUIRED_COLUMNS, 'headers', 'created_at', 'seq']);
+/** Columns whose text is usually the previous row's (RepeatedText). */
+const REPEATING_COLUMNS = ['aggregate_type', 'event_type', 'headers', 'created_at'];
 /** PostgreSQL's epoch (2000-01-01) in Unix microseconds. */
 const POSTGRES_EPOCH_MICROS = 946_684_800_000_000n;
 
@@ -25,6 +30,14 @@ export class OutboxDecoder {
   private readonly outboxRelations = new Map<number, (string | undefined)[]>();
   /** The transaction being decoded: its inserts carry its id. */
   private xid: number | undefined;
+  /** The columns whose text usually repeats from row to row, decoded once while it does. */
+  private readonly repeated = new Map<string, RepeatedText>(
+    REPEATING_COLUMNS.map((column) => [column, new RepeatedText()]),
+  );
+  private readonly conversions: ColumnConversions = {
+    time: lastOf(timestamptzToIso),
+    headers: lastOf(parseHeaders),
+  };
 
   /** `keepColumnText`: see rowToEvent (true when a route's format reads the columns' text). */
   constructor(
@@ -57,7 +70,12 @@ export class OutboxDecoder {
         if (!columns) return null;
         return {
           kind: 'event',
-          event: rowToEvent(readRow(message, 6, columns), this.xid, this.keepColumnText),
+          event: rowToEvent(
+            readRow(message, 6, columns, this.repeated),
+            this.xid,
+            this.keepColumnText,
+            this.conversions,
+          ),
         };
       }
       default:
@@ -109,6 +127,7 @@ function readRow(
   message: Buffer,
   offset: number,
   columns: readonly (string | undefined)[],
+  repeated: ReadonlyMap<string, RepeatedText>,
 ): Record<string, unknown> {
   // One shape for every row (V8 keeps it fast); absent columns stay null.
   const row: Record<string, unknown> = {
@@ -130,41 +149,92 @@ function readRow(
     const length = message.readInt32BE(at);
     at += 4;
     const column = columns[i];
-    if (column !== undefined) row[column] = message.toString('utf8', at, at + length);
+    if (column === 'payload') row[column] = copyBytes(message, at, length);
+    else if (column !== undefined)
+      row[column] =
+        repeated.get(column)?.read(message, at, length) ?? message.toString('utf8', at, at + length);
     at += length;
   }
   return row;
 }
 
+function copyBytes(message: Buffer, at: number, length: number): Buffer {
+  const bytes = Buffer.allocUnsafe(length);
+  message.copy(bytes, 0, at, at + length);
+  return bytes;
+}
+
 /** The column a sweep adds to each row it reads: the row's xmin (db/slot-sql.ts). */
 export const SWEPT_XMIN_COLUMN = 'outbox_relay_xmin';
+
+/** How rowToEvent turns column text into event fields (the decoder remembers the last of each). */
+interface ColumnConversions {
+  readonly time: (text: string) => string;
+  readonly headers: (text: string) => Readonly<Record<string, string>>;
+}
+
+const DIRECT_CONVERSIONS: ColumnConversions = { time: timestamptzToIso, headers: parseHeaders };
 
 /**
  * An outbox row as an event. `keepColumnText`: also keep created_at and headers as PostgreSQL printed
  * them (event.columns), which only some formats read; otherwise that text is not held in flight.
+ * The payload is the row's text (a sweep's row) or bytes (a row decoded from the WAL).
  */
-export function rowToEvent(row: Record<string, unknown>, xid?: number, keepColumnText = true): OutboxEvent {
+export function rowToEvent(
+  row: Record<string, unknown>,
+  xid?: number,
+  keepColumnText = true,
+  convert: ColumnConversions = DIRECT_CONVERSIONS,
+): OutboxEvent {
   const createdAt = row['created_at'];
   const headers = row['headers'];
   const seq = row['seq'];
   const xmin = row[SWEPT_XMIN_COLUMN];
-  return {
+  const payload = row['payload'];
+  if (typeof payload !== 'string' && !Buffer.isBuffer(payload))
+    throw new Error('outbox column payload is null');
+  return new RowEvent(
     xid,
-    seq: typeof seq === 'string' ? Number(seq) : undefined,
-    sweptXmin: typeof xmin === 'string' ? Number(xmin) : undefined,
-    id: requireText(row, 'id'),
-    aggregateType: requireText(row, 'aggregate_type'),
-    aggregateId: requireText(row, 'aggregate_id'),
-    eventType: requireText(row, 'event_type'),
-    payload: requireText(row, 'payload'),
-    headers: parseHeaders(headers),
-    createdAt: typeof createdAt === 'string' ? timestamptzToIso(createdAt) : '',
-    // Always present, so that every event has one shape.
-    columns:
-      keepColumnText && typeof createdAt === 'string' && typeof headers === 'string'
-        ? { createdAt, headers }
-        : undefined,
-  };
+    typeof seq === 'string' ? Number(seq) : undefined,
+    typeof xmin === 'string' ? Number(xmin) : undefined,
+    requireText(row, 'id'),
+    requireText(row, 'aggregate_type'),
+    requireText(row, 'aggregate_id'),
+    requireText(row, 'event_type'),
+    payload,
+    typeof headers === 'string' ? convert.headers(headers) : {},
+    typeof createdAt === 'string' ? convert.time(createdAt) : '',
+    keepColumnText && typeof createdAt === 'string' && typeof headers === 'string'
+      ? { createdAt, headers }
+      : undefined,
+  );
+}
+
+/** An event read from a row: one class, so every event has one shape; the text decoded when read. */
+class RowEvent implements OutboxEvent {
+  private payloadText: string | undefined;
+  readonly payloadBytes: Buffer | undefined;
+
+  constructor(
+    readonly xid: number | undefined,
+    readonly seq: number | undefined,
+    readonly sweptXmin: number | undefined,
+    readonly id: string,
+    readonly aggregateType: string,
+    readonly aggregateId: string,
+    readonly eventType: string,
+    payload: string | Buffer,
+    readonly headers: Readonly<Record<string, string>>,
+    readonly createdAt: string,
+    readonly columns: { readonly createdAt: string; readonly headers: string } | undefined,
+  ) {
+    this.payloadText = typeof payload === 'string' ? payload : undefined;
+    this.payloadBytes = typeof payload === 'string' ? undefined : payload;
+  }
+
+  get payload(): string {
+    return (this.payloadText ??= this.payloadBytes!.toString('utf8'));
+  }
 }
 
 function requireText(row: Record<string, unknown>, column: string): string {
@@ -179,7 +249,9 @@ export function parseHeaders(raw: unknown): Record<string, string> {
   const parsed: unknown = JSON.parse(raw);
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
   const headers: Record<string, string> = {};
-  for (const [key, value] of Object.entries(parsed)) {
+  const fields = parsed as Record<string, unknown>;
+  for (const key in fields) {
+    const value = fields[key];
     if (value === null || value === undefined) continue;
     headers[key] = typeof value === 'string' ? value : JSON.stringify(value);
   }

@@ -8,6 +8,11 @@ export interface OutboxEvent {
   readonly eventType: string;
   /** The payload exactly as PostgreSQL printed the jsonb value: the message body, never re-serialised. */
   readonly payload: string;
+  /**
+   * The same payload as UTF-8 bytes, on events decoded from the WAL (their `payload` text is then
+   * decoded only when a format reads it): formats that send the payload unchanged send these bytes.
+   */
+  readonly payloadBytes?: Buffer | undefined;
   readonly headers: Readonly<Record<string, string>>;
   /** ISO 8601. */
   readonly createdAt: string;
@@ -28,6 +33,21 @@ export interface OutboxEvent {
    * to Kafka skips the rows its progress covers (kafka-unconfirmed.ts). Completion ignores it.
    */
   readonly sweptXmin?: number | undefined;
+}
+
+/** The payload as a message body: its bytes where the event has them, else its text. */
+export function payloadBody(event: OutboxEvent): string | Buffer {
+  return event.payloadBytes ?? event.payload;
+}
+
+/** An upper bound of the payload's UTF-8 bytes (a UTF-16 unit is at most three). */
+export function payloadBytesBound(event: OutboxEvent): number {
+  return event.payloadBytes ? event.payloadBytes.length : event.payload.length * 3;
+}
+
+/** The payload's size as the in-flight window counts it: its bytes, or its UTF-16 units. */
+export function payloadSize(event: OutboxEvent): number {
+  return event.payloadBytes ? event.payloadBytes.length : event.payload.length;
 }
 
 /**

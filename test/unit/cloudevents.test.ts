@@ -184,6 +184,8 @@ describe('CloudEvents sizes and sources', () => {
       EVENT,
       { ...EVENT, headers: {} },
       { ...EVENT, payload: '"🚀"'.repeat(300), aggregateId: 'ü'.repeat(50) },
+      // Decoded from the WAL: the payload's bytes are the body.
+      { ...EVENT, payload: '"🚀"'.repeat(300), payloadBytes: Buffer.from('"🚀"'.repeat(300)) },
       { ...EVENT, eventType: '\u0001'.repeat(200), headers: { 'x-ünï': 'välue ✓'.repeat(100) } },
       { ...EVENT, createdAt: '2026-11-25 07:08:00.123456+01' },
     ];

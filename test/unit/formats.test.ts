@@ -6,6 +6,7 @@ import { messageHeaders, nativeFormat } from '../../src/formats/native.js';
 import { DEFAULT_FORMAT, FORMAT_NAMES, formatDescriptorNamed, Formats } from '../../src/formats/registry.js';
 import { RECORD_MODULE } from '../../src/sinks/kafkajs-internals.js';
 import { publishProperties } from '../../src/sinks/rabbitmq-amqp.js';
+import { rowToEvent } from '../../src/wal/decode.js';
 import type { OutboxEvent } from '../../src/wal/event.js';
 
 const event = (headers: Record<string, string>): OutboxEvent => ({
@@ -117,6 +118,28 @@ describe('the native format', () => {
       timestamp: 1795586880,
       headers: nativeFormat.encode(FIXED).headers,
     });
+  });
+
+  test('an event decoded from the WAL: its payload bytes are the body, the same record, the bound holds', () => {
+    const decoded = rowToEvent({
+      id: FIXED.id,
+      aggregate_type: FIXED.aggregateType,
+      aggregate_id: FIXED.aggregateId,
+      event_type: FIXED.eventType,
+      payload: Buffer.from(FIXED.payload),
+      headers: JSON.stringify(FIXED.headers),
+      created_at: '2026-11-25 06:08:00.123+00',
+    });
+    const message = nativeFormat.encode(decoded);
+    assert.equal(message.body, decoded.payloadBytes);
+    assert.equal(nativeFormat.body(decoded), decoded.payloadBytes);
+    assert.equal(decoded.payload, FIXED.payload);
+    const encodeRecord = createRequire(import.meta.url)(RECORD_MODULE) as (record: object) => {
+      buffer: Buffer;
+    };
+    const { key, body, headers } = message;
+    assert.equal(encodeRecord({ key, value: body, headers }).buffer.toString('hex'), FIXED_KAFKA_RECORD);
+    assert.ok(nativeFormat.sizeBound(decoded) >= encodedBytes(message));
   });
 
   test('its size bound is never below the bytes encoded, headers included', () => {

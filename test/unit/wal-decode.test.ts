@@ -10,6 +10,7 @@ import {
   timestamptzToIso,
 } from '../../src/wal/decode.js';
 import { parseLsn } from '../../src/wal/lsn.js';
+import type { OutboxEvent } from '../../src/wal/event.js';
 
 // https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html
 class Bytes {
@@ -135,7 +136,12 @@ describe('OutboxDecoder.decode', () => {
       insert(16384, ROW),
       commit(0x1a2b3c4dn, 0x1a2b3c80n, committedAt),
     ]);
-    assert.deepEqual(changes, [
+    const [, , decoded] = changes;
+    assert.ok(decoded?.kind === 'event');
+    // The payload is carried as its bytes (the message body); its text is decoded from them.
+    assert.ok(Buffer.isBuffer(decoded.event.payloadBytes));
+    assert.equal(decoded.event.payloadBytes.toString(), decoded.event.payload);
+    assert.deepEqual(changes.with(2, { kind: 'event', event: eventFields(decoded.event) }), [
       null,
       { kind: 'begin', commitLsn: 0x1a2b3c4dn, commitTimeMs: committedAt },
       {
@@ -315,3 +321,21 @@ describe('rowToEvent', () => {
     assert.equal(event.xid, undefined, 'completion does not wait on a swept row');
   });
 });
+
+/** An event's fields as a plain object, its payload as text (decoded events are objects of a class). */
+function eventFields(event: OutboxEvent): OutboxEvent {
+  const { id, aggregateType, aggregateId, eventType, payload, headers, createdAt, columns, xid, seq } = event;
+  return {
+    id,
+    aggregateType,
+    aggregateId,
+    eventType,
+    payload,
+    headers,
+    createdAt,
+    columns,
+    xid,
+    seq,
+    sweptXmin: event.sweptXmin,
+  };
+}
