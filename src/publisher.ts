@@ -19,7 +19,7 @@ import { readSchemaDir, SchemaDirError } from './schemas/files.js';
 import type { SchemaSet } from './schemas/files.js';
 import { configuredSinks, sinkNamed, SINKS } from './sinks/registry.js';
 import { databaseName } from './db/identifiers.js';
-import { UndeliverableError } from './sinks/sink.js';
+import { publishAsync, UndeliverableError } from './sinks/sink.js';
 import type { Sink, SinkName } from './sinks/sink.js';
 import type { OutboxEvent } from './wal/event.js';
 
@@ -165,7 +165,9 @@ export async function createPublisher(
       }
       await Promise.all(
         // router.sinks() named every destination's sink.
-        route.destinations.map((destination) => sinks.get(destination.sink)!.publish({ event, destination })),
+        route.destinations.map((destination) =>
+          publishAsync(sinks.get(destination.sink)!, { event, destination }),
+        ),
       );
     },
     close,

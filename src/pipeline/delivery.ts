@@ -12,8 +12,14 @@ import type { Logger } from '../observability/logger.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import type { RouteResult } from '../routing/router.js';
 import { describeDestination } from '../sinks/registry.js';
-import type { ResolvedDestination, Sink, SinkMessage, SinkName } from '../sinks/sink.js';
-import { UndeliverableError } from '../sinks/sink.js';
+import type {
+  FormattedDestination,
+  Publication,
+  ResolvedDestination,
+  Sink,
+  SinkName,
+} from '../sinks/sink.js';
+import { publishAsync, UndeliverableError } from '../sinks/sink.js';
 import type { OutboxEvent, WalPosition } from '../wal/event.js';
 import { backoffDelay } from './backoff.js';
 import { sleep } from './sleep.js';
@@ -52,9 +58,10 @@ class FailedDelivery extends Error {
 }
 
 export class Delivery {
-  private readonly retryDelay: (attempt: number) => Promise<void>;
+  /** Read by its attempts. */
+  readonly retryDelay: (attempt: number) => Promise<void>;
 
-  constructor(private readonly options: DeliveryOptions) {
+  constructor(readonly options: DeliveryOptions) {
     this.retryDelay = options.retryDelay ?? ((attempt) => sleep(backoffDelay(attempt, 200, 5_000)));
   }
 
@@ -83,8 +90,7 @@ export class Delivery {
     const maxRefusals = route.onUndeliverable === 'retry' ? Infinity : this.options.maxAttempts;
     if (destinations.length === 1) {
       const destination = destinations[0]!;
-      const message = { event, destination, position };
-      this.send(this.sinkFor(destination), message, commitTimeMs, maxRefusals, settled);
+      this.send(this.sinkFor(destination), event, destination, position, commitTimeMs, maxRefusals, settled);
       return;
     }
     // Every sink is looked up before anything is sent: a missing one throws with nothing published.
@@ -98,8 +104,7 @@ export class Delivery {
       if (unsettled === 0) settled(outcome);
     };
     for (let i = 0; i < destinations.length; i++) {
-      const message = { event, destination: destinations[i]!, position };
-      this.send(sinks[i]!, message, commitTimeMs, maxRefusals, settle);
+      this.send(sinks[i]!, event, destinations[i]!, position, commitTimeMs, maxRefusals, settle);
     }
   }
 
@@ -109,63 +114,91 @@ export class Delivery {
     return sink;
   }
 
-  /** One destination: its first attempt costs one promise; the retry loop starts only after a failure. */
+  /** One destination: one object (the Attempt) on the way there; retries start only after a failure. */
   private send(
     sink: Sink,
-    message: SinkMessage,
+    event: OutboxEvent,
+    destination: FormattedDestination,
+    position: WalPosition | undefined,
     commitTimeMs: number,
     maxRefusals: number,
     settled: (outcome: DeliveryOutcome) => void,
   ): void {
-    const { metrics } = this.options;
-    const delivered = (): void => {
-      const { destination } = message;
-      metrics.published(destination.sink, destination.label, destination.format.name);
-      metrics.endToEnd((Date.now() - commitTimeMs) / 1000);
-      settled(DELIVERED);
-    };
-    const failed = ({ error, attempts }: FailedDelivery): void =>
-      settled({
-        kind: 'deadLetter',
-        deadLetter: {
-          error: errorMessage(error),
-          destination: describeDestination(message.destination),
-          attempts,
-        },
-        reason: error.reason,
-      });
+    const attempt = new Attempt(event, destination, position, sink, commitTimeMs, maxRefusals, settled, this);
     // A payload that does not fit its schema never will: parked at once, nothing sent, no retries.
-    const refused = (refusal: FormatRefusal): void => {
-      const deadLetter = { error: refusal.message, destination: describeDestination(message.destination) };
-      settled({ kind: 'deadLetter', deadLetter: { ...deadLetter, attempts: 0 }, reason: refusal.reason });
-    };
-    const { format } = message.destination;
-    const refusal = format.refuse?.(message.event);
-    if (refusal) return refused(refusal);
-    const publish = (): void => {
-      sink
-        .publish(message)
-        .then(delivered, (error: unknown) =>
-          this.redeliver(sink, message, error, maxRefusals).then(delivered, failed),
-        );
-    };
+    const { format } = destination;
+    const refusal = format.refuse?.(event);
+    if (refusal) return attempt.refused(refusal);
     // Registry mode: the schema id first. The promise settles in event order (and retries an
     // unreachable registry itself), so events publish in the order they came.
-    const ready = format.prepare?.(message.event, message.destination);
-    if (!ready) return publish();
-    void ready.then((prepareRefusal) => (prepareRefusal ? refused(prepareRefusal) : publish()));
+    const ready = format.prepare?.(event, destination);
+    if (!ready) return attempt.publish();
+    void ready.then((prepareRefusal) =>
+      prepareRefusal ? attempt.refused(prepareRefusal) : attempt.publish(),
+    );
+  }
+}
+
+/** One event on its way to one destination: the message its sink publishes, and its outcome. */
+class Attempt implements Publication {
+  constructor(
+    readonly event: OutboxEvent,
+    readonly destination: FormattedDestination,
+    readonly position: WalPosition | undefined,
+    private readonly sink: Sink,
+    private readonly commitTimeMs: number,
+    private readonly maxRefusals: number,
+    private readonly settled: (outcome: DeliveryOutcome) => void,
+    private readonly delivery: Delivery,
+  ) {}
+
+  publish(): void {
+    try {
+      this.sink.publish(this);
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
+  confirmed(): void {
+    const { destination } = this;
+    const { metrics } = this.delivery.options;
+    metrics.published(destination.sink, destination.label, destination.format.name);
+    metrics.endToEnd((Date.now() - this.commitTimeMs) / 1000);
+    this.settled(DELIVERED);
+  }
+
+  failed(error: unknown): void {
+    this.redeliver(error).then(
+      () => this.confirmed(),
+      (failure: FailedDelivery) =>
+        this.settled({
+          kind: 'deadLetter',
+          deadLetter: {
+            error: errorMessage(failure.error),
+            destination: describeDestination(this.destination),
+            attempts: failure.attempts,
+          },
+          reason: failure.error.reason,
+        }),
+    );
+  }
+
+  refused(refusal: FormatRefusal): void {
+    this.settled({
+      kind: 'deadLetter',
+      deadLetter: { error: refusal.message, destination: describeDestination(this.destination), attempts: 0 },
+      reason: refusal.reason,
+    });
   }
 
   /**
-   * Publishes again a message whose first attempt failed with `firstError`; rejects with
-   * FailedDelivery after maxRefusals refusals for good, and retries any other failure forever.
+   * Publishes again after the first attempt failed with `firstError`; rejects with FailedDelivery
+   * after maxRefusals refusals for good, and retries any other failure forever.
    */
-  private async redeliver(
-    sink: Sink,
-    message: SinkMessage,
-    firstError: unknown,
-    maxRefusals: number,
-  ): Promise<void> {
+  private async redeliver(firstError: unknown): Promise<void> {
+    const { sink, maxRefusals } = this;
+    const { options, retryDelay } = this.delivery;
     let refusals = 0;
     let error = firstError;
     for (let attempt = 1; ; attempt++) {
@@ -173,13 +206,13 @@ export class Delivery {
       if (error instanceof UndeliverableError && refusals >= maxRefusals) {
         throw new FailedDelivery(error, refusals);
       }
-      this.options.logger.warn(
-        { err: error, id: message.event.id, destination: message.destination.label, attempt },
+      options.logger.warn(
+        { err: error, id: this.event.id, destination: this.destination.label, attempt },
         error instanceof UndeliverableError ? 'event refused, trying again' : 'publish failed, retrying',
       );
-      await this.retryDelay(attempt);
+      await retryDelay(attempt);
       try {
-        await sink.publish(message);
+        await publishAsync(sink, this);
         return;
       } catch (next) {
         error = next;

@@ -52,29 +52,24 @@ export function recordsByTopic(messages: readonly SinkMessage[]): TopicMessages[
 }
 
 /**
- * A message's Kafka destination, and its refusal when the record would exceed `maxMessageBytes`
- * (the route's format bounds key + value + headers without building them; only a message near the
- * limit is encoded to measure it). Both Kafka sinks start a publish with this.
+ * The refusal of a message whose record would exceed `maxMessageBytes` (the route's format bounds
+ * key + value + headers without building them; only a message near the limit is encoded to
+ * measure it), else undefined. Both Kafka sinks start a publish with this.
  */
-export function checkedKafkaMessage(
+export function kafkaSizeRefusal(
   message: SinkMessage,
   maxMessageBytes: number,
-): { destination: KafkaDestination & FormattedDestination; tooLarge: UndeliverableError | undefined } {
+): UndeliverableError | undefined {
   if (message.destination.sink !== 'kafka')
     throw new Error(`kafka sink got a ${message.destination.sink} destination`);
   const { event } = message;
   const destination = message.destination as KafkaDestination & FormattedDestination;
   const { format } = destination;
-  const size =
-    format.sizeBound(event, destination) <= maxMessageBytes
-      ? 0
-      : kafkaRecordBytes(format.encode(event, destination));
-  const tooLarge =
-    size > maxMessageBytes
-      ? new UndeliverableError(
-          `message of ${size} bytes exceeds the ${maxMessageBytes}-byte limit for topic ${destination.topic}`,
-          'too_large',
-        )
-      : undefined;
-  return { destination, tooLarge };
+  if (format.sizeBound(event, destination) <= maxMessageBytes) return undefined;
+  const size = kafkaRecordBytes(format.encode(event, destination));
+  if (size <= maxMessageBytes) return undefined;
+  return new UndeliverableError(
+    `message of ${size} bytes exceeds the ${maxMessageBytes}-byte limit for topic ${destination.topic}`,
+    'too_large',
+  );
 }

@@ -12,16 +12,16 @@
 // dead-lettered), so the relay never completes them and the next start publishes them again.
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { javaCompatiblePartitioner } from './kafka-partitioner.js';
-import type { Admin, KafkaConfig, LogEntry, Message, Producer, TopicMessages } from 'kafkajs';
+import type { Admin, KafkaConfig, LogEntry, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { SerialBatcher } from '../pipeline/batcher.js';
 import { sleep } from '../pipeline/sleep.js';
 import type { KafkaDestination } from './kafka-destination.js';
 import { logKafkajs, messageRefusal } from './kafka-errors.js';
-import { checkedKafkaMessage, kafkaRecord } from './kafka-message.js';
+import { kafkaSizeRefusal, recordsByTopic } from './kafka-message.js';
 import { UndeliverableError } from './sink.js';
-import type { FormattedDestination, Sink, SinkMessage } from './sink.js';
+import type { FormattedDestination, Publication, Sink, SinkMessage } from './sink.js';
 
 export interface KafkaSinkOptions {
   readonly brokers: readonly string[];
@@ -39,14 +39,6 @@ export interface KafkaSinkOptions {
   readonly onReadyChange?: (ready: boolean) => void;
 }
 
-// The kafkajs record is built only when its batch is sent: the many messages waiting in the queue
-// (up to the relay's in-flight window) hold no copy of their headers.
-interface Pending {
-  readonly message: SinkMessage;
-  readonly resolve: () => void;
-  readonly reject: (error: UndeliverableError) => void;
-}
-
 const UNKNOWN_TOPIC_MEMORY_MS = 10_000;
 // kafkajs gives up on a request after 30 s (requestTimeout): a send silent for longer is stuck.
 const SEND_SILENT_MS = 60_000;
@@ -57,7 +49,9 @@ export class KafkaSink implements Sink {
   private readonly producer: Producer;
   private readonly admin: Admin;
   private idleProbe: NodeJS.Timeout | undefined;
-  private readonly outgoing: SerialBatcher<Pending>;
+  // The kafkajs record is built only when its batch is sent: the many messages waiting in the queue
+  // (up to the relay's in-flight window) hold no copy of their headers.
+  private readonly outgoing: SerialBatcher<Publication>;
   private closing = false;
   private readonly closed = new AbortController();
   private connected = false;
@@ -119,10 +113,10 @@ export class KafkaSink implements Sink {
     }
   }
 
-  publish(message: SinkMessage): Promise<void> {
-    const { tooLarge } = checkedKafkaMessage(message, this.options.maxMessageBytes);
-    if (tooLarge) return Promise.reject(tooLarge);
-    return new Promise((resolve, reject) => this.outgoing.push({ message, resolve, reject }));
+  publish(publication: Publication): void {
+    const tooLarge = kafkaSizeRefusal(publication, this.options.maxMessageBytes);
+    if (tooLarge) return publication.failed(tooLarge);
+    this.outgoing.push(publication);
   }
 
   /** The relay has already waited for what it wanted delivered: stop retrying and disconnect. */
@@ -160,9 +154,9 @@ export class KafkaSink implements Sink {
     }
   }
 
-  private async sendWithRetry(batch: Pending[]): Promise<void> {
+  private async sendWithRetry(batch: Publication[]): Promise<void> {
     const unknown = batch.length === 1 ? this.knownToBeMissing(batch[0]!) : undefined;
-    if (unknown) return batch[0]!.reject(unknown);
+    if (unknown) return batch[0]!.failed(unknown);
     for (let attempt = 1; !this.closing; attempt++) {
       // A send that neither succeeds nor fails would hold every later message silently: say so.
       const silence = setTimeout(
@@ -172,13 +166,13 @@ export class KafkaSink implements Sink {
       silence.unref();
       try {
         await this.producer.sendBatch({
-          topicMessages: byTopic(batch),
+          topicMessages: recordsByTopic(batch),
           acks: -1,
           compression: CompressionTypes.None,
         });
         clearTimeout(silence);
         this.setConnected(true);
-        for (const pending of batch) pending.resolve();
+        for (const publication of batch) publication.confirmed();
         return;
       } catch (error) {
         clearTimeout(silence);
@@ -190,11 +184,11 @@ export class KafkaSink implements Sink {
             if (refusal.reason === 'unknown_topic_or_partition') {
               this.unknownTopics.set(topicOf(batch[0]!), { at: Date.now(), refusal: rejection });
             }
-            batch[0]!.reject(rejection);
+            batch[0]!.failed(rejection);
             return;
           }
           // Find the refused message(s): resend one by one, still in order.
-          for (const pending of batch) await this.sendWithRetry([pending]);
+          for (const publication of batch) await this.sendWithRetry([publication]);
           return;
         }
         if (this.closing) return;
@@ -208,8 +202,8 @@ export class KafkaSink implements Sink {
     }
   }
 
-  private knownToBeMissing(pending: Pending): UndeliverableError | undefined {
-    const topic = topicOf(pending);
+  private knownToBeMissing(publication: Publication): UndeliverableError | undefined {
+    const topic = topicOf(publication);
     const missing = this.unknownTopics.get(topic);
     if (missing && Date.now() - missing.at < UNKNOWN_TOPIC_MEMORY_MS) return missing.refusal;
     this.unknownTopics.delete(topic);
@@ -223,18 +217,6 @@ export class KafkaSink implements Sink {
   }
 }
 
-function topicOf(pending: Pending): string {
-  return (pending.message.destination as KafkaDestination & FormattedDestination).topic;
-}
-
-function byTopic(batch: readonly Pending[]): TopicMessages[] {
-  const topics = new Map<string, Message[]>();
-  for (const pending of batch) {
-    const topic = topicOf(pending);
-    let messages = topics.get(topic);
-    if (!messages) topics.set(topic, (messages = []));
-    const { event, destination } = pending.message;
-    messages.push(kafkaRecord(destination.format.encode(event, destination)));
-  }
-  return [...topics].map(([topic, messages]) => ({ topic, messages }));
+function topicOf(message: SinkMessage): string {
+  return (message.destination as KafkaDestination & FormattedDestination).topic;
 }

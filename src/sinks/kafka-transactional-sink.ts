@@ -7,7 +7,7 @@
 //
 // Connecting initialises the producer, which fences any older producer of the same transactional
 // id (a leader that lost the slot) and ends its open transaction, then reads the progress record
-// back. A message the committed progress covers resolves without being sent: after a crash, a
+// back. A message the committed progress covers is confirmed without being sent: after a crash, a
 // restart or a takeover, the WAL the slot streams again is skipped as far as Kafka already has it.
 // Any failure inside a transaction aborts it and starts over the same way (a new producer, the
 // progress read again), so a commit whose answer was lost is never sent twice. A fenced producer
@@ -26,7 +26,7 @@ import { formatLsn } from '../wal/lsn.js';
 import type { Lsn } from '../wal/lsn.js';
 import type { ServerIdentity, TimelineHistory } from '../wal/timeline.js';
 import { isFenced, messageRefusal } from './kafka-errors.js';
-import { checkedKafkaMessage } from './kafka-message.js';
+import { kafkaSizeRefusal } from './kafka-message.js';
 import { covers } from './kafka-progress.js';
 import { needsHistory } from './kafka-progress-server.js';
 import { RefusalSearch } from './kafka-refusal-search.js';
@@ -34,7 +34,7 @@ import { SweepFilter } from './kafka-unconfirmed.js';
 import { TransactionalProducer } from './kafka-transactions.js';
 import type { TransactionalProducerOptions } from './kafka-transactions.js';
 import { UndeliverableError } from './sink.js';
-import type { Sink, SinkMessage } from './sink.js';
+import type { Publication, Sink, SinkMessage } from './sink.js';
 
 export interface KafkaTransactionalSinkOptions extends TransactionalProducerOptions {
   readonly maxMessageBytes: number;
@@ -45,17 +45,11 @@ export interface KafkaTransactionalSinkOptions extends TransactionalProducerOpti
   readonly onFatal?: ((error: Error) => void) | undefined;
 }
 
-interface Pending {
-  readonly message: SinkMessage;
-  readonly resolve: () => void;
-  readonly reject: (error: UndeliverableError) => void;
-}
-
 export class KafkaTransactionalSink implements Sink {
   readonly name = 'kafka';
   /** The producer, and the progress committed last (read back at connect, moved by each commit). */
   readonly transactions: TransactionalProducer;
-  private readonly queue: Pending[] = [];
+  private readonly queue: Publication[] = [];
   private readonly refusals = new RefusalSearch();
   /** Rows of a slot sweep that Kafka has already. */
   private readonly sweep = new SweepFilter();
@@ -92,17 +86,15 @@ export class KafkaTransactionalSink implements Sink {
     }
   }
 
-  publish(message: SinkMessage): Promise<void> {
-    const { tooLarge } = checkedKafkaMessage(message, this.options.maxMessageBytes);
-    if (tooLarge) return Promise.reject(tooLarge);
-    if (this.alreadyCommitted(message)) {
+  publish(publication: Publication): void {
+    const tooLarge = kafkaSizeRefusal(publication, this.options.maxMessageBytes);
+    if (tooLarge) return publication.failed(tooLarge);
+    if (this.alreadyCommitted(publication)) {
       this.options.metrics.skipped(1);
-      return Promise.resolve();
+      return publication.confirmed();
     }
-    return new Promise((resolve, reject) => {
-      this.queue.push({ message, resolve, reject });
-      this.wakeUp();
-    });
+    this.queue.push(publication);
+    this.wakeUp();
   }
 
   async close(): Promise<void> {
@@ -202,21 +194,21 @@ export class KafkaTransactionalSink implements Sink {
   private async sendNext(): Promise<void> {
     if (this.closing || this.queue.length === 0) return;
     const max = this.options.maxBatchMessages;
-    const head = this.queue.slice(0, max + 1).map((pending) => pending.message.position);
+    const head = this.queue.slice(0, max + 1).map((publication) => publication.position);
     const count = this.refusals.nextSize(head, max);
     const batch = this.queue.slice(0, count);
     try {
-      await this.transactions.commit(batch.map((pending) => pending.message));
+      await this.transactions.commit(batch);
       this.queue.splice(0, count);
-      this.refusals.sent(batch.map((pending) => pending.message));
+      this.refusals.sent(batch);
       this.setConnected(true);
-      for (const pending of batch) pending.resolve();
+      for (const publication of batch) publication.confirmed();
     } catch (error) {
       await this.failed(error, batch);
     }
   }
 
-  private async failed(error: unknown, batch: readonly Pending[]): Promise<void> {
+  private async failed(error: unknown, batch: readonly Publication[]): Promise<void> {
     const { logger, onPublishError } = this.options;
     onPublishError?.(error);
     if (isFenced(error)) {
@@ -228,10 +220,10 @@ export class KafkaTransactionalSink implements Sink {
     }
     const refusal = messageRefusal(error);
     if (refusal && batch.length === 1) {
-      const pending = batch[0]!;
-      this.refusals.refusedAlone(pending.message);
+      const publication = batch[0]!;
+      this.refusals.refusedAlone(publication);
       this.queue.splice(0, 1);
-      pending.reject(new UndeliverableError(refusal.message, refusal.reason, { cause: error }));
+      publication.failed(new UndeliverableError(refusal.message, refusal.reason, { cause: error }));
     } else if (refusal) {
       this.refusals.search(batch.length);
     } else {
@@ -275,10 +267,10 @@ export class KafkaTransactionalSink implements Sink {
 
   /** Resolves the queued messages the committed progress covers (a commit whose answer was lost). */
   private dropCommitted(): void {
-    const left = this.queue.filter((pending) => !this.alreadyCommitted(pending.message));
+    const left = this.queue.filter((publication) => !this.alreadyCommitted(publication));
     const dropped = this.queue.length - left.length;
     if (dropped === 0) return;
-    for (const pending of this.queue) if (this.alreadyCommitted(pending.message)) pending.resolve();
+    for (const publication of this.queue) if (this.alreadyCommitted(publication)) publication.confirmed();
     this.queue.splice(0, this.queue.length, ...left);
     this.refusals.reset();
     this.options.metrics.skipped(dropped);

@@ -7,7 +7,7 @@ import type { MessageFormat } from '../formats/format.js';
 import type { TlsMaterial } from '../tls.js';
 import type { OutboxEvent } from '../wal/event.js';
 import type { ExchangeType } from './rabbitmq-destination.js';
-import type { ResolvedDestination, UndeliverableError } from './sink.js';
+import type { Publication, ResolvedDestination } from './sink.js';
 import { installPublishEncoder } from './amqplib-socket.js';
 import { closeConnection } from './rabbitmq-amqp.js';
 import { UnconfirmedMessages } from './rabbitmq-queues.js';
@@ -27,8 +27,8 @@ export interface Pending {
   /** Where the event goes (registry mode names the schema's subject after it). */
   readonly destination: ResolvedDestination;
   readonly bodyBytes: number;
-  readonly resolve: () => void;
-  readonly reject: (error: UndeliverableError) => void;
+  /** Told the outcome. */
+  readonly publication: Publication;
 }
 
 export interface AmqpLink<T extends ReturnedMessage> {

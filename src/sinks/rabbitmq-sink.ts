@@ -23,7 +23,7 @@ import { exchangeRefusal, returnRefusal, sizeLimitOf, tooLarge, unencodable } fr
 import { declareExchange, openLink, Readiness } from './rabbitmq-link.js';
 import type { Link, Pending } from './rabbitmq-link.js';
 import { OutgoingQueue } from './rabbitmq-queues.js';
-import type { FormattedDestination, Sink, SinkMessage } from './sink.js';
+import type { FormattedDestination, Publication, Sink } from './sink.js';
 
 export class RabbitMqSink implements Sink {
   readonly name = 'rabbitmq';
@@ -61,33 +61,30 @@ export class RabbitMqSink implements Sink {
     return new Promise((resolve, reject) => this.connectWaiters.push({ resolve, reject }));
   }
 
-  publish(message: SinkMessage): Promise<void> {
-    const { event } = message;
+  publish(publication: Publication): void {
+    const { event } = publication;
+    const message = publication;
     if (message.destination.sink !== 'rabbitmq')
       throw new Error(`rabbitmq sink got a ${message.destination.sink} destination`);
     const destination = message.destination as RabbitMqDestination & FormattedDestination;
     const { format } = message.destination;
     const bodyBytes = Buffer.byteLength(format.body(event, destination), 'utf8');
     const limit = Math.min(this.options.maxMessageBytes, this.brokerMaxBytes);
-    if (bodyBytes > limit) return Promise.reject(tooLarge(bodyBytes, limit, destination.exchange));
+    if (bodyBytes > limit) return publication.failed(tooLarge(bodyBytes, limit, destination.exchange));
     const { exchange, routingKey, assertExchange } = destination;
-    return new Promise((resolve, reject) => {
-      const seq = this.seq++;
-      this.outgoing.push({
-        seq,
-        exchange,
-        routingKey,
-        messageId: event.id,
-        assertExchange,
-        event,
-        format,
-        destination,
-        bodyBytes,
-        resolve,
-        reject,
-      });
-      this.notify();
+    this.outgoing.push({
+      seq: this.seq++,
+      exchange,
+      routingKey,
+      messageId: event.id,
+      assertExchange,
+      event,
+      format,
+      destination,
+      bodyBytes,
+      publication,
     });
+    this.notify();
   }
 
   /** The relay has already waited for what it wanted delivered: stop retrying and disconnect. */
@@ -202,7 +199,7 @@ export class RabbitMqSink implements Sink {
       // amqplib refuses headers that do not fit its encoding buffer before sending anything.
       if (error instanceof RangeError) {
         this.options.onPublishError?.(error);
-        pending.reject(unencodable(error));
+        pending.publication.failed(unencodable(error));
         return;
       }
       this.outgoing.putBack([pending]);
@@ -226,7 +223,7 @@ export class RabbitMqSink implements Sink {
     );
     for (const other of refused) {
       this.options.onPublishError?.(refusal);
-      other.reject(refusal);
+      other.publication.failed(refusal);
     }
   }
 
@@ -234,11 +231,11 @@ export class RabbitMqSink implements Sink {
     const returned: Pending[] = [];
     for (const { item, returnCode } of link.unconfirmed.confirm(deliveryTag, multiple)) {
       const refusal = returnCode === undefined ? undefined : returnRefusal(returnCode, item);
-      if (returnCode === undefined) item.resolve();
+      if (returnCode === undefined) item.publication.confirmed();
       else if (!refusal) returned.push(item);
       else {
         this.options.onPublishError?.(refusal);
-        item.reject(refusal);
+        item.publication.failed(refusal);
       }
     }
     this.lossesInARow = 0;
@@ -288,7 +285,7 @@ export class RabbitMqSink implements Sink {
       "rabbitmq: the broker's max_message_size is below RABBITMQ_MAX_MESSAGE_BYTES: lower the latter to match",
     );
     for (const pending of this.outgoing.removeWhere((p) => p.bodyBytes > this.brokerMaxBytes))
-      pending.reject(tooLarge(pending.bodyBytes, this.brokerMaxBytes, pending.exchange));
+      pending.publication.failed(tooLarge(pending.bodyBytes, this.brokerMaxBytes, pending.exchange));
   }
 
   private notify(): void {

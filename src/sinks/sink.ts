@@ -34,6 +34,26 @@ export interface SinkMessage {
 }
 
 /**
+ * A message on its way, and where its outcome goes: the relay publishes tens of thousands a second,
+ * so the message and its callbacks are one object (pipeline/delivery.ts), not a promise and its
+ * handlers. Exactly one of the callbacks is called, once.
+ */
+export interface Publication extends SinkMessage {
+  /** The broker confirmed the message. */
+  confirmed(): void;
+  /** It failed: for good with an UndeliverableError (dead-lettered); anything else is retried. */
+  failed(error: unknown): void;
+}
+
+/** Sends `message` through `sink`: resolves when it is confirmed, rejects when it failed. */
+export function publishAsync(sink: Pick<Sink, 'publish'>, message: SinkMessage): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const { event, destination, position } = message;
+    sink.publish({ event, destination, position, confirmed: resolve, failed: reject });
+  });
+}
+
+/**
  * The broker refused this message for good (too large, unroutable, rejected): retrying cannot help,
  * so the event is dead-lettered. Every other failure is retried by the sink, forever.
  */
@@ -55,10 +75,12 @@ export interface Sink {
   readonly ready: boolean;
   connect(): Promise<void>;
   /**
-   * Resolves once the broker confirmed the message. Rejects only with UndeliverableError.
-   * Messages sharing a key and destination are confirmed in the order they were published.
+   * Sends the message; tells `publication` once: confirmed() when the broker confirmed it, failed()
+   * when it refused it for good (UndeliverableError; the sink retries every other failure itself).
+   * Neither when close() came first. Messages sharing a key and destination are confirmed in the
+   * order they were published. (publishAsync() is the same as a promise.)
    */
-  publish(message: SinkMessage): Promise<void>;
+  publish(publication: Publication): void;
   /**
    * Stops retrying and disconnects. Called once the relay waited for what it needed; messages not
    * yet confirmed stay unsettled (they are published again by the next start).

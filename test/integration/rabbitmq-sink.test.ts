@@ -18,7 +18,7 @@ import type {
   RabbitMqSinkOptions,
 } from '../../src/sinks/rabbitmq-destination.js';
 import { RabbitMqSink } from '../../src/sinks/rabbitmq-sink.js';
-import { UndeliverableError } from '../../src/sinks/sink.js';
+import { publishAsync, UndeliverableError } from '../../src/sinks/sink.js';
 import type { FormattedDestination } from '../../src/sinks/sink.js';
 import { nativeFormat } from '../../src/formats/native.js';
 import type { OutboxEvent } from '../../src/wal/event.js';
@@ -100,18 +100,18 @@ describe('RabbitMqSink', () => {
     const missing = uniqueName('missing_exchange');
     const sink = await startSink();
     try {
-      const refused = await refusal(sink.publish({ event: event(), destination: to(missing, 'k') }));
+      const refused = await refusal(publishAsync(sink, { event: event(), destination: to(missing, 'k') }));
       assert.equal(refused.reason, 'exchange_not_found');
       assert.match(refused.message, new RegExp(`exchange "${missing}" does not exist`));
       const delivered = event({ after: 'refusal' });
-      await sink.publish({ event: delivered, destination: to(existing, 'k') });
+      await publishAsync(sink, { event: delivered, destination: to(existing, 'k') });
       assert.equal(sink.ready, true);
       const [message] = await reader.waitForCount(1);
       assert.equal(message!.messageId, delivered.id);
       // Asked again, not remembered as missing: once it exists, it is used.
       exchanges.push(missing);
       await withChannel((channel) => channel.assertExchange(missing, 'topic', { durable: true }));
-      const later = await refusal(sink.publish({ event: event(), destination: to(missing, 'k') }));
+      const later = await refusal(publishAsync(sink, { event: event(), destination: to(missing, 'k') }));
       assert.equal(later.reason, 'unroutable');
     } finally {
       await sink.close();
@@ -123,7 +123,7 @@ describe('RabbitMqSink', () => {
     const sink = await startSink();
     try {
       const events = Array.from({ length: 50 }, (_, i) => event({ i }));
-      await Promise.all(events.map((e) => sink.publish({ event: e, destination: to(exchange, 'k') })));
+      await Promise.all(events.map((e) => publishAsync(sink, { event: e, destination: to(exchange, 'k') })));
       await reader.waitForCount(50);
       assert.deepEqual(
         reader.ids(),
@@ -139,11 +139,11 @@ describe('RabbitMqSink', () => {
     const sink = await startSink({ maxMessageBytes: 1_000 });
     try {
       const refused = await refusal(
-        sink.publish({ event: event({ pad: 'x'.repeat(2_000) }), destination: to(exchange, 'k') }),
+        publishAsync(sink, { event: event({ pad: 'x'.repeat(2_000) }), destination: to(exchange, 'k') }),
       );
       assert.equal(refused.reason, 'too_large');
       const delivered = event({ small: true });
-      await sink.publish({ event: delivered, destination: to(exchange, 'k') });
+      await publishAsync(sink, { event: delivered, destination: to(exchange, 'k') });
       await reader.waitForCount(1);
       assert.deepEqual(reader.ids(), [delivered.id]);
       assert.equal(sink.ready, true);
@@ -157,10 +157,10 @@ describe('RabbitMqSink', () => {
     const sink = await startSink();
     try {
       const huge: OutboxEvent = { ...event(), headers: { baggage: 'x'.repeat(70_000) } };
-      const refused = await refusal(sink.publish({ event: huge, destination: to(exchange, 'k') }));
+      const refused = await refusal(publishAsync(sink, { event: huge, destination: to(exchange, 'k') }));
       assert.equal(refused.reason, 'too_large');
       const delivered = event();
-      await sink.publish({ event: delivered, destination: to(exchange, 'k') });
+      await publishAsync(sink, { event: delivered, destination: to(exchange, 'k') });
       await reader.waitForCount(1);
       assert.deepEqual(reader.ids(), [delivered.id]);
       assert.equal(sink.ready, true);
@@ -175,13 +175,13 @@ describe('RabbitMqSink', () => {
     const sink = await startSink();
     try {
       const big = event({ pad: 'x'.repeat(8_000) });
-      const refused = await refusal(sink.publish({ event: big, destination: to(exchange, 'k') }));
+      const refused = await refusal(publishAsync(sink, { event: big, destination: to(exchange, 'k') }));
       assert.equal(refused.reason, 'too_large');
       // The broker closed the channel once; now the sink knows the limit and refuses at once.
-      const again = await refusal(sink.publish({ event: big, destination: to(exchange, 'k') }));
+      const again = await refusal(publishAsync(sink, { event: big, destination: to(exchange, 'k') }));
       assert.match(again.message, /4096-byte limit/);
       const delivered = event({ small: true });
-      await sink.publish({ event: delivered, destination: to(exchange, 'k') });
+      await publishAsync(sink, { event: delivered, destination: to(exchange, 'k') });
       await reader.waitForCount(1);
       assert.deepEqual(reader.ids(), [delivered.id]);
     } finally {
@@ -202,7 +202,7 @@ describe('RabbitMqSink', () => {
     try {
       // Declared by the sink, but no queue is bound yet: the message is unroutable.
       const refused = await refusal(
-        sink.publish({ event: event(), destination: to(exchange, 'any', 'fanout') }),
+        publishAsync(sink, { event: event(), destination: to(exchange, 'any', 'fanout') }),
       );
       assert.equal(refused.reason, 'unroutable');
       assert.match(refused.message, /no queue bound to exchange ".*" for routing key "any"/);
@@ -215,7 +215,10 @@ describe('RabbitMqSink', () => {
       const reader = await QueueReader.start([{ exchange, routingKey: '' }]);
       readers.push(reader);
       const delivered = event();
-      await sink.publish({ event: delivered, destination: to(exchange, 'ignored by fanout', 'fanout') });
+      await publishAsync(sink, {
+        event: delivered,
+        destination: to(exchange, 'ignored by fanout', 'fanout'),
+      });
       await reader.waitForCount(1);
       assert.deepEqual(reader.ids(), [delivered.id]);
     } finally {
@@ -228,11 +231,11 @@ describe('RabbitMqSink', () => {
     const sink = await startSink();
     try {
       const refused = await refusal(
-        sink.publish({ event: event(), destination: to(exchange, 'k', 'topic') }),
+        publishAsync(sink, { event: event(), destination: to(exchange, 'k', 'topic') }),
       );
       assert.equal(refused.reason, 'exchange_mismatch');
       const delivered = event();
-      await sink.publish({ event: delivered, destination: to(exchange, 'k') });
+      await publishAsync(sink, { event: delivered, destination: to(exchange, 'k') });
       await reader.waitForCount(1);
       assert.deepEqual(reader.ids(), [delivered.id]);
     } finally {
@@ -245,14 +248,14 @@ describe('RabbitMqSink', () => {
     const [deleted] = await exchangeWithQueue();
     const sink = await startSink();
     try {
-      await sink.publish({ event: event(), destination: to(deleted, 'k') });
+      await publishAsync(sink, { event: event(), destination: to(deleted, 'k') });
       await withChannel((channel) => channel.deleteExchange(deleted));
       // Known to exist on this connection, so sent: the broker closes the channel (404), the sink
       // reconnects, checks again and refuses it.
-      const refused = await refusal(sink.publish({ event: event(), destination: to(deleted, 'k') }));
+      const refused = await refusal(publishAsync(sink, { event: event(), destination: to(deleted, 'k') }));
       assert.equal(refused.reason, 'exchange_not_found');
       const delivered = event();
-      await sink.publish({ event: delivered, destination: to(kept, 'k') });
+      await publishAsync(sink, { event: delivered, destination: to(kept, 'k') });
       await keptReader.waitForCount(1);
       assert.deepEqual(keptReader.ids(), [delivered.id]);
     } finally {
@@ -268,7 +271,7 @@ describe('RabbitMqSink', () => {
         ...event({ total: 12.5, note: 'é' }),
         headers: { traceparent: '00-abc-01' },
       };
-      await sink.publish({ event: sent, destination: to(exchange, 'order.Placed') });
+      await publishAsync(sink, { event: sent, destination: to(exchange, 'order.Placed') });
       const [message] = await reader.waitForCount(1);
       assert.equal(message!.routingKey, 'order.Placed');
       assert.equal(message!.messageId, sent.id);
@@ -307,7 +310,7 @@ describe('RabbitMqSink', () => {
     try {
       const events = Array.from({ length: 5 }, (_, i) => event({ i }));
       const published = Promise.all(
-        events.map((e) => sink.publish({ event: e, destination: to(exchange, 'k') })),
+        events.map((e) => publishAsync(sink, { event: e, destination: to(exchange, 'k') })),
       );
       await waitFor('nacks', () => errors >= 3);
       // Drain the queue while the sink keeps trying: every message gets in, none is refused for good.
@@ -340,7 +343,7 @@ describe('RabbitMqSink', () => {
     await localService('rabbitmq', 'ctl', 'set_vm_memory_high_watermark', '0');
     try {
       // The broker blocks a connection when it next publishes.
-      published = sink.publish({ event: delivered, destination: to(exchange, 'k') });
+      published = publishAsync(sink, { event: delivered, destination: to(exchange, 'k') });
       await waitFor('the sink to report the block', () => !sink.ready);
     } finally {
       await localService('rabbitmq', 'ctl', 'set_vm_memory_high_watermark', '0.4');
@@ -363,7 +366,7 @@ describe('RabbitMqSink', () => {
       logger,
     });
     const connecting = sink.connect();
-    const publishing = sink.publish({ event: event(), destination: to('outbox', 'k') });
+    const publishing = publishAsync(sink, { event: event(), destination: to('outbox', 'k') });
     assert.equal(sink.ready, false);
     await sink.close();
     await assert.rejects(connecting, /closed/);
@@ -405,7 +408,7 @@ describe('RabbitMqSink', () => {
     });
     try {
       const delivered = event();
-      await sink.publish({ event: delivered, destination: to(exchange, 'k') });
+      await publishAsync(sink, { event: delivered, destination: to(exchange, 'k') });
       await reader.waitForCount(1);
       assert.deepEqual(reader.ids(), [delivered.id]);
       assert.equal(clientAuthorized, true, 'the client presented the certificate');

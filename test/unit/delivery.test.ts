@@ -6,7 +6,7 @@ import type { RouteResult } from '../../src/routing/router.js';
 import type { KafkaDestination } from '../../src/sinks/kafka-destination.js';
 import type { RabbitMqDestination } from '../../src/sinks/rabbitmq-destination.js';
 import { UndeliverableError } from '../../src/sinks/sink.js';
-import type { FormattedDestination, Sink, SinkMessage, SinkName } from '../../src/sinks/sink.js';
+import type { FormattedDestination, Publication, Sink, SinkName } from '../../src/sinks/sink.js';
 import { nativeFormat } from '../../src/formats/native.js';
 import { outboxEvent } from '../kit/events.js';
 
@@ -42,14 +42,18 @@ class ScriptedSink implements Sink {
     return Promise.resolve();
   }
 
-  publish({ destination }: SinkMessage): Promise<void> {
+  publish(publication: Publication): void {
+    const { destination } = publication;
     this.calls.push(destination.label);
     const attempt = this.calls.filter((label) => label === destination.label).length;
     const answer = this.script(destination.label, attempt);
-    if (answer === 'ok') return Promise.resolve();
-    if (answer === 'refuse')
-      return Promise.reject(new UndeliverableError(`${destination.label} refused`, 'rejected'));
-    return Promise.reject(new Error('broker unavailable'));
+    // Answered later, as a broker does.
+    setImmediate(() => {
+      if (answer === 'ok') publication.confirmed();
+      else if (answer === 'refuse')
+        publication.failed(new UndeliverableError(`${destination.label} refused`, 'rejected'));
+      else publication.failed(new Error('broker unavailable'));
+    });
   }
 }
 
@@ -103,9 +107,9 @@ describe('Delivery', () => {
     const sent: string[] = [];
     const recording = new ScriptedSink('kafka', () => 'ok');
     const publish = recording.publish.bind(recording);
-    recording.publish = (message) => {
-      sent.push(message.event.id);
-      return publish(message);
+    recording.publish = (publication) => {
+      sent.push(publication.event.id);
+      publish(publication);
     };
     const { subject } = delivery(
       { destinations: [{ ...topicA, format: preparing }], onUndeliverable: 'deadLetter' },
@@ -214,6 +218,30 @@ describe('Delivery', () => {
     assert.equal(kafka.calls.length, 21);
     assert.deepEqual(published, ['a']);
     assert.equal(warnings.filter((message) => message === 'event refused, trying again').length, 20);
+  });
+
+  test('a sink that answers within publish() itself, or throws from it, is retried like any other', async () => {
+    let calls = 0;
+    const eager: Sink = {
+      name: 'kafka',
+      ready: true,
+      connect: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+      publish(publication) {
+        calls += 1;
+        if (calls === 1) return publication.failed(new UndeliverableError('too large', 'too_large'));
+        if (calls === 2) throw new Error('the sink broke');
+        publication.confirmed();
+      },
+    };
+    const { subject, published, warnings } = delivery(
+      { destinations: [topicA], onUndeliverable: 'deadLetter' },
+      [eager],
+    );
+    assert.deepEqual(await deliverOnce(subject), { kind: 'delivered' });
+    assert.equal(calls, 3);
+    assert.deepEqual(published, ['a']);
+    assert.deepEqual(warnings, ['event refused, trying again', 'publish failed, retrying']);
   });
 
   test('unroutable: dead-lettered at once, with no publish attempt', async () => {
