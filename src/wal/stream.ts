@@ -3,11 +3,14 @@
 //
 // The library would otherwise confirm each LSN as it is *received* and again from a periodic timer,
 // which tells PostgreSQL to discard WAL whose events were never published. Here `auto` is off and
-// the timer disabled; the relay confirms only its watermark (see pipeline/watermark.ts).
+// the timer disabled; the relay confirms only its watermark (see pipeline/watermark.ts). The
+// library starts the stream (START_REPLICATION with pgoutput's options) and owns the connection;
+// the messages are read from it here (replication-socket.ts), as bytes: the relay decodes the few
+// it needs itself (wal/decode.ts).
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import { quoteIdent } from '../db/identifiers.js';
-import { formatLsn, parseLsn } from './lsn.js';
-import { replicationSocket } from './replication-socket.js';
+import { formatLsn } from './lsn.js';
+import { replicationSocket, takeCopyData } from './replication-socket.js';
 import type { Lsn } from './lsn.js';
 import { coerceError } from '../errors.js';
 
@@ -24,17 +27,6 @@ export interface ReplicationStreamOptions {
   readonly connectionString: string;
   readonly slot: string;
   readonly publication: string;
-}
-
-/**
- * pgoutput as the library starts it (START_REPLICATION with its options), its messages handed on as
- * bytes: the relay decodes the few it needs itself (wal/decode.ts).
- */
-class UnparsedPgoutput extends PgoutputPlugin {
-  override parse(buffer: Buffer): ReturnType<PgoutputPlugin['parse']> {
-    // The library passes on whatever parse returns ('data' events): here, the bytes themselves.
-    return buffer as unknown as ReturnType<PgoutputPlugin['parse']>;
-  }
 }
 
 export class ReplicationStream {
@@ -58,23 +50,33 @@ export class ReplicationStream {
         if (this.stopped) resolve();
         else reject(coerceError(error));
       };
-      this.service.on('data', (_lsn: string, message: Buffer) => {
+      const stopWith = (error: unknown): void => {
+        fail(error);
+        void this.service.stop();
+      };
+      // XLogData: the pgoutput message after its 25-byte header. Keepalive: the server's WAL end,
+      // and whether it asks for an answer now.
+      const onCopyData = (message: Buffer): void => {
         try {
-          handlers.onMessage(message);
+          if (message[0] === 0x77) handlers.onMessage(message.subarray(25));
+          else if (message[0] === 0x6b) handlers.onKeepalive(message.readBigUInt64BE(1), message[17] !== 0);
         } catch (error) {
-          fail(error);
-          void this.service.stop();
+          stopWith(error);
         }
+      };
+      this.service.on('start', () => {
+        try {
+          takeCopyData(this.service, onCopyData);
+        } catch (error) {
+          return stopWith(error);
+        }
+        handlers.onStart();
       });
-      this.service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) =>
-        handlers.onKeepalive(parseLsn(lsn), shouldRespond),
-      );
-      this.service.on('start', () => handlers.onStart());
       this.service.on('error', fail);
       // The library pastes the names into START_REPLICATION's `publication_names '...'`, which
       // PostgreSQL splits as identifiers: unquoted, "OutboxPub" would be folded to outboxpub. The
       // name is validated by config.ts (no quotes of either kind) and double-quoted here.
-      const plugin = new UnparsedPgoutput({
+      const plugin = new PgoutputPlugin({
         protoVersion: 1,
         publicationNames: [quoteIdent(this.options.publication)],
       });

@@ -2,15 +2,16 @@
 // build the libraries' own objects (no server) and fail when an upgrade moves what the adapters use.
 // kafkajs' adapter has its own tests (kafkajs-internals.test.ts).
 import assert from 'node:assert/strict';
+import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import pg from 'pg';
-import { LogicalReplicationService } from 'pg-logical-replication';
+import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import { destroySocket, installPublishEncoder } from '../../src/sinks/amqplib-socket.js';
-import { replicationSocket } from '../../src/wal/replication-socket.js';
+import { replicationSocket, takeCopyData } from '../../src/wal/replication-socket.js';
 
 describe('replicationSocket (pg-logical-replication)', () => {
   test("finds the socket of the service's replication connection", async () => {
@@ -29,6 +30,38 @@ describe('replicationSocket (pg-logical-replication)', () => {
       assert.equal(socket, client.connection.stream, "it is the pg connection's own stream");
     } finally {
       Object.defineProperty(pg.Client.prototype, 'connect', connect);
+    }
+  });
+});
+
+describe('takeCopyData (pg-logical-replication)', () => {
+  test("reads the connection's CopyData in place of the service's own handler", async () => {
+    const service = new LogicalReplicationService({ connectionString: 'postgres://nobody@127.0.0.1:1/none' });
+    assert.throws(() => takeCopyData(service, () => undefined), /not where this relay expects it/);
+    const connect = Object.getOwnPropertyDescriptor(pg.Client.prototype, 'connect')!;
+    Object.defineProperty(pg.Client.prototype, 'connect', { value: () => Promise.resolve() });
+    const query = Object.getOwnPropertyDescriptor(pg.Client.prototype, 'query')!;
+    // START_REPLICATION never answers here: the service waits, as it does for a live stream.
+    Object.defineProperty(pg.Client.prototype, 'query', { value: () => new Promise(() => undefined) });
+    try {
+      let serviceMessages = 0;
+      service.on('heartbeat', () => {
+        serviceMessages += 1;
+      });
+      void service.subscribe(new PgoutputPlugin({ protoVersion: 1, publicationNames: ['p'] }), 'slot');
+      await new Promise((resolve) => setImmediate(resolve));
+      const { connection } = (service as unknown as { _client: { connection: EventEmitter } })._client;
+      const keepalive = Buffer.concat([Buffer.from([0x6b]), Buffer.alloc(16), Buffer.from([1])]);
+      connection.emit('copyData', { chunk: keepalive });
+      assert.equal(serviceMessages, 1, "before: the service's handler reads the connection's CopyData");
+      const ours: Buffer[] = [];
+      takeCopyData(service, (message) => ours.push(message));
+      connection.emit('copyData', { chunk: keepalive });
+      assert.deepEqual(ours, [keepalive]);
+      assert.equal(serviceMessages, 1, 'after: only ours');
+    } finally {
+      Object.defineProperty(pg.Client.prototype, 'connect', connect);
+      Object.defineProperty(pg.Client.prototype, 'query', query);
     }
   });
 });
