@@ -13,8 +13,17 @@ export function finishRows(table: TableName, mode: CompletionMode, ids: readonly
     mode === 'delete'
       ? `delete from ${quoteTable(table)} where id = any($1::uuid[])`
       : `update ${quoteTable(table)} set processed_at = now() where id = any($1::uuid[]) and processed_at is null`,
-    [ids],
+    [uuidArray(ids)],
   );
+}
+
+/**
+ * The ids as a uuid[] literal, in one string: they are PostgreSQL's own text of uuid values (hex
+ * digits and hyphens), which need no quoting. (pg quotes and escapes each element of an array
+ * parameter, several strings per id, for every completed event.)
+ */
+export function uuidArray(ids: readonly string[]): string {
+  return `{${ids.join(',')}}`;
 }
 
 /**

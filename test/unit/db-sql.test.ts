@@ -165,16 +165,18 @@ describe('db builders', () => {
   });
 
   test('completion deletes, or marks only rows not marked yet', () => {
-    const ids = ['a', 'b'];
+    const ids = ['8a1c2f5e-0000-4000-8000-000000000001', '8a1c2f5e-0000-4000-8000-000000000002'];
     const deleted = completionSql.finishRows(TABLE, 'delete', ids);
     assert.equal(deleted.text, 'delete from "public"."outbox" where id = any($1::uuid[])');
-    assert.deepEqual(deleted.values, [ids]);
+    // One array literal: PostgreSQL's text of uuids needs no quoting.
+    const literal = '{8a1c2f5e-0000-4000-8000-000000000001,8a1c2f5e-0000-4000-8000-000000000002}';
+    assert.deepEqual(deleted.values, [literal]);
     const marked = completionSql.finishRows(TABLE, 'mark', ids);
     assert.equal(
       marked.text,
       'update "public"."outbox" set processed_at = now() where id = any($1::uuid[]) and processed_at is null',
     );
-    assert.deepEqual(marked.values, [ids]);
+    assert.deepEqual(marked.values, [literal]);
   });
 
   test('dead letters are one column array per field, in the order of the events', () => {
