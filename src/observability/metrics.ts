@@ -100,12 +100,12 @@ export function createMetrics({ lagSeconds, inFlightEvents, sinks }: MetricSourc
   });
   // Observed once per event: through its label-less child, which prom-client builds once (observe()
   // on the histogram itself builds a closure each time).
-  const observeEndToEnd = new Histogram({
+  const endToEnd = new Histogram({
     name: 'outbox_relay_end_to_end_seconds',
     help: 'Time from the commit in PostgreSQL to the broker confirmation.',
     buckets: END_TO_END_BUCKETS,
     registers: [registry],
-  }).labels().observe;
+  }).labels();
   const leader = new Gauge({
     name: 'outbox_relay_leader',
     help: '1 on the instance holding the replication slot.',
@@ -123,7 +123,7 @@ export function createMetrics({ lagSeconds, inFlightEvents, sinks }: MetricSourc
     },
     deadLettered: (reason) => deadLettered.inc({ reason }),
     publishError: (sink) => publishErrors.inc({ sink }),
-    endToEnd: observeEndToEnd,
+    endToEnd: (seconds) => endToEnd.observe(seconds),
     setLeader: (isLeader) => leader.set(isLeader ? 1 : 0),
     setReplicationLagBytes: (bytes) => replicationLag.set(bytes),
     slotRecreated: (reason) => slotInvalidations.inc({ reason }),
