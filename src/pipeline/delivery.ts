@@ -47,6 +47,11 @@ export interface DeliveryOptions {
 
 const DELIVERED: DeliveryOutcome = { kind: 'delivered' };
 
+/** Who is told an event's delivery outcome, once (an object, not a closure: one per event). */
+export interface DeliveryListener {
+  settled(outcome: DeliveryOutcome): void;
+}
+
 /** An event a destination refused on every attempt: it goes to the dead-letter table. */
 class FailedDelivery extends Error {
   constructor(
@@ -66,20 +71,20 @@ export class Delivery {
   }
 
   /**
-   * Sends `event` to its route's destinations and calls `settled` once every one has settled (never
-   * with an error). Throws at once when the route names a sink that is not configured. A callback
-   * rather than a promise: this runs once per event, and each promise saved is measurable.
+   * Sends `event` to its route's destinations and tells `listener` once every one has settled (never
+   * with an error). Throws at once when the route names a sink that is not configured. A listener
+   * rather than a promise: this runs once per event, and each object saved is measurable.
    */
   deliver(
     event: OutboxEvent,
     commitTimeMs: number,
     position: WalPosition | undefined,
-    settled: (outcome: DeliveryOutcome) => void,
+    listener: DeliveryListener,
   ): void {
     const route = this.options.route(event);
     if ('deadLetter' in route) {
       // Nothing was sent: no publish attempt is recorded.
-      settled({
+      listener.settled({
         kind: 'deadLetter',
         deadLetter: { error: route.deadLetter, destination: undefined, attempts: 0 },
         reason: 'unroutable',
@@ -90,21 +95,23 @@ export class Delivery {
     const maxRefusals = route.onUndeliverable === 'retry' ? Infinity : this.options.maxAttempts;
     if (destinations.length === 1) {
       const destination = destinations[0]!;
-      this.send(this.sinkFor(destination), event, destination, position, commitTimeMs, maxRefusals, settled);
+      this.send(this.sinkFor(destination), event, destination, position, commitTimeMs, maxRefusals, listener);
       return;
     }
     // Every sink is looked up before anything is sent: a missing one throws with nothing published.
     const sinks = destinations.map((destination) => this.sinkFor(destination));
     let unsettled = destinations.length;
     let outcome = DELIVERED;
-    const settle = (destinationOutcome: DeliveryOutcome): void => {
-      // The first destination's refusal is the one the dead-letter row names.
-      if (outcome.kind === 'delivered') outcome = destinationOutcome;
-      unsettled -= 1;
-      if (unsettled === 0) settled(outcome);
+    const each: DeliveryListener = {
+      settled(destinationOutcome) {
+        // The first destination's refusal is the one the dead-letter row names.
+        if (outcome.kind === 'delivered') outcome = destinationOutcome;
+        unsettled -= 1;
+        if (unsettled === 0) listener.settled(outcome);
+      },
     };
     for (let i = 0; i < destinations.length; i++) {
-      this.send(sinks[i]!, event, destinations[i]!, position, commitTimeMs, maxRefusals, settle);
+      this.send(sinks[i]!, event, destinations[i]!, position, commitTimeMs, maxRefusals, each);
     }
   }
 
@@ -122,9 +129,18 @@ export class Delivery {
     position: WalPosition | undefined,
     commitTimeMs: number,
     maxRefusals: number,
-    settled: (outcome: DeliveryOutcome) => void,
+    listener: DeliveryListener,
   ): void {
-    const attempt = new Attempt(event, destination, position, sink, commitTimeMs, maxRefusals, settled, this);
+    const attempt = new Attempt(
+      event,
+      destination,
+      position,
+      sink,
+      commitTimeMs,
+      maxRefusals,
+      listener,
+      this,
+    );
     // A payload that does not fit its schema never will: parked at once, nothing sent, no retries.
     const { format } = destination;
     const refusal = format.refuse?.(event);
@@ -148,7 +164,7 @@ class Attempt implements Publication {
     private readonly sink: Sink,
     private readonly commitTimeMs: number,
     private readonly maxRefusals: number,
-    private readonly settled: (outcome: DeliveryOutcome) => void,
+    private readonly listener: DeliveryListener,
     private readonly delivery: Delivery,
   ) {}
 
@@ -165,14 +181,14 @@ class Attempt implements Publication {
     const { metrics } = this.delivery.options;
     metrics.published(destination.sink, destination.label, destination.format.name);
     metrics.endToEnd((Date.now() - this.commitTimeMs) / 1000);
-    this.settled(DELIVERED);
+    this.listener.settled(DELIVERED);
   }
 
   failed(error: unknown): void {
     this.redeliver(error).then(
       () => this.confirmed(),
       (failure: FailedDelivery) =>
-        this.settled({
+        this.listener.settled({
           kind: 'deadLetter',
           deadLetter: {
             error: errorMessage(failure.error),
@@ -185,7 +201,7 @@ class Attempt implements Publication {
   }
 
   refused(refusal: FormatRefusal): void {
-    this.settled({
+    this.listener.settled({
       kind: 'deadLetter',
       deadLetter: { error: refusal.message, destination: describeDestination(this.destination), attempts: 0 },
       reason: refusal.reason,

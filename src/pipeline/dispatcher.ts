@@ -10,7 +10,7 @@ import { payloadSize } from '../wal/event.js';
 import type { OutboxEvent } from '../wal/event.js';
 import { backoffDelay } from './backoff.js';
 import { SerialBatcher } from './batcher.js';
-import type { Delivery } from './delivery.js';
+import type { Delivery, DeliveryListener, DeliveryOutcome } from './delivery.js';
 import { sleep } from './sleep.js';
 import type { TransactionHandle } from './watermark.js';
 import { EVENT_OVERHEAD_BYTES } from './window.js';
@@ -36,13 +36,26 @@ export interface DispatcherOptions {
   readonly retryDelay?: (attempt: number) => Promise<void>;
 }
 
-interface InFlight {
-  readonly event: OutboxEvent;
-  readonly transaction: TransactionHandle;
-  readonly owner: TransactionOwner;
-  readonly bytes: number;
-  deadLetter: DeadLetter | undefined;
-  deadLetterReason: string | undefined;
+/** An event in flight: told its delivery outcome, it joins the next completion batch. */
+class InFlight implements DeliveryListener {
+  deadLetter: DeadLetter | undefined = undefined;
+  deadLetterReason: string | undefined = undefined;
+
+  constructor(
+    readonly event: OutboxEvent,
+    readonly transaction: TransactionHandle,
+    readonly owner: TransactionOwner,
+    readonly bytes: number,
+    private readonly completions: SerialBatcher<InFlight>,
+  ) {}
+
+  settled(outcome: DeliveryOutcome): void {
+    if (outcome.kind === 'deadLetter') {
+      this.deadLetter = outcome.deadLetter;
+      this.deadLetterReason = outcome.reason;
+    }
+    this.completions.push(this);
+  }
 }
 
 export class Dispatcher {
@@ -65,26 +78,14 @@ export class Dispatcher {
     owner: TransactionOwner,
     sinceMs = transaction.commitTimeMs,
   ): void {
-    const entry: InFlight = {
-      event,
-      transaction,
-      owner,
-      bytes: payloadSize(event) + EVENT_OVERHEAD_BYTES,
-      deadLetter: undefined,
-      deadLetterReason: undefined,
-    };
+    const bytes = payloadSize(event) + EVENT_OVERHEAD_BYTES;
+    const entry = new InFlight(event, transaction, owner, bytes, this.completions);
     this.options.window.add(entry.bytes);
     try {
       // Its place in the WAL (the event just counted in its transaction); none for swept rows.
       const { commitLsn } = transaction;
       const position = commitLsn === undefined ? undefined : { commitLsn, index: transaction.received - 1 };
-      this.options.delivery.deliver(event, sinceMs, position, (outcome) => {
-        if (outcome.kind === 'deadLetter') {
-          entry.deadLetter = outcome.deadLetter;
-          entry.deadLetterReason = outcome.reason;
-        }
-        this.completions.push(entry);
-      });
+      this.options.delivery.deliver(event, sinceMs, position, entry);
     } catch (error) {
       this.options.window.remove(entry.bytes);
       throw error;

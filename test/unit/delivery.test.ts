@@ -73,7 +73,7 @@ function delivery(route: RouteResult, sinks: Sink[], maxAttempts = 3) {
 
 /** One delivery's outcome. */
 function deliverOnce(subject: Delivery): Promise<DeliveryOutcome> {
-  return new Promise((resolve) => subject.deliver(event, Date.now(), undefined, resolve));
+  return new Promise((resolve) => subject.deliver(event, Date.now(), undefined, { settled: resolve }));
 }
 
 describe('Delivery', () => {
@@ -118,7 +118,7 @@ describe('Delivery', () => {
     const outcomes = ['e1', 'e2'].map(
       (id) =>
         new Promise<DeliveryOutcome>((resolve) =>
-          subject.deliver(outboxEvent({ id }), Date.now(), undefined, resolve),
+          subject.deliver(outboxEvent({ id }), Date.now(), undefined, { settled: resolve }),
         ),
     );
     await new Promise((resolve) => setImmediate(resolve));
@@ -259,7 +259,7 @@ describe('Delivery', () => {
   test('a route naming a sink that is not configured throws at once', () => {
     const { subject } = delivery({ destinations: [exchange], onUndeliverable: 'deadLetter' }, []);
     assert.throws(
-      () => subject.deliver(event, Date.now(), undefined, () => undefined),
+      () => subject.deliver(event, Date.now(), undefined, { settled: () => undefined }),
       /no rabbitmq sink configured for x/,
     );
   });

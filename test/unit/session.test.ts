@@ -232,8 +232,8 @@ describe('Session with the dispatcher', () => {
     const dispatcher = new Dispatcher({
       window,
       delivery: {
-        deliver: (event, _sinceMs, _position, settled) =>
-          queueMicrotask(() => settled(outcomes.get(event.id) ?? { kind: 'delivered' })),
+        deliver: (event, _sinceMs, _position, listener) =>
+          queueMicrotask(() => listener.settled(outcomes.get(event.id) ?? { kind: 'delivered' })),
       },
       completion: {
         complete: (batch) => new Promise<void>((resolve) => stores.push({ batch, finish: resolve })),
