@@ -1,6 +1,7 @@
 // The `native` format, the contract's own: the row's payload as the body, the aggregate id
 // as the key, the row's headers plus the event's own fields as headers (ours win on a name clash).
 import { payloadBody, payloadBytesBound } from '../wal/event.js';
+import { lastOf } from '../wal/repeated-text.js';
 import type { OutboxEvent } from '../wal/event.js';
 import { defineFormat } from './format.js';
 import type { EncodedMessage, MessageFormat } from './format.js';
@@ -47,10 +48,15 @@ class NativeMessage implements EncodedMessage {
   }
 
   get timestampSeconds(): number | undefined {
-    const createdAtMs = Date.parse(this.createdAt);
-    return Number.isNaN(createdAtMs) ? undefined : Math.floor(createdAtMs / 1000);
+    return secondsOf(this.createdAt);
   }
 }
+
+/** created_at in whole seconds; the last answer is kept (a transaction's rows share created_at). */
+const secondsOf = lastOf((createdAt: string): number | undefined => {
+  const createdAtMs = Date.parse(createdAt);
+  return Number.isNaN(createdAtMs) ? undefined : Math.floor(createdAtMs / 1000);
+});
 
 export const nativeFormat: MessageFormat = {
   name: 'native',

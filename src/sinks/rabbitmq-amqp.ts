@@ -8,16 +8,18 @@ const CLOSE_TIMEOUT_MS = 2_000;
 
 /** Persistent, mandatory, and the format's properties and headers. */
 export function publishProperties(message: EncodedMessage): Options.Publish {
-  const timestamp = message.timestampSeconds;
-  return {
+  const properties: Options.Publish = {
     persistent: true,
     mandatory: true,
     messageId: message.id,
     type: message.type,
     contentType: message.contentType,
-    ...(timestamp === undefined ? {} : { timestamp }),
     headers: amqpHeaders(message),
   };
+  // Absent rather than undefined (the property list stays as it was); set, not spread, per message.
+  const timestamp = message.timestampSeconds;
+  if (timestamp !== undefined) properties.timestamp = timestamp;
+  return properties;
 }
 
 /**
