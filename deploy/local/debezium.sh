@@ -79,6 +79,8 @@ LOG
 
 pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE"; }
 running() { pid_file_running "$PIDFILE" "$CONNECT_DIR/worker.properties"; }
+# The process started just now (see pid_alive).
+launched() { pid_alive "$PIDFILE"; }
 listening() { port_open 127.0.0.1 "$OUTBOX_CONNECT_PORT"; }
 not_running() { ! running; }
 
@@ -112,7 +114,7 @@ case "${1:-}" in
     echo $! >"$PIDFILE"
     # The REST port opens once the connector was handed to the worker; whether its task runs is
     # GET /connectors/NAME/status (the test polls it).
-    wait_started 120 "Kafka Connect on 127.0.0.1:$OUTBOX_CONNECT_PORT" running "$CONNECT_DIR/connect.log" listening
+    wait_started 120 "Kafka Connect on 127.0.0.1:$OUTBOX_CONNECT_PORT" launched "$CONNECT_DIR/connect.log" listening
     ;;
   stop | kill)
     if running; then

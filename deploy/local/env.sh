@@ -55,6 +55,14 @@ pid_file_running() {
   [[ $process == *"$2"* ]]
 }
 
+# pid_alive PID_FILE: the pid file names a live process. Only for a process this script has just
+# launched: until its `exec` the child is still a copy of this shell, whose command line and
+# environment do not name the service yet (pid_file_running would call it gone).
+pid_alive() {
+  local p
+  p=$(head -n 1 "$1" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null
+}
+
 # wait_port_free TIMEOUT_SECONDS PORT...: waits until no socket holds any of the ports (a stopped
 # service's listener may linger a moment); on timeout says who holds them and fails.
 wait_port_free() {

@@ -101,6 +101,8 @@ LOG
 
 pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE"; }
 running() { pid_file_running "$PIDFILE" "$KAFKA_DIR/server.properties"; }
+# The process started just now (see pid_alive).
+launched() { pid_alive "$PIDFILE"; }
 listening() { port_open 127.0.0.1 "$OUTBOX_KAFKA_PORT"; }
 not_running() { ! running; }
 
@@ -117,7 +119,7 @@ case "${1:-}" in
         kafka.Kafka "$KAFKA_DIR/server.properties" >>"$KAFKA_DIR/server.log" 2>&1 </dev/null &
       echo $! >"$PIDFILE"
     fi
-    wait_started 90 "Kafka on 127.0.0.1:$OUTBOX_KAFKA_PORT" running "$KAFKA_DIR/server.log" listening
+    wait_started 90 "Kafka on 127.0.0.1:$OUTBOX_KAFKA_PORT" launched "$KAFKA_DIR/server.log" listening
     ;;
   stop | kill)
     if running; then

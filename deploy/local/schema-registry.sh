@@ -52,6 +52,8 @@ build() {
 
 pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE"; }
 running() { pid_file_running "$PIDFILE" "HTTP_PORT=$OUTBOX_SCHEMA_REGISTRY_PORT"; }
+# The process started just now (see pid_alive).
+launched() { pid_alive "$PIDFILE"; }
 not_running() { ! running; }
 # Ready once the Confluent API answers (the HTTP port opens a moment before the storage is ready).
 answering() {
@@ -74,7 +76,7 @@ case "${1:-}" in
         nohup java -Xmx512m -jar "$JAR" >>"$REGISTRY_DIR/registry.log" 2>&1 </dev/null &
       echo $! >"$PIDFILE"
     fi
-    wait_started 60 "Apicurio Registry on $URL" running "$REGISTRY_DIR/registry.log" answering
+    wait_started 60 "Apicurio Registry on $URL" launched "$REGISTRY_DIR/registry.log" answering
     ;;
   stop | kill)
     if running; then
