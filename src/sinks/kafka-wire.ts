@@ -299,6 +299,18 @@ function sizeOfString(value: string | null): number {
 
 /** A produce request's body (versions 3 to 7 share it), uncompressed. */
 export function encodeProduceBody(body: ProduceBody): Buffer {
+  return encodeProduce(body, undefined);
+}
+
+/**
+ * A produce request as sent, its frame and body written into one buffer: the same bytes as
+ * frameRequest(frame, encodeProduceBody(body)), without building the body apart and copying it.
+ */
+export function encodeProduceRequest(frame: RequestFrame, body: ProduceBody): Buffer {
+  return encodeProduce(body, frame);
+}
+
+function encodeProduce(body: ProduceBody, frame: RequestFrame | undefined): Buffer {
   measures.reset();
   let size = sizeOfString(body.transactionalId) + 2 + 4 + 4;
   const topics = body.topicData.map(({ topic, partitions }) => {
@@ -310,7 +322,9 @@ export function encodeProduceBody(body: ProduceBody): Buffer {
     });
     return { topic, batches };
   });
-  const out = new Cursor(Buffer.allocUnsafe(size));
+  const headerSize = frame ? 4 + FRAME_HEADER_SIZE + sizeOfString(frame.clientId) : 0;
+  const out = new Cursor(Buffer.allocUnsafe(headerSize + size));
+  if (frame) writeFrameHeader(out, frame, headerSize - 4 + size);
   out.string(body.transactionalId);
   out.int16(body.acks);
   out.int32(body.timeout);
@@ -324,7 +338,8 @@ export function encodeProduceBody(body: ProduceBody): Buffer {
       writeBatch(out, batch, body);
     }
   }
-  if (out.offset !== size) throw new Error(`produce request: wrote ${out.offset} bytes of ${size}`);
+  if (out.offset !== headerSize + size)
+    throw new Error(`produce request: wrote ${out.offset} bytes of ${headerSize + size}`);
   return out.buf;
 }
 
@@ -335,15 +350,23 @@ export interface RequestFrame {
   readonly clientId: string | null;
 }
 
-/** A request as sent: size, the header (v1: api key, version, correlation id, client id), the body. */
-export function frameRequest(frame: RequestFrame, body: Uint8Array): Buffer {
-  const size = 2 + 2 + 4 + sizeOfString(frame.clientId) + body.length;
-  const out = new Cursor(Buffer.allocUnsafe(4 + size));
+/** A request header's api key, version and correlation id (the client id follows). */
+const FRAME_HEADER_SIZE = 2 + 2 + 4;
+
+/** The size, then the header (v1: api key, version, correlation id, client id). */
+function writeFrameHeader(out: Cursor, frame: RequestFrame, size: number): void {
   out.int32(size);
   out.int16(frame.apiKey);
   out.int16(frame.apiVersion);
   out.int32(frame.correlationId);
   out.string(frame.clientId);
+}
+
+/** A request as sent: size, the header, the body. */
+export function frameRequest(frame: RequestFrame, body: Uint8Array): Buffer {
+  const size = FRAME_HEADER_SIZE + sizeOfString(frame.clientId) + body.length;
+  const out = new Cursor(Buffer.allocUnsafe(4 + size));
+  writeFrameHeader(out, frame, size);
   out.buf.set(body, out.offset);
   return out.buf;
 }

@@ -19,8 +19,8 @@
 // files moved, they change nothing: kafkajs' own code, which writes the same bytes, stays in use.
 // test/unit/kafkajs-internals.test.ts compares the bytes of both and fails when those files move.
 import { createRequire } from 'node:module';
-import { encodeProduceBody, frameRequest } from './kafka-wire.js';
-import type { WireMessage, WirePartition } from './kafka-wire.js';
+import { encodeProduceBody, encodeProduceRequest, frameRequest } from './kafka-wire.js';
+import type { ProduceBody, RequestFrame, WireMessage, WirePartition } from './kafka-wire.js';
 
 const require = createRequire(import.meta.url);
 const crc32c = require('crc-32/crc32c') as { buf(data: Uint8Array, seed?: number): number };
@@ -42,6 +42,8 @@ interface KafkajsRequest {
   readonly apiKey: number;
   readonly apiVersion: number;
   encode(): Promise<{ readonly buffer: Buffer }>;
+  /** Our produce requests only: the whole request, frame included, in one buffer. */
+  encodeFramed?(frame: RequestFrame): Buffer;
 }
 export type RequestFramer = (args: {
   correlationId: number;
@@ -87,36 +89,33 @@ export function createProduceRequest(theirs: ProduceRequest): ProduceRequest {
   return (args) => {
     if (args.compression !== undefined && args.compression !== 0) return theirs(args);
     const { acks, timeout, transactionalId = null, producerEpoch = 0, topicData } = args;
+    const body = (): ProduceBody => ({
+      acks,
+      timeout,
+      transactionalId,
+      producerId: toBigInt(args.producerId),
+      producerEpoch,
+      topicData,
+      now: Date.now(),
+    });
     return {
       apiKey: 0,
       apiVersion: 3,
       apiName: 'Produce',
       expectResponse: () => acks !== 0,
-      encode: () =>
-        Promise.resolve(
-          asEncoder(
-            encodeProduceBody({
-              acks,
-              timeout,
-              transactionalId,
-              producerId: toBigInt(args.producerId),
-              producerEpoch,
-              topicData,
-              now: Date.now(),
-            }),
-          ),
-        ),
+      encode: () => Promise.resolve(asEncoder(encodeProduceBody(body()))),
+      encodeFramed: (frame) => encodeProduceRequest(frame, body()),
     };
   };
 }
 
-/** kafkajs' request frame, in one buffer. */
+/** kafkajs' request frame, in one buffer (a produce request of ours writes its body into it). */
 export const frameKafkajsRequest: RequestFramer = async ({ correlationId, clientId, request }) => {
-  const body = await request.encode();
   const { apiKey, apiVersion } = request;
-  return {
-    buffer: frameRequest({ apiKey, apiVersion, correlationId, clientId: clientId ?? null }, body.buffer),
-  };
+  const frame = { apiKey, apiVersion, correlationId, clientId: clientId ?? null };
+  if (request.encodeFramed) return { buffer: request.encodeFramed(frame) };
+  const body = await request.encode();
+  return { buffer: frameRequest(frame, body.buffer) };
 };
 
 let produceInstalled = false;
