@@ -9,6 +9,7 @@
 // int32, baseTimestamp int64, maxTimestamp int64, producerId int64, producerEpoch int16,
 // baseSequence int32, records count int32, then the records (varint-framed).
 import { createRequire } from 'node:module';
+import { writeText } from './wire-text.js';
 
 const require = createRequire(import.meta.url);
 const crc32c = require('crc-32/crc32c') as { buf(data: Uint8Array, seed?: number): number };
@@ -70,7 +71,7 @@ class Cursor {
     if (value === null) return this.int16(-1);
     const length = Buffer.byteLength(value);
     this.int16(length);
-    this.offset += this.buf.write(value, this.offset, length, 'utf8');
+    this.offset += writeText(this.buf, this.offset, value);
   }
 
   /** Zigzag, then LEB128. */
@@ -98,7 +99,7 @@ class Cursor {
   varBytes(value: string | Buffer | null | undefined, length: number): void {
     if (value === null || value === undefined) return this.varInt(-1);
     this.varInt(length);
-    if (typeof value === 'string') this.offset += this.buf.write(value, this.offset, length, 'utf8');
+    if (typeof value === 'string') this.offset += writeText(this.buf, this.offset, value);
     else this.offset += value.copy(this.buf, this.offset);
   }
 }
