@@ -148,7 +148,7 @@ test('exactly-once: PostgreSQL stopped and crashed under load, nothing lost, not
   const relay = startRelay();
   await relay.waitForLog('streaming');
   const load = await startLoad({ eventsPerSecond: 1_000 });
-  await stopAndCrashPostgres(t, relay, counter, load);
+  await stopAndCrashPostgres(t, relay, counter, load, () => deliveryContext(db, relay));
   await load.stop();
   await assertExactlyOnce(t, db, relay, counter, load);
   assert.equal(relay.child.exitCode, null, 'the same relay process delivered everything');

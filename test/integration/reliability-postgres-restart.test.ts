@@ -22,7 +22,7 @@ test('PostgreSQL stop and crash under load: the relay reconnects and loses nothi
   try {
     await relay.waitForLog('streaming');
     load = await OutboxLoad.start(db.url, { aggregateType: type, eventsPerSecond: 1_000 });
-    await stopAndCrashPostgres(t, relay, counter, load);
+    await stopAndCrashPostgres(t, relay, counter, load, () => deliveryContext(db, relay));
     await load.stop();
     await counter.waitForAll(load, undefined, () => deliveryContext(db, relay));
     await waitForOutboxEmpty(db, relay);

@@ -13,12 +13,19 @@ export async function stopAndCrashPostgres(
   relay: RelayProcess,
   counter: { readonly delivered: number },
   load: OutboxLoad,
+  /** Where delivery stands (deliveryContext), for a wait that times out. */
+  context: () => Promise<string>,
 ): Promise<void> {
+  const where = (what: string, since: number) => async (): Promise<string> =>
+    `${what} (${counter.delivered - since} delivered since, ${load.committed} committed, ` +
+    `${load.retries} writes retried; ${await context()})`;
   const streamingLines = (): number =>
     relay.output.filter((line) => line.includes('"msg":"streaming"')).length;
   for (const mode of ['stop', 'kill'] as const) {
     const delivered = counter.delivered;
-    await waitFor('delivery under way', () => counter.delivered > delivered + 1_000, { timeoutMs: 60_000 });
+    await waitFor(where('delivery under way', delivered), () => counter.delivered > delivered + 1_000, {
+      timeoutMs: 60_000,
+    });
     const streamed = streamingLines();
     await localService('postgres', mode);
     await localService('postgres', 'start');
@@ -29,5 +36,7 @@ export async function stopAndCrashPostgres(
     t.diagnostic(`after postgres ${mode}: ${load.committed} committed, ${load.retries} writes retried`);
   }
   const delivered = counter.delivered;
-  await waitFor('delivery resumed', () => counter.delivered > delivered + 1_000, { timeoutMs: 60_000 });
+  await waitFor(where('delivery resumed', delivered), () => counter.delivered > delivered + 1_000, {
+    timeoutMs: 60_000,
+  });
 }
