@@ -5,7 +5,6 @@
 // bytes are the same as amqplib's (test/unit/amqp-wire.test.ts compares them).
 //
 // Frame: type (1 = method, 2 = header, 3 = body), channel, payload size, payload, 0xCE.
-import { writeText } from './wire-text.js';
 
 const FRAME_END = 0xce;
 const FRAME_OVERHEAD = 8;
@@ -98,7 +97,7 @@ function frameStart(out: Buffer, at: number, type: number, channel: number, size
 
 /** A length byte, then the string (measured before: at most 255 bytes). */
 function shortString(out: Buffer, at: number, value: string): number {
-  const bytes = writeText(out, at + 1, value);
+  const bytes = out.write(value, at + 1);
   out[at] = bytes;
   return at + 1 + bytes;
 }
@@ -174,7 +173,7 @@ function writeTable(out: Buffer, start: number, table: Readonly<Record<string, s
     if (value === undefined) continue;
     at = shortString(out, at, key);
     out[at++] = 0x53; // 'S': a long string
-    const bytes = writeText(out, at + 4, value);
+    const bytes = out.write(value, at + 4);
     out.writeUInt32BE(bytes, at);
     at += 4 + bytes;
   }
