@@ -63,11 +63,10 @@ export class RabbitMqSink implements Sink {
 
   publish(publication: Publication): void {
     const { event } = publication;
-    const message = publication;
-    if (message.destination.sink !== 'rabbitmq')
-      throw new Error(`rabbitmq sink got a ${message.destination.sink} destination`);
-    const destination = message.destination as RabbitMqDestination & FormattedDestination;
-    const { format } = message.destination;
+    if (publication.destination.sink !== 'rabbitmq')
+      throw new Error(`rabbitmq sink got a ${publication.destination.sink} destination`);
+    const destination = publication.destination as RabbitMqDestination & FormattedDestination;
+    const { format } = destination;
     const bodyBytes = Buffer.byteLength(format.body(event, destination), 'utf8');
     const limit = Math.min(this.options.maxMessageBytes, this.brokerMaxBytes);
     if (bodyBytes > limit) return publication.failed(tooLarge(bodyBytes, limit, destination.exchange));
