@@ -21,6 +21,73 @@ export interface PublishFields {
   readonly ticket?: number;
 }
 
+/** amqplib's publish options (its Options.Publish), as publishArguments reads them. */
+export interface PublishOptions {
+  readonly mandatory?: boolean;
+  readonly persistent?: boolean;
+  readonly deliveryMode?: boolean | number;
+  readonly expiration?: string | number;
+  readonly CC?: unknown;
+  readonly BCC?: unknown;
+  readonly headers?: Readonly<Record<string, unknown>>;
+  readonly contentType?: string;
+  readonly contentEncoding?: string;
+  readonly priority?: number;
+  readonly correlationId?: string;
+  readonly replyTo?: string;
+  readonly messageId?: string;
+  readonly timestamp?: number;
+  readonly type?: string;
+  readonly userId?: string;
+  readonly appId?: string;
+}
+
+const NO_OPTIONS: PublishOptions = Object.freeze({});
+const EMPTY_TABLE = Object.freeze({});
+
+/**
+ * basic.publish's fields and properties (one object, as amqplib's `Args.publish` makes them) from
+ * amqplib's publish options, the headers being the caller's own object. amqplib's wraps them per
+ * message in `Object.create(options.headers)` (for CC and BCC); V8 turns an object that becomes a
+ * prototype into a slow one, and reading every message's headers that way took 8 % of the relay's
+ * CPU (a profile of a 100,000-event RabbitMQ backlog). Undefined when CC or BCC is set: amqplib's
+ * own way then.
+ */
+export function publishArguments(
+  exchange: string,
+  routingKey: string,
+  options: PublishOptions = NO_OPTIONS,
+): (PublishFields & Record<string, unknown>) | undefined {
+  if (options.CC !== undefined || options.BCC !== undefined) return undefined;
+  const { persistent, deliveryMode: mode, expiration } = options;
+  let deliveryMode: number | undefined;
+  if (persistent !== undefined) deliveryMode = persistent ? 2 : 1;
+  else if (typeof mode === 'number') deliveryMode = mode;
+  else if (mode) deliveryMode = 2;
+  return {
+    exchange,
+    routingKey,
+    mandatory: !!options.mandatory,
+    immediate: false,
+    ticket: undefined,
+    contentType: options.contentType,
+    contentEncoding: options.contentEncoding,
+    // amqplib writes a table even without headers: an empty one.
+    headers: options.headers ?? EMPTY_TABLE,
+    deliveryMode,
+    priority: options.priority,
+    correlationId: options.correlationId,
+    replyTo: options.replyTo,
+    expiration: expiration === undefined ? undefined : expiration.toString(),
+    messageId: options.messageId,
+    timestamp: options.timestamp,
+    type: options.type,
+    userId: options.userId,
+    appId: options.appId,
+    clusterId: undefined,
+  };
+}
+
 /** basic's content properties (amqplib's names), in the order and with the flags the spec gives. */
 const PROPERTIES = [
   ['contentType', 0x8000, 'shortstr'],

@@ -8,7 +8,7 @@ import type { TlsMaterial } from '../tls.js';
 import type { OutboxEvent } from '../wal/event.js';
 import type { ExchangeType } from './rabbitmq-destination.js';
 import type { Publication, ResolvedDestination } from './sink.js';
-import { installPublishEncoder } from './amqplib-socket.js';
+import { coalesceWrites, installPublishEncoder } from './amqplib-socket.js';
 import { closeConnection } from './rabbitmq-amqp.js';
 import { UnconfirmedMessages } from './rabbitmq-queues.js';
 import type { ReturnedMessage } from './rabbitmq-queues.js';
@@ -89,6 +89,8 @@ export async function openLink<T extends ReturnedMessage>(
       on.log.warn(
         "rabbitmq: publish encoder not installed (amqplib's internals moved): amqplib's own is used",
       );
+    if (!coalesceWrites(connection))
+      on.log.warn("rabbitmq: socket writes not coalesced (amqplib's internals moved): one per message");
   } catch (error) {
     await closeConnection(connection);
     throw error;

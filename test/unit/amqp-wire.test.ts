@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { encodePublish } from '../../src/sinks/amqp-wire.js';
+import { encodePublish, publishArguments } from '../../src/sinks/amqp-wire.js';
 import type { PublishFields } from '../../src/sinks/amqp-wire.js';
 
 // amqplib's package exports hide lib/: load its files by path, beside its entry point.
@@ -111,5 +111,57 @@ describe('encodePublish', () => {
     const long = publish('e', 'k', { messageId: 'x'.repeat(256) });
     assert.equal(encodePublish(1, long, long as Record<string, unknown>, Buffer.from('x'), 4096), undefined);
     assert.equal(encodePublish(1, { exchange: 'é'.repeat(128) }, {}, Buffer.from('x'), 4096), undefined);
+  });
+});
+
+describe('publishArguments', () => {
+  /** Our arguments from `options` encode to amqplib's bytes for the arguments it makes from them. */
+  function sameAsAmqplib(options: object | undefined): void {
+    const ours = publishArguments('orders', 'k', options);
+    assert.ok(ours, 'made');
+    const body = Buffer.from('{}');
+    assert.deepEqual(
+      encodePublish(2, ours, ours, body, 131_072),
+      amqplibFrames(2, publish('orders', 'k', options!), body, 131_072),
+    );
+  }
+
+  test("the sink's options, with the caller's own headers object", () => {
+    sameAsAmqplib(SINK_OPTIONS);
+    assert.equal(publishArguments('orders', 'k', SINK_OPTIONS)!.headers, SINK_OPTIONS.headers, 'not wrapped');
+  });
+
+  test('no options, no headers (an empty table, as amqplib writes), and each delivery mode', () => {
+    sameAsAmqplib(undefined);
+    sameAsAmqplib({});
+    for (const options of [
+      { persistent: false },
+      { deliveryMode: 2 },
+      { deliveryMode: true },
+      { deliveryMode: false },
+      { persistent: true, deliveryMode: 1 },
+    ])
+      sameAsAmqplib(options);
+  });
+
+  test('every other property, a numeric expiration made text as amqplib does', () => {
+    sameAsAmqplib({
+      contentEncoding: 'gzip',
+      priority: 5,
+      correlationId: 'c',
+      replyTo: 'r',
+      expiration: 60_000,
+      userId: 'guest',
+      appId: 'outbox-relay',
+      timestamp: 1_764_547_200,
+      type: 't',
+      messageId: 'm',
+      mandatory: true,
+    });
+  });
+
+  test('CC or BCC: left to amqplib (it adds them to the headers)', () => {
+    assert.equal(publishArguments('e', 'k', { CC: ['audit'] }), undefined);
+    assert.equal(publishArguments('e', 'k', { BCC: 'audit' }), undefined);
   });
 });

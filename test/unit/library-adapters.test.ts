@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { Duplex, PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import pg from 'pg';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
-import { destroySocket, installPublishEncoder } from '../../src/sinks/amqplib-socket.js';
+import { coalesceWrites, destroySocket, installPublishEncoder } from '../../src/sinks/amqplib-socket.js';
 import { replicationSocket, takeCopyData } from '../../src/wal/replication-socket.js';
 
 describe('replicationSocket (pg-logical-replication)', () => {
@@ -114,5 +114,82 @@ describe('installPublishEncoder (amqplib)', () => {
     ownBuffer.write = write;
     assert.equal(ours.length, 1, 'one buffer');
     assert.deepEqual(ours[0], Buffer.concat(theirs));
+  });
+
+  test("publish notes each confirm callback as amqplib's does, and throws once the channel closed", () => {
+    const require = createRequire(import.meta.url);
+    const lib = join(dirname(require.resolve('amqplib')), 'lib');
+    const { Connection } = require(join(lib, 'connection.js')) as {
+      Connection: new (stream: PassThrough) => unknown;
+    };
+    const { ConfirmChannel } = require(join(lib, 'channel_model.js')) as {
+      ConfirmChannel: new (connection: unknown) => ConfirmChannel & {
+        allocate(): void;
+        toClosed(stack?: string): void;
+        unconfirmed: unknown[];
+      };
+    };
+    const channel = new ConfirmChannel(new Connection(new PassThrough()));
+    channel.allocate();
+    channel.on('error', () => undefined);
+    assert.equal(installPublishEncoder(channel), true);
+    const confirmed = (): undefined => undefined;
+    channel.publish('orders', 'k', Buffer.from('{}'), { headers: { id: 'm-1' } }, confirmed);
+    channel.publish('orders', 'k', Buffer.from('{}'), { CC: 'audit' }, confirmed);
+    assert.deepEqual(channel.unconfirmed, [confirmed, confirmed], "one per message, ours and amqplib's way");
+    channel.toClosed();
+    const noted = channel.unconfirmed.length;
+    assert.throws(() => channel.publish('orders', 'k', Buffer.from('{}'), {}, confirmed), /Channel closed/);
+    assert.equal(channel.unconfirmed.length, noted, 'nothing noted for a message not sent');
+  });
+});
+
+describe('coalesceWrites (amqplib)', () => {
+  /** Three messages published on a confirm channel: the socket's write calls, each its chunks. */
+  async function socketWrites(coalesce: boolean): Promise<Buffer[][]> {
+    const require = createRequire(import.meta.url);
+    const lib = join(dirname(require.resolve('amqplib')), 'lib');
+    const { Connection } = require(join(lib, 'connection.js')) as {
+      Connection: new (stream: Duplex) => unknown;
+    };
+    const { ChannelModel, ConfirmChannel } = require(join(lib, 'channel_model.js')) as {
+      ChannelModel: new (connection: unknown) => ChannelModel;
+      ConfirmChannel: new (connection: unknown) => ConfirmChannel & { allocate(): void };
+    };
+    const calls: Buffer[][] = [];
+    const socket = new Duplex({
+      read: () => undefined,
+      write(chunk: Buffer, _encoding, done) {
+        calls.push([chunk]);
+        done();
+      },
+      writev(chunks, done) {
+        calls.push(chunks.map(({ chunk }) => chunk as Buffer));
+        done();
+      },
+    });
+    const connection = new Connection(socket);
+    const model = new ChannelModel(connection);
+    if (coalesce) assert.equal(coalesceWrites(model), true);
+    const channel = new ConfirmChannel(connection);
+    channel.allocate();
+    for (const id of ['m-1', 'm-2', 'm-3'])
+      channel.publish('orders', id, Buffer.from(id), { messageId: id }, () => undefined);
+    // amqplib's multiplexer writes what its channels hold, all of it in one turn, on a later turn.
+    for (let turn = 0; calls.length === 0 && turn < 100; turn++)
+      await new Promise((resolve) => setImmediate(resolve));
+    return calls;
+  }
+
+  test('the socket gets a round of messages in one call, the same bytes in the same order', async () => {
+    const separate = await socketWrites(false);
+    assert.equal(separate.length, 3, 'amqplib alone: one write call per message');
+    const coalesced = await socketWrites(true);
+    assert.equal(coalesced.length, 1, 'one write call');
+    assert.deepEqual(Buffer.concat(coalesced[0]!), Buffer.concat(separate.flat()));
+  });
+
+  test('false when the connection has no multiplexer where expected', () => {
+    assert.equal(coalesceWrites({ connection: {} } as unknown as ChannelModel), false);
   });
 });
