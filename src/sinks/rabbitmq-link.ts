@@ -3,11 +3,9 @@
 import { connect } from 'amqplib';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import type { Logger } from 'pino';
-import type { MessageFormat } from '../formats/format.js';
 import type { TlsMaterial } from '../tls.js';
-import type { OutboxEvent } from '../wal/event.js';
 import type { ExchangeType } from './rabbitmq-destination.js';
-import type { Publication, ResolvedDestination } from './sink.js';
+import type { Publication } from './sink.js';
 import { coalesceWrites, installPublishEncoder } from './amqplib-socket.js';
 import { closeConnection } from './rabbitmq-amqp.js';
 import { UnconfirmedMessages } from './rabbitmq-queues.js';
@@ -21,13 +19,8 @@ export interface Pending {
   readonly routingKey: string;
   readonly messageId: string;
   readonly assertExchange: ExchangeType | undefined;
-  readonly event: OutboxEvent;
-  /** The format of the event's route, applied when the message is sent. */
-  readonly format: MessageFormat;
-  /** Where the event goes (registry mode names the schema's subject after it). */
-  readonly destination: ResolvedDestination;
   readonly bodyBytes: number;
-  /** Told the outcome. */
+  /** The event and its destination (with the format applied when the message is sent); told the outcome. */
   readonly publication: Publication;
 }
 

@@ -77,9 +77,6 @@ export class RabbitMqSink implements Sink {
       routingKey,
       messageId: event.id,
       assertExchange,
-      event,
-      format,
-      destination,
       bodyBytes,
       publication,
     });
@@ -187,7 +184,8 @@ export class RabbitMqSink implements Sink {
   private send(link: Link, pending: Pending): void {
     let writable: boolean;
     try {
-      const message = pending.format.encode(pending.event, pending.destination);
+      const { event, destination } = pending.publication;
+      const message = destination.format.encode(event, destination);
       writable = link.channel.publish(
         pending.exchange,
         pending.routingKey,
