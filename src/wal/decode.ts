@@ -25,9 +25,15 @@ const REPEATING_COLUMNS = ['aggregate_type', 'event_type', 'headers', 'created_a
 /** PostgreSQL's epoch (2000-01-01) in Unix microseconds. */
 const POSTGRES_EPOCH_MICROS = 946_684_800_000_000n;
 
+/** An event column of the outbox relation, and its reader when its text usually repeats. */
+interface EventColumn {
+  readonly name: string;
+  readonly repeated: RepeatedText | undefined;
+}
+
 export class OutboxDecoder {
   /** Relation id -> the event column each of its columns holds (undefined: not read). */
-  private readonly outboxRelations = new Map<number, (string | undefined)[]>();
+  private readonly outboxRelations = new Map<number, (EventColumn | undefined)[]>();
   /** The transaction being decoded: its inserts carry its id. */
   private xid: number | undefined;
   /** The columns whose text usually repeats from row to row, decoded once while it does. */
@@ -70,12 +76,7 @@ export class OutboxDecoder {
         if (!columns) return null;
         return {
           kind: 'event',
-          event: rowToEvent(
-            readRow(message, 6, columns, this.repeated),
-            this.xid,
-            this.keepColumnText,
-            this.conversions,
-          ),
+          event: rowToEvent(readRow(message, 6, columns), this.xid, this.keepColumnText, this.conversions),
         };
       }
       default:
@@ -107,9 +108,12 @@ export class OutboxDecoder {
     if (missing.length > 0) {
       throw new Error(`table ${schema}.${name} lacks the outbox column(s) ${missing.join(', ')}`);
     }
+    // Each column's reader resolved here, once per relation, rather than looked up per row.
     this.outboxRelations.set(
       relationId,
-      names.map((column) => (EVENT_COLUMNS.has(column) ? column : undefined)),
+      names.map((column) =>
+        EVENT_COLUMNS.has(column) ? { name: column, repeated: this.repeated.get(column) } : undefined,
+      ),
     );
   }
 }
@@ -126,8 +130,7 @@ function readCString(message: Buffer, reader: { offset: number }): string {
 function readRow(
   message: Buffer,
   offset: number,
-  columns: readonly (string | undefined)[],
-  repeated: ReadonlyMap<string, RepeatedText>,
+  columns: readonly (EventColumn | undefined)[],
 ): Record<string, unknown> {
   // One shape for every row (V8 keeps it fast); absent columns stay null.
   const row: Record<string, unknown> = {
@@ -149,10 +152,11 @@ function readRow(
     const length = message.readInt32BE(at);
     at += 4;
     const column = columns[i];
-    if (column === 'payload') row[column] = copyBytes(message, at, length);
-    else if (column !== undefined)
-      row[column] =
-        repeated.get(column)?.read(message, at, length) ?? message.toString('utf8', at, at + length);
+    if (column?.name === 'payload') row.payload = copyBytes(message, at, length);
+    else if (column)
+      row[column.name] = column.repeated
+        ? column.repeated.read(message, at, length)
+        : message.toString('utf8', at, at + length);
     at += length;
   }
   return row;
