@@ -1,5 +1,6 @@
 // `npm run build`'s second step: the outbox-relay command as one file, dist/outbox-relay.mjs, which
-// bin/outbox-relay runs. Node.js spent most of the relay's start resolving and reading its ~400
+// bin/outbox-relay runs. Its entry is src/launch.ts, which sets up the process before loading the
+// command line (cli.ts, and with it the libraries): a chunk of its own, loaded on demand. Node.js spent most of the relay's start resolving and reading its ~400
 // modules one by one (0.55-0.8 s from process start to streaming here, 0.3-0.4 s bundled: bench/README.md).
 // Left outside, loaded from node_modules as before: kafkajs (src/sinks/kafkajs-internals.ts swaps
 // modules in its require cache), pg with pg-logical-replication and drizzle-orm (one pg for all three;
@@ -14,7 +15,7 @@ for (const file of readdirSync('dist', { withFileTypes: true }))
   if (file.name.startsWith('outbox-relay') && file.name.endsWith('.mjs')) rmSync(`dist/${file.name}`);
 
 await build({
-  entryPoints: { 'outbox-relay': 'src/cli.ts' },
+  entryPoints: { 'outbox-relay': 'src/launch.ts' },
   outdir: 'dist',
   // What the relay imports on demand (a broker's sink) stays a file of its own, loaded on demand:
   // kafkajs must load only after kafkajs-internals.ts prepared its module cache. In dist/ itself, so
