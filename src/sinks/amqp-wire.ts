@@ -47,7 +47,7 @@ const EMPTY_TABLE = Object.freeze({});
 
 /**
  * basic.publish's fields and properties (one object, as amqplib's `Args.publish` makes them) from
- * amqplib's publish options, the headers being the caller's own object. amqplib's wraps them per
+ * amqplib's publish options, the headers being the caller's own object. amqplib wraps them per
  * message in `Object.create(options.headers)` (for CC and BCC); V8 turns an object that becomes a
  * prototype into a slow one, and reading every message's headers that way took 8 % of the relay's
  * CPU (a profile of a 100,000-event RabbitMQ backlog). Undefined when CC or BCC is set: amqplib's

@@ -3,8 +3,9 @@
 // connection: a ChannelModel's `connection` is amqplib's Connection, whose `stream` is the socket.
 // Publishing: amqplib wraps each message's headers in an object of its own and encodes the message
 // in three zero-filled buffers (its header table in a fourth), then copies them together;
-// installPublishEncoder makes the sink's channel write them in one (amqp-wire.ts). And writing: amqplib's multiplexer writes each message to the socket by itself, a
-// system call each; coalesceWrites makes it write each round in one.
+// installPublishEncoder makes the sink's channel write them in one (amqp-wire.ts). And writing:
+// amqplib's multiplexer writes each message to the socket by itself, a system call each;
+// coalesceWrites makes it write each round in one.
 // test/unit/library-adapters.test.ts fails when amqplib moves what any of them uses.
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { encodePublish, publishArguments } from './amqp-wire.js';
