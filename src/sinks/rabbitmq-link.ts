@@ -67,6 +67,9 @@ export async function openLink<T extends ReturnedMessage>(
   const connection = await connect(url, {
     ...tls,
     timeout: CONNECT_TIMEOUT_MS,
+    // Nagle's algorithm off (amqplib leaves it on): with it, the handshake's last frames waited for
+    // the broker's delayed acknowledgement, 40 ms of every connect (55 -> 14 ms here).
+    noDelay: true,
     clientProperties: { connection_name: 'outbox-relay' },
   });
   let channel: ConfirmChannel;
