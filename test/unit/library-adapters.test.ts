@@ -66,15 +66,18 @@ describe('takeCopyData (pg-logical-replication)', () => {
   });
 });
 
+/** One of amqplib's own files: its package exports hide lib/, so it is loaded by path, beside its entry point. */
+function amqplibFile(file: string): unknown {
+  const require = createRequire(import.meta.url);
+  return require(join(dirname(require.resolve('amqplib')), 'lib', file));
+}
+
 describe('destroySocket (amqplib)', () => {
   test('destroys the stream under a ChannelModel', () => {
-    const require = createRequire(import.meta.url);
-    // amqplib's package exports hide lib/: load its files by path, beside its entry point.
-    const lib = join(dirname(require.resolve('amqplib')), 'lib');
-    const { Connection } = require(join(lib, 'connection.js')) as {
+    const { Connection } = amqplibFile('connection.js') as {
       Connection: new (stream: PassThrough) => unknown;
     };
-    const { ChannelModel } = require(join(lib, 'channel_model.js')) as {
+    const { ChannelModel } = amqplibFile('channel_model.js') as {
       ChannelModel: new (connection: unknown) => ChannelModel;
     };
     const socket = new PassThrough();
@@ -86,15 +89,13 @@ describe('destroySocket (amqplib)', () => {
 
 describe('installPublishEncoder (amqplib)', () => {
   test("a confirm channel's publish then writes one buffer with amqplib's bytes", () => {
-    const require = createRequire(import.meta.url);
-    const lib = join(dirname(require.resolve('amqplib')), 'lib');
-    const { Connection } = require(join(lib, 'connection.js')) as {
+    const { Connection } = amqplibFile('connection.js') as {
       Connection: new (stream: PassThrough) => {
         channels: { buffer: PassThrough }[];
         sendMessage: (...args: unknown[]) => boolean;
       };
     };
-    const { ConfirmChannel } = require(join(lib, 'channel_model.js')) as {
+    const { ConfirmChannel } = amqplibFile('channel_model.js') as {
       ConfirmChannel: new (connection: unknown) => ConfirmChannel & { allocate(): void; ch: number };
     };
     const connection = new Connection(new PassThrough());
@@ -117,12 +118,10 @@ describe('installPublishEncoder (amqplib)', () => {
   });
 
   test("publish notes each confirm callback as amqplib's does, and throws once the channel closed", () => {
-    const require = createRequire(import.meta.url);
-    const lib = join(dirname(require.resolve('amqplib')), 'lib');
-    const { Connection } = require(join(lib, 'connection.js')) as {
+    const { Connection } = amqplibFile('connection.js') as {
       Connection: new (stream: PassThrough) => unknown;
     };
-    const { ConfirmChannel } = require(join(lib, 'channel_model.js')) as {
+    const { ConfirmChannel } = amqplibFile('channel_model.js') as {
       ConfirmChannel: new (connection: unknown) => ConfirmChannel & {
         allocate(): void;
         toClosed(stack?: string): void;
@@ -147,12 +146,10 @@ describe('installPublishEncoder (amqplib)', () => {
 describe('coalesceWrites (amqplib)', () => {
   /** Three messages published on a confirm channel: the socket's write calls, each its chunks. */
   async function socketWrites(coalesce: boolean): Promise<Buffer[][]> {
-    const require = createRequire(import.meta.url);
-    const lib = join(dirname(require.resolve('amqplib')), 'lib');
-    const { Connection } = require(join(lib, 'connection.js')) as {
+    const { Connection } = amqplibFile('connection.js') as {
       Connection: new (stream: Duplex) => unknown;
     };
-    const { ChannelModel, ConfirmChannel } = require(join(lib, 'channel_model.js')) as {
+    const { ChannelModel, ConfirmChannel } = amqplibFile('channel_model.js') as {
       ChannelModel: new (connection: unknown) => ChannelModel;
       ConfirmChannel: new (connection: unknown) => ConfirmChannel & { allocate(): void };
     };
