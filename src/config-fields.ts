@@ -1,7 +1,7 @@
 // The pieces configuration schemas are made of, shared by src/config.ts and the sinks' own sections
 // (src/sinks/*): field validators whose messages say what is expected, and the error naming the field.
 import { existsSync, statSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * One environment variable: its schema over the raw text (with its default, if it has one) and a

@@ -1,6 +1,6 @@
 // The replication slot's settings, a section of src/config.ts's CORE_SETTINGS: its name and how it
 // is kept across a failover of the primary (docs/postgres-setup.md "Failover of the primary").
-import { z } from 'zod';
+import * as z from 'zod';
 import { boolean, integer } from './config-fields.js';
 
 const SLOT_NAME = /^[a-z0-9_]{1,63}$/;

@@ -3,7 +3,7 @@
 // Every error names the variable and what it expects, in one line, and never echoes a value
 // (values may be secrets: passwords in URLs, SASL credentials). The brokers' variables are their
 // own (src/sinks/registry.ts): each broker contributes its section and reads its settings from it.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, defaultText, envShape, existingFile, integer } from './config-fields.js';
 import type { EnvSetting, EnvSettings, EnvValues } from './config-fields.js';
 import { sourceSchema } from './formats/cloudevents.js';

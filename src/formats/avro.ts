@@ -6,7 +6,7 @@
 import type avsc from 'avsc';
 import { ConfigError } from '../config-fields.js';
 import { lazyModule } from '../lazy-module.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { SchemaFile } from '../schemas/files.js';
 import { singleObjectHeader } from './crc64-avro.js';
 import { defineFormat } from './format.js';

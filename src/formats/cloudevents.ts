@@ -5,7 +5,7 @@
 // (configurable), type = the event type, subject = the aggregate id, time = created_at (RFC 3339),
 // datacontenttype application/json. The key stays the aggregate id; the row's headers travel as
 // the message's headers in both modes.
-import { z } from 'zod';
+import * as z from 'zod';
 import { payloadBody, payloadBytesBound } from '../wal/event.js';
 import type { OutboxEvent } from '../wal/event.js';
 import { defineFormat } from './format.js';

@@ -5,7 +5,7 @@
 // the columns placed there. Headers: `id`, then the columns placed in headers. The topic is the
 // route's (Debezium's default is `outbox.event.${aggregateType}`). Checked byte for byte against
 // real Debezium: test/unit/debezium-format.test.ts (captured fixtures), test/compat/debezium.test.ts.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { OutboxEvent } from '../wal/event.js';
 import { envelope, jacksonString, schemaJson } from './connect-json.js';
 import type { ConnectSchema } from './connect-json.js';

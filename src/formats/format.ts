@@ -2,7 +2,7 @@
 // maps them onto its protocol (a Kafka record's key, value and headers; an AMQP body, properties
 // and headers), so the bytes an event becomes are decided here, once, for every broker.
 // Each format is one module exporting a FormatDescriptor (defineFormat), listed in registry.ts.
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { SchemaSet } from '../schemas/files.js';
 import type { ResolvedDestination } from '../sinks/sink.js';
 import type { OutboxEvent } from '../wal/event.js';

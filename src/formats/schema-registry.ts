@@ -8,7 +8,7 @@
 // whichever subjects the events use. A registry that cannot be reached (or answers 5xx, 401, 403,
 // 429) is asked again with capped backoff, forever, like a broker outage; one that refuses the schema
 // (409 incompatible, 422 invalid, 404 not registered with auto-registration off) parks the event.
-import { z } from 'zod';
+import * as z from 'zod';
 import { boolean, ConfigError } from '../config-fields.js';
 import type { EnvSettings, EnvValues } from '../config-fields.js';
 import { backoffDelay } from '../pipeline/backoff.js';

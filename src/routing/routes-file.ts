@@ -5,7 +5,7 @@
 // (src/formats/registry.ts), which makes the format here, once per spelling.
 import { readFileSync } from 'node:fs';
 import type * as yaml from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { lazyModule } from '../lazy-module.js';
 import { Formats } from '../formats/registry.js';
 import type { FormatSpec } from '../formats/registry.js';

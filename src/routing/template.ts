@@ -1,5 +1,5 @@
 // Destination names such as "outbox.${aggregateType}", compiled once into string builders. No I/O.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { OutboxEvent } from '../wal/event.js';
 
 export const TEMPLATE_FIELDS = ['aggregateType', 'aggregateId', 'eventType'] as const;

@@ -1,6 +1,6 @@
 // Kafka as a sink: its settings (KAFKA_*), its routes-file destination (`kafka: { topic }`) and its
 // factory. The sink itself (kafka-sink.ts) and kafkajs load only when a route needs Kafka.
-import { z } from 'zod';
+import * as z from 'zod';
 import { boolean, ConfigError, existingFile, integer } from '../config-fields.js';
 import type { EnvSettings, EnvValues, TlsFiles } from '../config-fields.js';
 import { compileTemplate, metricLabel, templateString } from '../routing/template.js';

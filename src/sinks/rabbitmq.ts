@@ -1,7 +1,7 @@
 // RabbitMQ as a sink: its settings (RABBITMQ_*), its routes-file destination
 // (`rabbitmq: { exchange, routingKey, assert, type }`) and its factory. The sink itself
 // (rabbitmq-sink.ts) and amqplib load only when a route needs RabbitMQ.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, existingFile, integer } from '../config-fields.js';
 import type { EnvSettings, EnvValues, TlsFiles } from '../config-fields.js';
 import { compileTemplate, metricLabel, templateString } from '../routing/template.js';

@@ -1,7 +1,7 @@
 // What the relay core needs from a broker, and what a broker module offers the rest of the relay.
 // Drivers (kafkajs, amqplib) stay behind these interfaces; each broker is one SinkDescriptor listed
 // in registry.ts.
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { EnvSettings } from '../config-fields.js';
 import type { MessageFormat } from '../formats/format.js';
 import type { PrometheusMetrics } from '../observability/metrics.js';
