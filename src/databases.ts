@@ -11,6 +11,7 @@ import { ConfigError } from './config-fields.js';
 import { run } from './db/database.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/postgres.js';
+import type { AheadConnections } from './db/postgres.js';
 import * as preflightSql from './db/preflight-sql.js';
 import * as slotSql from './db/slot-sql.js';
 import { emitHeartbeat } from './wal/heartbeat.js';
@@ -43,6 +44,8 @@ export interface DatabasesOptions {
   readonly onError?: (error: Error) => void;
   /** Said once at start-up: a setting that is not used, a risky standby setting. */
   readonly onWarning?: (message: string) => void;
+  /** Connections of DATABASE_URL's to open at once, beside its pool's first (db/opened-ahead.ts). */
+  readonly ahead?: AheadConnections;
 }
 
 /**
@@ -53,8 +56,9 @@ export async function openDatabases(
   config: Pick<Config, 'databaseUrl' | 'primaryUrl' | 'slotFailover'>,
   options: DatabasesOptions,
 ): Promise<Databases> {
-  const open = (connectionString: string): Database => openDatabase({ connectionString, ...options });
-  const source = open(config.databaseUrl);
+  const { ahead, ...poolOptions } = options;
+  const open = (connectionString: string): Database => openDatabase({ connectionString, ...poolOptions });
+  const source = openDatabase({ connectionString: config.databaseUrl, ...poolOptions, ahead });
   const primary = config.primaryUrl === undefined ? undefined : open(config.primaryUrl);
   try {
     let sourceFacts = await factsOf(source);

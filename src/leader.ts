@@ -12,6 +12,11 @@ import type { Sink } from './sinks/sink.js';
 
 const LEADER_POLL_MS = 1_000;
 
+/** The leadership session's name in pg_stat_activity (relay.ts opens it ahead, at start). */
+export function lockSessionName(slot: string): string {
+  return `outbox-relay:${slot}:lock`;
+}
+
 export interface Leadership {
   /** Aborted when the lock's connection is lost: the instance is no longer the leader. */
   readonly lost: AbortSignal;
@@ -89,7 +94,7 @@ export async function acquireLeadership(
   while (!signal.aborted) {
     let session: Session | undefined;
     try {
-      session = await db.connectSession(`outbox-relay:${slot}:lock`);
+      session = await db.connectSession(lockSessionName(slot));
       if (await pollLock(session, slot, pollMs, signal, waiting)) return leadershipOf(session);
     } catch {
       // The database is unreachable: try again after a pause.

@@ -1,10 +1,11 @@
-// The relay as a running service: createRelay() builds the routes, metrics and sinks, acquires the
-// database (checked by the preflight), the probe server and the slot monitor in order, starts the
-// Relay (relay-core.ts), and releases them in reverse when it stops.
+// The relay as a running service: createRelay() builds the routes, metrics and sinks (connecting to
+// the database meanwhile), acquires the database (checked by the preflight), the probe server and the
+// slot monitor in order, starts the Relay (relay-core.ts), and releases them in reverse when it stops.
 import { PgCompletionStore } from './completion.js';
 import { requireBroker } from './config.js';
 import type { Config } from './config.js';
 import { openDatabases } from './databases.js';
+import { lockSessionName } from './leader.js';
 import { Resources } from './lifecycle.js';
 import { monitorLoopHealth } from './observability/event-loop.js';
 import { startProbeServer } from './observability/http.js';
@@ -34,8 +35,9 @@ export interface RunningRelay {
 }
 
 /**
- * Builds and starts a relay: the routes, metrics and sinks, then the database (checked by the preflight),
- * the probe server and the slot monitor. A failure on the way releases what was acquired, in reverse.
+ * Builds and starts a relay: the routes, metrics and sinks, then the database (connecting since the
+ * sinks began; checked by the preflight), the probe server and the slot monitor. A failure on the way
+ * releases what was acquired, in reverse.
  */
 export async function createRelay(
   config: Config,
@@ -50,17 +52,27 @@ export async function createRelay(
     inFlightEvents: () => relay?.inFlight ?? 0,
     sinks: router.sinks(),
   });
-  const sinks = await createSinks(router, config, logger, metrics, (error) => void relay?.fail(error));
-
+  // The database connects while the brokers' drivers load, with the leadership session and the first
+  // replication connection opened ahead (db/opened-ahead.ts): each new connection costs a round of
+  // PostgreSQL's start-up.
+  const opening = openDatabases(config, {
+    max: 4,
+    applicationName: 'outbox-relay',
+    onError: (error) => logger.warn({ err: error }, 'database connection lost'),
+    onWarning: (message) => logger.warn({ slot: config.slot }, message),
+    ahead: { session: lockSessionName(config.slot), replication: true },
+  });
+  opening.catch(() => undefined);
   const resources = new Resources();
+  resources.defer(() =>
+    opening.then(
+      (databases) => databases.end(),
+      () => undefined,
+    ),
+  );
   try {
-    const databases = await openDatabases(config, {
-      max: 4,
-      applicationName: 'outbox-relay',
-      onError: (error) => logger.warn({ err: error }, 'database connection lost'),
-      onWarning: (message) => logger.warn({ slot: config.slot }, message),
-    });
-    resources.defer(() => databases.end());
+    const sinks = await createSinks(router, config, logger, metrics, (error) => void relay?.fail(error));
+    const databases = await opening;
     const { source: db, primary } = databases;
     if (databases.onStandby)
       logger.info(

@@ -3,6 +3,7 @@
 // interfaces of db/database.ts.
 import pg from 'pg';
 import type { Connection, Database, Session, Statement } from './database.js';
+import { openAhead } from './opened-ahead.js';
 
 export interface DatabaseOptions {
   readonly connectionString: string;
@@ -11,15 +12,41 @@ export interface DatabaseOptions {
   readonly applicationName?: string;
   /** An idle pooled connection failed; without this, pg's pool throws it as an uncaught error. */
   readonly onError?: (error: Error) => void;
+  /** Connections to open now, for a first use soon after (db/opened-ahead.ts). */
+  readonly ahead?: AheadConnections;
 }
 
-export function openDatabase({ connectionString, max, applicationName, onError }: DatabaseOptions): Database {
+export interface AheadConnections {
+  /** The name of a session (connectSession) to open now. */
+  readonly session?: string;
+  /** Open a replication connection (connectReplication) now. */
+  readonly replication?: boolean;
+}
+
+/** How long a connection opened ahead waits for its use before it is closed. */
+const AHEAD_TTL_MS = 5_000;
+
+export function openDatabase({
+  connectionString,
+  max,
+  applicationName,
+  onError,
+  ahead,
+}: DatabaseOptions): Database {
   const pool = new pg.Pool({
     connectionString,
     max,
     ...(applicationName === undefined ? {} : { application_name: applicationName }),
   });
   if (onError) pool.on('error', onError);
+  const replicationAhead = ahead?.replication
+    ? openAhead(openSession(connectionString, { replication: 'database' }), AHEAD_TTL_MS)
+    : undefined;
+  const sessionName = ahead?.session;
+  const sessionAhead =
+    sessionName === undefined
+      ? undefined
+      : openAhead(openSession(connectionString, { application_name: sessionName }), AHEAD_TTL_MS);
   return {
     query: (text, values) => pool.query(text, values as unknown[]),
     async transaction(work) {
@@ -44,27 +71,33 @@ export function openDatabase({ connectionString, max, applicationName, onError }
       };
     },
     async connectReplication(): Promise<Connection> {
-      const client = await connected(
-        new pg.Client({ connectionString, replication: 'database' } as pg.ClientConfig),
-      );
-      return {
-        query: (text, values) => client.query(text, values as unknown[]),
-        release: () => client.end(),
-      };
+      return (await replicationAhead?.take()) ?? openSession(connectionString, { replication: 'database' });
     },
     async connectSession(name): Promise<Session> {
-      const client = new pg.Client({ connectionString, application_name: name });
-      const lost = new AbortController();
-      client.on('error', () => lost.abort());
-      client.on('end', () => lost.abort());
-      await connected(client);
-      return {
-        lost: lost.signal,
-        query: (text, values) => client.query(text, values as unknown[]),
-        release: () => client.end(),
-      };
+      const early = name === sessionName ? await sessionAhead?.take() : undefined;
+      return early ?? openSession(connectionString, { application_name: name });
     },
-    end: () => pool.end(),
+    async end() {
+      await Promise.all([replicationAhead?.discard(), sessionAhead?.discard()]);
+      await pool.end();
+    },
+  };
+}
+
+/** A connection of its own; `lost` also keeps an idle one's failure from being an uncaught error. */
+async function openSession(
+  connectionString: string,
+  settings: { readonly application_name: string } | { readonly replication: 'database' },
+): Promise<Session> {
+  const client = new pg.Client({ connectionString, ...settings });
+  const lost = new AbortController();
+  client.on('error', () => lost.abort());
+  client.on('end', () => lost.abort());
+  await connected(client);
+  return {
+    lost: lost.signal,
+    query: (text, values) => client.query(text, values as unknown[]),
+    release: () => client.end(),
   };
 }
 

@@ -38,6 +38,15 @@ test('two relays on one slot: one leads, the standby takes over from a killed le
     // What a Kubernetes readiness probe asks: a waiting standby counts as available.
     assert.equal(await standbyProbes.readyStatus('?standby=ready'), 200);
     assert.equal(await leaderProbes.readyStatus('?standby=ready'), 200);
+    // The standby's replication connection opened ahead at start (db/opened-ahead.ts) is closed
+    // unused: the only walsender left is the leader's.
+    await waitFor('one walsender, the leader’s', async () => {
+      const { rows } = await db.pool.query<{ walsenders: number }>(
+        `select count(*)::int as walsenders from pg_stat_activity
+          where backend_type = 'walsender' and datname = current_database()`,
+      );
+      return rows[0]!.walsenders === 1;
+    });
 
     load = await OutboxLoad.start(db.url, { aggregateType: type, eventsPerSecond: 1_000 });
     await waitFor('delivery under way', () => counter.delivered > 1_000, { timeoutMs: 60_000 });
