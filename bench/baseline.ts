@@ -4,7 +4,7 @@
 // relays drain the same backlog alternately, --pairs times, so a change in the machine's load falls
 // on both. Each relay runs alone (no pg_recvlogical, no polling relay).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { ROOT } from '../test/kit/services.js';
 import { createBroker } from './brokers.js';
@@ -15,7 +15,10 @@ import type { BenchContext, Throughput } from './scenarios.js';
 export interface BaselineBuild {
   readonly ref: string;
   readonly commit: string;
-  /** The built CLI, run as `node <entry> run`. */
+  /**
+   * The ref's outbox-relay command (its package.json `bin`), run as `<entry> run`: a launcher with
+   * its own V8 flags where the ref has one, else the built CLI run with node, as users ran it then.
+   */
   readonly entry: string;
 }
 
@@ -29,8 +32,7 @@ export function buildBaseline(
     .toString()
     .trim();
   const dir = `${runDir}/bench-baseline/${commit}`;
-  const entry = `${dir}/dist/cli.js`;
-  if (!existsSync(entry)) {
+  if (!existsSync(`${dir}/dist`)) {
     progress(`building ${ref} (${commit.slice(0, 12)}) in ${dir}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
@@ -40,7 +42,9 @@ export function buildBaseline(
     execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { ...quiet, stdio: [...quiet.stdio] });
     execFileSync('npm', ['run', 'build'], { ...quiet, stdio: [...quiet.stdio] });
   }
-  return { ref, commit, entry };
+  const bin = (JSON.parse(readFileSync(`${dir}/package.json`, 'utf8')) as { bin: Record<string, string> })
+    .bin;
+  return { ref, commit, entry: `${dir}/${bin['outbox-relay']}` };
 }
 
 export interface BaselinePair {

@@ -14,7 +14,7 @@ export interface RelayOptions {
   readonly env: Record<string, string>;
   /** Write a V8 CPU profile (node --cpu-prof) into this directory when the relay exits. */
   readonly cpuProfileDir?: string;
-  /** The CLI to run with node: the working tree's launcher unless a baseline's build is measured. */
+  /** A baseline's outbox-relay command (its built CLI or its launcher); the working tree's launcher when absent. */
   readonly entry?: string;
 }
 
@@ -49,7 +49,10 @@ export class BenchRelay {
       ...options.env,
     };
     if (options.entry) {
-      this.process = startNode([options.entry, 'run'], env);
+      // A baseline's command: its built CLI (run with node), or its launcher.
+      this.process = /\.m?js$/.test(options.entry)
+        ? startNode([options.entry, 'run'], env)
+        : startCommand(options.entry, ['run'], env);
     } else if (options.cpuProfileDir) {
       // --cpu-prof cannot go through the launcher (NODE_OPTIONS refuses it): its flags, then its bundle.
       const launcherFlags = readFileSync(`${ROOT}/bin/node-flags`, 'utf8').trim().split(/\s+/);
