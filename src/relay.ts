@@ -64,15 +64,12 @@ export async function createRelay(
   });
   opening.catch(() => undefined);
   const resources = new Resources();
-  resources.defer(() =>
-    opening.then(
-      (databases) => databases.end(),
-      () => undefined,
-    ),
-  );
+  let opened = false;
   try {
     const sinks = await createSinks(router, config, logger, metrics, (error) => void relay?.fail(error));
     const databases = await opening;
+    opened = true;
+    resources.defer(() => databases.end());
     const { source: db, primary } = databases;
     if (databases.onStandby)
       logger.info(
@@ -126,6 +123,9 @@ export async function createRelay(
     };
     return { relay: started, metrics, probes, promise, done: promise, stop, [Symbol.asyncDispose]: stop };
   } catch (error) {
+    // A database still connecting is closed once connected, not waited for: pg has no connect
+    // timeout, and the error (a sink that could not be created) must not wait for one.
+    if (!opened) void opening.then((databases) => databases.end()).catch(() => undefined);
     await resources.release().catch(() => undefined);
     throw error;
   }
