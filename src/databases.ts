@@ -57,8 +57,9 @@ export async function openDatabases(
   options: DatabasesOptions,
 ): Promise<Databases> {
   const { ahead, ...poolOptions } = options;
-  const open = (connectionString: string): Database => openDatabase({ connectionString, ...poolOptions });
-  const source = openDatabase({ connectionString: config.databaseUrl, ...poolOptions, ahead });
+  const open = (connectionString: string, early?: AheadConnections): Database =>
+    openDatabase({ connectionString, ...poolOptions, ahead: early });
+  const source = open(config.databaseUrl, ahead);
   const primary = config.primaryUrl === undefined ? undefined : open(config.primaryUrl);
   try {
     let sourceFacts = await factsOf(source);

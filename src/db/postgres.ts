@@ -39,14 +39,13 @@ export function openDatabase({
     ...(applicationName === undefined ? {} : { application_name: applicationName }),
   });
   if (onError) pool.on('error', onError);
-  const replicationAhead = ahead?.replication
-    ? openAhead(openSession(connectionString, { replication: 'database' }), AHEAD_TTL_MS)
-    : undefined;
+  const openReplication = (): Promise<Session> => openSession(connectionString, { replication: 'database' });
+  const openNamed = (name: string): Promise<Session> =>
+    openSession(connectionString, { application_name: name });
+  const replicationAhead = ahead?.replication ? openAhead(openReplication(), AHEAD_TTL_MS) : undefined;
   const sessionName = ahead?.session;
   const sessionAhead =
-    sessionName === undefined
-      ? undefined
-      : openAhead(openSession(connectionString, { application_name: sessionName }), AHEAD_TTL_MS);
+    sessionName === undefined ? undefined : openAhead(openNamed(sessionName), AHEAD_TTL_MS);
   return {
     query: (text, values) => pool.query(text, values as unknown[]),
     async transaction(work) {
@@ -71,11 +70,11 @@ export function openDatabase({
       };
     },
     async connectReplication(): Promise<Connection> {
-      return (await replicationAhead?.take()) ?? openSession(connectionString, { replication: 'database' });
+      return (await replicationAhead?.take()) ?? openReplication();
     },
     async connectSession(name): Promise<Session> {
       const early = name === sessionName ? await sessionAhead?.take() : undefined;
-      return early ?? openSession(connectionString, { application_name: name });
+      return early ?? openNamed(name);
     },
     async end() {
       await Promise.all([replicationAhead?.discard(), sessionAhead?.discard()]);
